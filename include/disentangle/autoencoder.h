@@ -1,0 +1,43 @@
+/* The engine every method stands on: an encoder and a decoder over ONE parameter block,
+ * one gradient block and one Adam, trained data-parallel (each rank a slice of the batch,
+ * gradients summed with one allreduce). */
+#ifndef DISENTANGLE_AUTOENCODER_H
+#define DISENTANGLE_AUTOENCODER_H
+
+#include "disentangle/comm.h"
+#include "disentangle/config.h"
+#include "disentangle/net.h"
+#include "disentangle/optim.h"
+
+typedef struct {
+  Net enc, dec;
+  int features, latents, max_batch;
+  size_t nparams;
+  float *params, *grads; /* [enc | dec] */
+  Adam adam;
+  float *dz;             /* [max_batch][latents] latent gradient, summed over the loss terms */
+  float *dxhat;          /* [max_batch][features] */
+} Autoencoder;
+
+/* Encoder features -> hidden... -> latents (latent_act on the code), decoder mirrored with a
+ * linear output. Parameters initialised from cfg->seed (nets 0 and 1). */
+PetscErrorCode autoencoder_create(Autoencoder *ae, const Config *cfg, int features, int max_batch,
+                                  LayerKind latent_act);
+void autoencoder_free(Autoencoder *ae);
+
+/* z = enc(x), xhat = dec(z) for n rows. */
+void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat);
+
+/* Reconstruction term (scale * squared error, e.g. (1 - lambda)/(2 B L) for (1-lambda)*MSE/2):
+ * returns this rank's sum of squared errors and leaves d(loss)/dxhat in ae->dxhat. */
+double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float scale);
+
+/* Backward through the decoder from ae->dxhat: decoder gradients, and ae->dz = d/dz. */
+void autoencoder_backward_decoder(Autoencoder *ae, int n);
+/* Backward through the encoder from ae->dz (after the methods added their latent terms). */
+void autoencoder_backward_encoder(Autoencoder *ae, const float *x, int n);
+
+/* One Adam step on the (already summed over ranks) gradients, then clear them. */
+void autoencoder_adam_step(Autoencoder *ae);
+
+#endif

@@ -1,0 +1,31 @@
+/* The parallel shape: the world communicator for data parallelism, rank groups for the
+ * adversary regressors, and the batch split. */
+#ifndef DISENTANGLE_COMM_H
+#define DISENTANGLE_COMM_H
+
+#include <mpi.h>
+#include <petscsys.h>
+
+typedef struct {
+  MPI_Comm world;
+  int rank, size;
+  MPI_Comm group;     /* ranks that train the same regressors */
+  int ngroups, group_id, group_rank, group_size;
+} Par;
+
+/* Split world into ngroups rank groups: rank r joins group r mod ngroups. */
+PetscErrorCode par_create(MPI_Comm world, int ngroups, Par *par);
+void par_free(Par *par);
+
+/* Rows [*offset, *offset + *count) of a batch of B rows owned by part p of nparts.
+ * Uneven splits: the first B mod nparts parts get one row more. */
+void par_slice(int B, int p, int nparts, int *offset, int *count);
+
+/* Sum n doubles over comm in place: the ONE reduction of the batch statistics. */
+PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm);
+/* Sum a flat float gradient block over comm in place. */
+PetscErrorCode par_allreduce_grads(float *g, size_t n, MPI_Comm comm);
+/* Gather every rank's slice of a [B][width] batch (sliced as par_slice) into full[B][width]. */
+PetscErrorCode par_allgather_rows(const float *local, float *full, int B, int width, MPI_Comm comm);
+
+#endif

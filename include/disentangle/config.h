@@ -1,0 +1,30 @@
+/* The configuration of a training run: what `disentangle train` reads from its options and
+ * every method and module below it is built from. */
+#ifndef DISENTANGLE_CONFIG_H
+#define DISENTANGLE_CONFIG_H
+
+#include <petscsys.h>
+
+#define CONFIG_PATH_LEN 4096
+#define CONFIG_WORD_LEN 64
+
+typedef struct {
+  char method[CONFIG_WORD_LEN];
+  char data[CONFIG_PATH_LEN];    /* comma-separated archives */
+  char run_dir[CONFIG_PATH_LEN];
+  PetscInt seed, steps, batch, latents;
+  PetscReal lambda;
+  char hidden[CONFIG_WORD_LEN];      /* encoder hidden widths, e.g. "200,80,40"; decoder mirrors */
+  char activation[CONFIG_WORD_LEN];  /* hidden activation of encoder and decoder */
+  PetscReal lr;
+  PetscInt reg_iters;                /* regressor updates per step (NashAE K) */
+  char reg_hidden[CONFIG_WORD_LEN];  /* regressor hidden widths */
+  PetscReal reg_lr;
+  PetscInt groups;                   /* regressor rank groups; 0 = min(ranks, latents) */
+  PetscReal data_mean, data_std;     /* normalisation override; std 0 = from the archive */
+  PetscReal active_threshold;        /* a latent is active when its range exceeds this */
+  PetscInt progress_every;
+  PetscInt blas_threads;
+} Config;
+
+#endif

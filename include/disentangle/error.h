@@ -1,0 +1,36 @@
+/* Errors: every fallible function returns PetscErrorCode and is called through PetscCall.
+ *
+ * Two kinds of error leave the program:
+ *  - input errors (bad option, archive, checkpoint): detected identically on every rank,
+ *    reported as ONE line by rank 0, exit code DT_EXIT_INPUT;
+ *  - internal errors: PETSc's traceback, then MPI_Abort.
+ * An input error is raised with DT_INPUT_ERROR(comm, fmt, ...). */
+#ifndef DISENTANGLE_ERROR_H
+#define DISENTANGLE_ERROR_H
+
+#include <hdf5.h>
+#include <petscsys.h>
+
+#define DT_EXIT_OK 0
+#define DT_EXIT_INTERNAL 1
+#define DT_EXIT_INPUT 2
+
+/* The PETSc error code that marks "the user's input is wrong". */
+#define DT_ERR_INPUT PETSC_ERR_USER_INPUT
+
+#define DT_INPUT_ERROR(comm, ...) SETERRQ((comm), DT_ERR_INPUT, __VA_ARGS__)
+#define DT_INPUT_CHECK(cond, comm, ...) PetscCheck((cond), (comm), DT_ERR_INPUT, __VA_ARGS__)
+
+/* HDF5 calls return negative on failure; wrap the ones whose failure is a bug or an I/O fault. */
+#define DT_H5(call)                                                                                \
+  do {                                                                                             \
+    if ((call) < 0) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "HDF5 call failed: %s", #call);        \
+  } while (0)
+
+/* Install the error handler above and silence HDF5's own error stack printing. */
+PetscErrorCode dt_error_setup(void);
+
+/* Map a PETSc error code returned to main onto the process exit code. */
+int dt_exit_code(PetscErrorCode ierr);
+
+#endif

@@ -1,0 +1,33 @@
+/* Layers as forward/backward pairs over plain row-major arrays.
+ * Shapes: B = rows of the batch, in/out = features. Weights are stored [out][in] (the
+ * PyTorch layout, so published weights map one to one), bias [out].
+ * Backward functions ACCUMULATE parameter gradients (+=) and OVERWRITE input gradients. */
+#ifndef DISENTANGLE_LAYERS_H
+#define DISENTANGLE_LAYERS_H
+
+#define SELU_SCALE 1.0507009873554805
+#define SELU_ALPHA 1.6732632423543772
+
+/* y[B][out] = x[B][in] W^T + b */
+void dense_forward(float *y, const float *x, const float *w, const float *b, int B, int in, int out);
+/* dw += dy^T x, db += sum_rows dy, dx = dy W (dx may be NULL; dw/db may be NULL to skip them) */
+void dense_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                    int B, int in, int out);
+
+/* Element-wise activations; every backward works from the forward OUTPUT y, so the
+ * pre-activation never has to be stored. dx and dy may alias. */
+void selu_forward(float *y, const float *x, long n);
+void selu_backward(float *dx, const float *dy, const float *y, long n);
+void relu_forward(float *y, const float *x, long n);
+void relu_backward(float *dx, const float *dy, const float *y, long n);
+void sigmoid_forward(float *y, const float *x, long n);
+void sigmoid_backward(float *dx, const float *dy, const float *y, long n);
+void tanh_forward(float *y, const float *x, long n);
+void tanh_backward(float *dx, const float *dy, const float *y, long n);
+
+/* Squared error, the local part of a global MSE: returns sum (pred - target)^2 in double,
+ * and sets d = scale * (pred - target) when d is not NULL. The caller picks scale, e.g.
+ * 1/(global rows * features) for d(MSE/2). */
+double mse_forward_backward(float *d, const float *pred, const float *target, long n, float scale);
+
+#endif

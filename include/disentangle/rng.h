@@ -1,0 +1,25 @@
+/* Counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11).
+ * A draw is a pure function of (seed, stream, counter words), so what a run draws depends
+ * neither on the number of ranks nor on where it was restarted. */
+#ifndef DISENTANGLE_RNG_H
+#define DISENTANGLE_RNG_H
+
+#include <stdint.h>
+
+/* Streams keep unrelated uses apart. */
+enum {
+  RNG_STREAM_BATCH = 1,   /* global batch sample indices: counters (step, position) */
+  RNG_STREAM_INIT = 1024, /* parameter initialisation: stream RNG_STREAM_INIT + net id */
+};
+
+/* The raw generator: 128-bit counter {c0, c1, c2, c3}, 64-bit key. */
+void rng_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* One block of four words for (seed, stream, a, b). */
+void rng_block(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b, uint32_t out[4]);
+
+double rng_uniform(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);  /* in [0, 1) */
+double rng_normal(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);   /* N(0, 1) */
+uint64_t rng_below(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b, uint64_t n); /* [0, n) */
+
+#endif

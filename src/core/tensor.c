@@ -1,0 +1,67 @@
+#include "disentangle/tensor.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+PetscErrorCode tensor_alloc(size_t n, float **out) {
+  PetscFunctionBeginUser;
+  size_t bytes = ((n * sizeof(float) + DT_ALIGN - 1) / DT_ALIGN) * DT_ALIGN;
+  if (bytes == 0) bytes = DT_ALIGN;
+  *out = aligned_alloc(DT_ALIGN, bytes);
+  PetscCheck(*out, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory allocating %zu floats", n);
+  memset(*out, 0, bytes);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode tensor_alloc_double(size_t n, double **out) {
+  PetscFunctionBeginUser;
+  size_t bytes = ((n * sizeof(double) + DT_ALIGN - 1) / DT_ALIGN) * DT_ALIGN;
+  if (bytes == 0) bytes = DT_ALIGN;
+  *out = aligned_alloc(DT_ALIGN, bytes);
+  PetscCheck(*out, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory allocating %zu doubles", n);
+  memset(*out, 0, bytes);
+  PetscFunctionReturn(0);
+}
+
+void tensor_free(float **p) {
+  free(*p);
+  *p = NULL;
+}
+
+void tensor_free_double(double **p) {
+  free(*p);
+  *p = NULL;
+}
+
+static GemmLedger *active_ledger;
+
+void tensor_ledger_start(GemmLedger *ledger) {
+  memset(ledger, 0, sizeof *ledger);
+  ledger->recording = 1;
+  active_ledger = ledger;
+}
+
+void tensor_ledger_stop(void) {
+  if (active_ledger) active_ledger->recording = 0;
+  active_ledger = NULL;
+}
+
+static void ledger_count(int ta, int tb, int m, int n, int k) {
+  GemmLedger *l = active_ledger;
+  for (int i = 0; i < l->nshapes; i++) {
+    GemmShape *s = &l->shapes[i];
+    if (s->trans_a == ta && s->trans_b == tb && s->m == m && s->n == n && s->k == k) {
+      s->calls++;
+      return;
+    }
+  }
+  if (l->nshapes < GEMM_LEDGER_MAX) l->shapes[l->nshapes++] = (GemmShape){ta, tb, m, n, k, 1};
+}
+
+void tensor_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc) {
+  if (active_ledger) ledger_count(trans_a, trans_b, m, n, k);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a, lda, b, ldb, beta, c, ldc);
+}

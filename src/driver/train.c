@@ -1,0 +1,234 @@
+/* `disentangle train`: options -> data -> method -> steps -> model, history, summary. */
+#include <cblas.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "disentangle/ckpt.h"
+#include "disentangle/driver.h"
+#include "disentangle/error.h"
+#include "disentangle/latents.h"
+#include "disentangle/log.h"
+#include "disentangle/tensor.h"
+
+#define CFG(field) offsetof(Config, field), sizeof(((Config *)0)->field)
+
+static const OptSpec train_spec[] = {
+  {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, "ae|nashae", "what to train: NashAE, or the plain autoencoder baseline"},
+  {"-data", OPT_STRING, CFG(data), "data/beam.h5", 0, 0, NULL, "input archive(s), comma-separated HDF5 files with /data"},
+  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory for history.csv, summary.json, model.h5"},
+  {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
+  {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
+  {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
+  {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
+  {"-lambda", OPT_REAL, CFG(lambda), "0.2", 0, 1, NULL, "adversarial weight: (1-lambda) rec + lambda sum_i cov(z_i, zhat_i)"},
+  {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
+  {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
+  {"-lr", OPT_REAL, CFG(lr), "1e-3", 1e-12, 10, NULL, "Adam learning rate of encoder and decoder"},
+  {"-reg_iters", OPT_INT, CFG(reg_iters), "5", 1, 1000, NULL, "regressor updates per step (NashAE K)"},
+  {"-reg_hidden", OPT_STRING, CFG(reg_hidden), "40,40", 0, 0, NULL, "regressor hidden widths (SELU)"},
+  {"-reg_lr", OPT_REAL, CFG(reg_lr), "1e-2", 1e-12, 10, NULL, "Adam learning rate of the regressors"},
+  {"-groups", OPT_INT, CFG(groups), "0", 0, 1e6, NULL, "regressor rank groups G (regressor i on group i mod G); 0 = min(ranks, latents)"},
+  {"-data_mean", OPT_REAL, CFG(data_mean), "0", -1e300, 1e300, NULL, "normalisation mean (used with -data_std)"},
+  {"-data_std", OPT_REAL, CFG(data_std), "0", 0, 1e300, NULL, "normalisation std; 0 = the archive's mean/std attributes, else computed"},
+  {"-active_threshold", OPT_REAL, CFG(active_threshold), "0.2", 0, 1e300, NULL, "a latent is active when its range over the data exceeds this"},
+  {"-progress_every", OPT_INT, CFG(progress_every), "100", 0, 1e9, NULL, "progress line every N steps (0: none)"},
+  {"-blas_threads", OPT_INT, CFG(blas_threads), "1", 1, 1024, NULL, "OpenBLAS threads per rank (1 when ranks fill the cores)"},
+};
+
+const OptSpec *train_options(int *n) {
+  *n = (int)(sizeof train_spec / sizeof train_spec[0]);
+  return train_spec;
+}
+
+PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
+  PetscFunctionBeginUser;
+  int nspec, size;
+  const OptSpec *spec = train_options(&nspec);
+  Config *cfg = &run->cfg;
+  PetscCall(options_read(comm, spec, nspec, cfg));
+  PetscCall(options_reject_unknown(comm, spec, nspec));
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  if (cfg->groups == 0) cfg->groups = PetscMin(size, cfg->latents);
+  DT_INPUT_CHECK(cfg->groups <= size, comm, "option -groups: %d rank groups need at least as many ranks; this run has %d",
+                 (int)cfg->groups, size);
+  DT_INPUT_CHECK(cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
+                 (int)cfg->batch, size);
+  openblas_set_num_threads((int)cfg->blas_threads);
+
+  ArchiveNorm norm = {.mean = cfg->data_mean, .std = cfg->data_std, .have_mean = cfg->data_std > 0,
+                      .have_std = cfg->data_std > 0};
+  PetscCall(archive_open(comm, cfg->data, &norm, &run->archive));
+  DT_INPUT_CHECK(cfg->batch <= run->archive->n, comm,
+                 "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
+                 (long long)run->archive->n, cfg->data, (long long)run->archive->n);
+  PetscCall(par_create(comm, (int)cfg->groups, &run->par));
+  PetscCall(method_create(cfg, &run->par, (int)run->archive->features, &run->method));
+  PetscFunctionReturn(0);
+}
+
+void run_free(Run *run) {
+  method_destroy(&run->method);
+  archive_close(&run->archive);
+  par_free(&run->par);
+}
+
+static PetscErrorCode make_run_dir(MPI_Comm comm, const char *dir) {
+  PetscFunctionBeginUser;
+  int rank, err = 0;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) {
+    char path[CONFIG_PATH_LEN];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+      if (*p == '/') *p = 0, mkdir(path, 0777), *p = '/';
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) err = errno;
+  }
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
+  DT_INPUT_CHECK(!err, comm, "option -run_dir: cannot create '%s': %s", dir, strerror(err));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode open_output(MPI_Comm comm, const char *dir, const char *name, FILE **fp) {
+  PetscFunctionBeginUser;
+  char path[CONFIG_PATH_LEN + 64];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int rank;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  *fp = NULL;
+  if (rank == 0) *fp = fopen(path, "w");
+  int ok = rank != 0 || *fp != NULL;
+  PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
+  DT_INPUT_CHECK(ok, comm, "cannot write '%s': %s", path, strerror(errno));
+  PetscFunctionReturn(0);
+}
+
+static void progress_line(const Run *run, long step, const StepLosses *l, double elapsed, double sps) {
+  char eta[32];
+  log_duration(elapsed / step * (run->cfg.steps - step), eta, sizeof eta);
+  log_info(run->par.world, "step %ld/%ld  loss %.5f  rec %.5f  adv %.5f  pred %.5f  %.0f samples/s  ETA %s", step,
+           (long)run->cfg.steps, l->loss, l->rec, l->adv, l->pred, sps, eta);
+}
+
+static PetscErrorCode write_summary(const Run *run, const double *zmin, const double *zmax, double rec,
+                                    const StepLosses *last, double seconds) {
+  PetscFunctionBeginUser;
+  const Config *cfg = &run->cfg;
+  FILE *fp;
+  PetscCall(open_output(run->par.world, cfg->run_dir, "summary.json", &fp));
+  if (!fp) PetscFunctionReturn(0);
+  int m = (int)cfg->latents;
+  fprintf(fp, "{\n  \"method\": \"%s\",\n  \"ranks\": %d,\n  \"steps\": %ld,\n  \"seed\": %ld,\n", cfg->method,
+          run->par.size, (long)cfg->steps, (long)cfg->seed);
+  fprintf(fp, "  \"batch\": %ld,\n  \"latents\": %d,\n  \"lambda\": %.17g,\n", (long)cfg->batch, m, (double)cfg->lambda);
+  fprintf(fp, "  \"active_latents\": %d,\n  \"active_threshold\": %.17g,\n",
+          latents_active(zmin, zmax, m, cfg->active_threshold), (double)cfg->active_threshold);
+  const char *keys[3] = {"latent_ranges", "latent_min", "latent_max"};
+  for (int k = 0; k < 3; k++) {
+    fprintf(fp, "  \"%s\": [", keys[k]);
+    for (int j = 0; j < m; j++)
+      fprintf(fp, "%s%.9g", j ? ", " : "", k == 0 ? zmax[j] - zmin[j] : k == 1 ? zmin[j] : zmax[j]);
+    fprintf(fp, "],\n");
+  }
+  fprintf(fp, "  \"final_rec\": %.9g,\n  \"last_step_loss\": %.9g,\n  \"last_step_rec\": %.9g,\n", rec, last->loss, last->rec);
+  fprintf(fp, "  \"last_step_adv\": %.9g,\n  \"last_step_pred\": %.9g,\n", last->adv, last->pred);
+  fprintf(fp, "  \"seconds\": %.6g,\n  \"ms_per_step\": %.6g,\n  \"samples_per_s\": %.6g\n}\n", seconds,
+          1e3 * seconds / cfg->steps, cfg->batch * cfg->steps / seconds);
+  fclose(fp);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode write_model(const Run *run, long step) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  char *options, path[CONFIG_PATH_LEN + 64];
+  Net *nets[64];
+  int nnets = run->method->ops->nets(run->method, nets, 64);
+  PetscCall(options_format(spec, nspec, &run->cfg, &options));
+  CkptMeta meta = {.step = step, .method = run->cfg.method, .options = options, .ranks = run->par.size};
+  snprintf(path, sizeof path, "%s/model.h5", run->cfg.run_dir);
+  PetscCall(ckpt_write_weights(run->par.world, path, nets, nnets, &meta));
+  PetscCall(PetscFree(options));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds) {
+  PetscFunctionBeginUser;
+  const Config *cfg = &run->cfg;
+  const Archive *a = run->archive;
+  int off, cnt;
+  par_slice((int)cfg->batch, run->par.rank, run->par.size, &off, &cnt);
+  float *x;
+  PetscCall(tensor_alloc((size_t)cnt * a->features, &x));
+  FILE *hist;
+  PetscCall(open_output(run->par.world, cfg->run_dir, "history.csv", &hist));
+  if (hist) fprintf(hist, "step,loss,rec,adv,pred,samples_per_s\n");
+  BatchCursor cur = {.seed = (uint64_t)cfg->seed, .step = 0, .global_batch = (int)cfg->batch};
+  double t0 = log_seconds();
+  for (long step = 1; step <= cfg->steps; step++) {
+    double ts = log_seconds();
+    PetscCall(archive_next_batch(a, &cur, off, cnt, x));
+    PetscCall(run->method->ops->step(run->method, x, cnt, last));
+    double sps = cfg->batch / (log_seconds() - ts);
+    if (hist) fprintf(hist, "%ld,%.9g,%.9g,%.9g,%.9g,%.1f\n", step, last->loss, last->rec, last->adv, last->pred, sps);
+    if (cfg->progress_every && (step % cfg->progress_every == 0 || step == cfg->steps))
+      progress_line(run, step, last, log_seconds() - t0, cfg->batch * step / (log_seconds() - t0));
+  }
+  *seconds = log_seconds() - t0;
+  if (hist) fclose(hist);
+  tensor_free(&x);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode train_main(int help) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  if (help) {
+    options_print_help(stdout, "usage: mpiexec -n P disentangle train [options]\n\n"
+                               "Train a model on HDF5 archives; writes RUN_DIR/history.csv, summary.json, model.h5.",
+                       spec, nspec);
+    PetscFunctionReturn(0);
+  }
+  Run run;
+  memset(&run, 0, sizeof run);
+  run.par.group = MPI_COMM_NULL;
+  PetscLogStage stage_setup, stage_train, stage_eval;
+  PetscCall(PetscLogStageRegister("Setup", &stage_setup));
+  PetscCall(PetscLogStageRegister("Train", &stage_train));
+  PetscCall(PetscLogStageRegister("Evaluate+Write", &stage_eval));
+
+  PetscCall(PetscLogStagePush(stage_setup));
+  PetscCall(run_setup(PETSC_COMM_WORLD, &run));
+  PetscCall(make_run_dir(run.par.world, run.cfg.run_dir));
+  const Config *cfg = &run.cfg;
+  log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, %ld steps",
+           cfg->method, (long long)run.archive->n, (long long)run.archive->features, run.par.size, run.par.ngroups,
+           (long)cfg->batch, (long)cfg->steps);
+  PetscCall(PetscLogStagePop());
+
+  StepLosses last = {0};
+  double seconds = 0.0;
+  PetscCall(PetscLogStagePush(stage_train));
+  PetscCall(train_loop(&run, &last, &seconds));
+  PetscCall(PetscLogStagePop());
+
+  PetscCall(PetscLogStagePush(stage_eval));
+  int m = (int)cfg->latents;
+  double *zmin, *zmax, rec;
+  PetscCall(PetscMalloc2(m, &zmin, m, &zmax));
+  PetscCall(latents_survey(run.method, run.archive, zmin, zmax, &rec));
+  PetscCall(write_summary(&run, zmin, zmax, rec, &last, seconds));
+  PetscCall(write_model(&run, (long)cfg->steps));
+  log_info(run.par.world, "done: %d of %d latents active (range > %g), reconstruction MSE/2 %.5f, %.2f ms/step",
+           latents_active(zmin, zmax, m, cfg->active_threshold), m, (double)cfg->active_threshold, rec,
+           1e3 * seconds / cfg->steps);
+  log_info(run.par.world, "results in %s/: history.csv, summary.json, model.h5", cfg->run_dir);
+  PetscCall(PetscFree2(zmin, zmax));
+  PetscCall(PetscLogStagePop());
+  run_free(&run);
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,193 @@
+#include "disentangle/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disentangle/error.h"
+
+#define VALUE_LEN 4096
+
+static PetscErrorCode parse_int(MPI_Comm comm, const OptSpec *o, const char *text, PetscInt *v) {
+  PetscFunctionBeginUser;
+  char *end;
+  errno = 0;
+  long long x = strtoll(text, &end, 10);
+  DT_INPUT_CHECK(*text && !*end && !errno, comm, "option %s: '%s' is not an integer; %s", o->name, text, o->help);
+  DT_INPUT_CHECK(x >= o->min && x <= o->max, comm, "option %s: %lld is out of range; allowed %.0f to %.0f (%s)",
+                 o->name, x, o->min, o->max, o->help);
+  *v = (PetscInt)x;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode parse_real(MPI_Comm comm, const OptSpec *o, const char *text, PetscReal *v) {
+  PetscFunctionBeginUser;
+  char *end;
+  errno = 0;
+  double x = strtod(text, &end);
+  DT_INPUT_CHECK(*text && !*end && !errno && isfinite(x), comm, "option %s: '%s' is not a finite number; %s",
+                 o->name, text, o->help);
+  DT_INPUT_CHECK(x >= o->min && x <= o->max, comm, "option %s: %g is out of range; allowed %g to %g (%s)", o->name,
+                 x, o->min, o->max, o->help);
+  *v = (PetscReal)x;
+  PetscFunctionReturn(0);
+}
+
+static int in_choices(const char *choices, const char *v) {
+  size_t n = strlen(v);
+  for (const char *c = choices; c && *c;) {
+    const char *bar = strchr(c, '|');
+    size_t len = bar ? (size_t)(bar - c) : strlen(c);
+    if (len == n && !strncmp(c, v, n)) return 1;
+    c = bar ? bar + 1 : NULL;
+  }
+  return 0;
+}
+
+static PetscErrorCode parse_value(MPI_Comm comm, const OptSpec *o, const char *text, void *opts) {
+  PetscFunctionBeginUser;
+  char *field = (char *)opts + o->offset;
+  switch (o->type) {
+  case OPT_INT: PetscCall(parse_int(comm, o, text, (PetscInt *)field)); break;
+  case OPT_REAL: PetscCall(parse_real(comm, o, text, (PetscReal *)field)); break;
+  case OPT_BOOL: {
+    int yes = !*text || !strcmp(text, "1") || !strcasecmp(text, "true") || !strcasecmp(text, "yes");
+    int no = !strcmp(text, "0") || !strcasecmp(text, "false") || !strcasecmp(text, "no");
+    DT_INPUT_CHECK(yes || no, comm, "option %s: '%s' is not a truth value; use true or false", o->name, text);
+    *(PetscBool *)field = yes ? PETSC_TRUE : PETSC_FALSE;
+    break;
+  }
+  case OPT_STRING:
+    DT_INPUT_CHECK(strlen(text) < o->size, comm, "option %s: value longer than %zu characters", o->name, o->size - 1);
+    DT_INPUT_CHECK(!o->choices || in_choices(o->choices, text), comm, "option %s: '%s' is not allowed; choose one of %s",
+                   o->name, text, o->choices);
+    strcpy(field, text);
+    break;
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opts) {
+  PetscFunctionBeginUser;
+  char *value;
+  PetscCall(PetscMalloc1(VALUE_LEN, &value));
+  for (int i = 0; i < n; i++) {
+    PetscBool set = PETSC_FALSE;
+    PetscCall(parse_value(comm, &spec[i], spec[i].def, opts));
+    value[0] = 0;
+    PetscCall(PetscOptionsGetString(NULL, NULL, spec[i].name, value, VALUE_LEN, &set));
+    DT_INPUT_CHECK(!set || strlen(value) < VALUE_LEN - 1, comm, "option %s: value too long", spec[i].name);
+    if (!set) continue;
+    DT_INPUT_CHECK(spec[i].type == OPT_BOOL || value[0], comm, "option %s needs a value (%s)", spec[i].name,
+                   spec[i].help);
+    PetscCall(parse_value(comm, &spec[i], value, opts));
+  }
+  PetscCall(PetscFree(value));
+  PetscFunctionReturn(0);
+}
+
+/* PETSc's own options stay usable: -log_view, -options_file, -malloc_debug, ... */
+static int is_petsc_option(const char *name) {
+  static const char *const prefixes[] = {"log_", "options_", "malloc", "on_error", "fp_trap", "no_signal_handler",
+                                         "checkstack", "info", "help", "version", "history", "viewer_",
+                                         "skip_petscrc", "check_pointer", "objects_dump", "memory_view", NULL};
+  for (int i = 0; prefixes[i]; i++)
+    if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return 1;
+  return 0;
+}
+
+static int edit_distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b), row[128];
+  if (la > 120 || lb > 120) return 1000;
+  for (int j = 0; j <= lb; j++) row[j] = j;
+  for (int i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = i;
+    for (int j = 1; j <= lb; j++) {
+      int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up, row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+PetscErrorCode options_reject_unknown(MPI_Comm comm, const OptSpec *spec, int n) {
+  PetscFunctionBeginUser;
+  PetscInt nleft;
+  char **names, **values;
+  PetscCall(PetscOptionsLeftGet(NULL, &nleft, &names, &values));
+  const char *unknown = NULL;
+  for (PetscInt i = 0; i < nleft && !unknown; i++)
+    if (!is_petsc_option(names[i])) unknown = names[i];
+  if (unknown) {
+    const char *best = NULL;
+    int best_d = 4;
+    for (int i = 0; i < n; i++) {
+      int d = edit_distance(unknown, spec[i].name + 1);
+      if (d < best_d) best_d = d, best = spec[i].name;
+    }
+    char hint[128] = "";
+    if (best) snprintf(hint, sizeof hint, " (did you mean %s?)", best);
+    char name[256];
+    snprintf(name, sizeof name, "%s", unknown);
+    PetscCall(PetscOptionsLeftRestore(NULL, &nleft, &names, &values));
+    DT_INPUT_ERROR(comm, "unknown option -%s%s; run with -help to list every option", name, hint);
+  }
+  PetscCall(PetscOptionsLeftRestore(NULL, &nleft, &names, &values));
+  PetscFunctionReturn(0);
+}
+
+void options_print_help(FILE *fp, const char *usage, const OptSpec *spec, int n) {
+  fprintf(fp, "%s\n\nOptions (PETSc style: -name value, or -options_file FILE with one per line):\n", usage);
+  for (int i = 0; i < n; i++) {
+    const OptSpec *o = &spec[i];
+    char range[128] = "";
+    if (o->type == OPT_INT) snprintf(range, sizeof range, " [%.0f..%.0f]", o->min, o->max);
+    else if (o->type == OPT_REAL) snprintf(range, sizeof range, " [%g..%g]", o->min, o->max);
+    else if (o->choices) snprintf(range, sizeof range, " {%s}", o->choices);
+    fprintf(fp, "  %-20s %s (default: %s)%s\n", o->name, o->help, *o->def ? o->def : "\"\"", range);
+  }
+  fprintf(fp, "\nPETSc options also work, e.g. -log_view for a timing table of the phases.\n");
+}
+
+PetscErrorCode options_format(const OptSpec *spec, int n, const void *opts, char **text) {
+  PetscFunctionBeginUser;
+  size_t cap = 256;
+  for (int i = 0; i < n; i++) cap += strlen(spec[i].name) + (spec[i].type == OPT_STRING ? spec[i].size : 32) + 4;
+  char *buf;
+  PetscCall(PetscMalloc1(cap, &buf));
+  size_t len = 0;
+  for (int i = 0; i < n; i++) {
+    const char *field = (const char *)opts + spec[i].offset;
+    size_t room = cap - len;
+    switch (spec[i].type) {
+    case OPT_INT: len += snprintf(buf + len, room, "%s %lld\n", spec[i].name, (long long)*(const PetscInt *)field); break;
+    case OPT_REAL: len += snprintf(buf + len, room, "%s %.17g\n", spec[i].name, (double)*(const PetscReal *)field); break;
+    case OPT_BOOL: len += snprintf(buf + len, room, "%s %s\n", spec[i].name, *(const PetscBool *)field ? "true" : "false"); break;
+    case OPT_STRING: len += snprintf(buf + len, room, "%s %s\n", spec[i].name, field); break;
+    }
+  }
+  *text = buf;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode options_parse_widths(const char *name, const char *text, int *out, int max, int *n) {
+  PetscFunctionBeginUser;
+  *n = 0;
+  const char *p = text;
+  while (*p) {
+    char *end;
+    long w = strtol(p, &end, 10);
+    DT_INPUT_CHECK(end != p && w >= 1 && w <= 1000000 && (*end == ',' || !*end), PETSC_COMM_WORLD,
+                   "option %s: '%s' is not a list of positive widths like 200,80,40", name, text);
+    DT_INPUT_CHECK(*n < max, PETSC_COMM_WORLD, "option %s: more than %d widths in '%s'", name, max, text);
+    out[(*n)++] = (int)w;
+    p = *end ? end + 1 : end;
+  }
+  DT_INPUT_CHECK(*n > 0, PETSC_COMM_WORLD, "option %s: give at least one width, e.g. 200,80,40", name);
+  PetscFunctionReturn(0);
+}

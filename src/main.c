@@ -1,0 +1,54 @@
+/* disentangle: learn disentangled latent representations of scientific data, in parallel.
+ *   disentangle train [options]    train a model (see -help)
+ *   disentangle bench [options]    time a training step against the GEMM floor */
+#include <stdio.h>
+#include <string.h>
+
+#include "disentangle/driver.h"
+#include "disentangle/error.h"
+
+static const char usage[] =
+  "usage: mpiexec -n P disentangle <command> [options]\n"
+  "\n"
+  "commands:\n"
+  "  train   train a model on HDF5 archives (NashAE by default)\n"
+  "  bench   time a training step and compare with the sgemm floor of this machine\n"
+  "\n"
+  "`disentangle <command> -help` lists the command's options with their defaults.\n";
+
+typedef PetscErrorCode (*CommandMain)(int help);
+
+static CommandMain find_command(const char *name) {
+  if (!strcmp(name, "train")) return train_main;
+  if (!strcmp(name, "bench")) return bench_main;
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? DT_EXIT_INPUT : DT_EXIT_OK;
+  }
+  CommandMain command = find_command(argv[1]);
+  if (!command) {
+    fprintf(stderr, "disentangle: error: unknown command '%s'; allowed: train, bench\n", argv[1]);
+    return DT_EXIT_INPUT;
+  }
+  /* PETSc sees the command's options only; -help is ours (PETSc's own list would bury it). */
+  int help = 0, n = 1;
+  char **args = argv + 1;
+  args[0] = argv[0];
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "-help") || !strcmp(argv[i], "--help")) help = 1;
+    else args[n++] = argv[i];
+  }
+  args[n] = NULL;
+  PetscErrorCode ierr = PetscInitialize(&n, &args, NULL, NULL);
+  if (ierr) return DT_EXIT_INTERNAL;
+  ierr = dt_error_setup();
+  if (!ierr) ierr = command(help);
+  int code = dt_exit_code(ierr);
+  if (code == DT_EXIT_INTERNAL) MPI_Abort(PETSC_COMM_WORLD, code); /* a rank may be stuck in a collective */
+  PetscFinalize();
+  return code;
+}

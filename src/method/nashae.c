@@ -1,0 +1,236 @@
+/* NashAE (Yeats et al., ECCV 2022): sigmoid latents z, an ensemble of m regressors where
+ * regressor i predicts z_i from z with element i zeroed. Per step:
+ *   1. encode this rank's slice once; gather the global batch of latents on every rank;
+ *   2. K regressor updates on the (constant) latents, regressor i by rank group i mod G,
+ *      then the trained weights are shared back to every rank;
+ *   3. one autoencoder update on (1 - lambda) MSE/2 + lambda sum_i cov(z_i, zhat_i), z_i held
+ *      constant inside the covariance so the gradient reaches the encoder only through the
+ *      regressors' inputs. The batch statistics of the covariance take ONE allreduce. */
+#include <string.h>
+
+#include "disentangle/error.h"
+#include "disentangle/layers.h"
+#include "disentangle/method.h"
+#include "disentangle/options.h"
+#include "disentangle/tensor.h"
+
+#define MAX_REG_HIDDEN 8
+
+typedef struct {
+  int m, iters;
+  Net *reg;             /* m regressors over one block */
+  size_t per;           /* parameters per regressor */
+  float *params, *grads, *share;
+  Adam adam;
+  float *zall;          /* [B][m] latents of the global batch */
+  float *zin, *dzin;    /* [B][m] masked regressor input, its gradient */
+  float *dout;          /* [B] gradient w.r.t. one regressor's output */
+  float *zhat;          /* [B][m] predictions for this rank's slice */
+  double *stats;        /* [3m + 2] */
+  double *zmean;        /* [m] */
+  double pred_sq;       /* regressors' squared error in their last update, this rank's part */
+} Nash;
+
+static int owns(const Method *me, int i) { return i % me->par->ngroups == me->par->group_id; }
+
+static void mask_input(float *zin, const float *z, int rows, int m, int drop) {
+  memcpy(zin, z, (size_t)rows * m * sizeof *zin);
+  for (int r = 0; r < rows; r++) zin[(size_t)r * m + drop] = 0.0f;
+}
+
+static PetscErrorCode nashae_create(Method *me) {
+  PetscFunctionBeginUser;
+  const Config *cfg = me->cfg;
+  Nash *s;
+  PetscCall(PetscCalloc1(1, &s));
+  me->state = s;
+  s->m = (int)cfg->latents, s->iters = (int)cfg->reg_iters;
+  int hidden[MAX_REG_HIDDEN], nh, w[MAX_REG_HIDDEN + 2];
+  PetscCall(options_parse_widths("-reg_hidden", cfg->reg_hidden, hidden, MAX_REG_HIDDEN, &nh));
+  w[0] = s->m, w[nh + 1] = 1;
+  for (int i = 0; i < nh; i++) w[1 + i] = hidden[i];
+  PetscCall(PetscCalloc1(s->m, &s->reg));
+  for (int i = 0; i < s->m; i++) {
+    char name[NET_NAME_LEN];
+    snprintf(name, sizeof name, "regressor%d", i);
+    PetscCall(net_init_mlp(&s->reg[i], name, w, nh + 2, LAYER_SELU, LAYER_IDENTITY));
+  }
+  s->per = s->reg[0].nparams;
+  int B = me->global_batch;
+  PetscCall(tensor_alloc(s->per * s->m, &s->params));
+  PetscCall(tensor_alloc(s->per * s->m, &s->grads));
+  PetscCall(tensor_alloc(s->per * s->m, &s->share));
+  for (int i = 0; i < s->m; i++) {
+    PetscCall(net_bind(&s->reg[i], s->params + i * s->per, s->grads + i * s->per, B));
+    net_init_params(&s->reg[i], (uint64_t)cfg->seed, 2 + i);
+  }
+  PetscCall(adam_create(&s->adam, s->per * s->m, cfg->reg_lr, 0.9, 0.999, 1e-8));
+  PetscCall(tensor_alloc((size_t)B * s->m, &s->zall));
+  PetscCall(tensor_alloc((size_t)B * s->m, &s->zin));
+  PetscCall(tensor_alloc((size_t)B * s->m, &s->dzin));
+  PetscCall(tensor_alloc((size_t)B * s->m, &s->zhat));
+  PetscCall(tensor_alloc((size_t)B, &s->dout));
+  PetscCall(tensor_alloc_double(3 * (size_t)s->m + 2, &s->stats));
+  PetscCall(tensor_alloc_double((size_t)s->m, &s->zmean));
+  PetscFunctionReturn(0);
+}
+
+static void nashae_destroy(Method *me) {
+  Nash *s = me->state;
+  if (!s) return;
+  for (int i = 0; i < s->m; i++) net_free(&s->reg[i]);
+  PetscFree(s->reg);
+  adam_free(&s->adam);
+  tensor_free(&s->params), tensor_free(&s->grads), tensor_free(&s->share);
+  tensor_free(&s->zall), tensor_free(&s->zin), tensor_free(&s->dzin), tensor_free(&s->zhat);
+  tensor_free(&s->dout);
+  tensor_free_double(&s->stats), tensor_free_double(&s->zmean);
+  PetscFree(me->state);
+}
+
+/* One regressor update on this rank's part of the group's batch; returns its squared error. */
+static double regressor_gradient(Nash *s, int i, int off, int cnt, int B) {
+  const float scale = 1.0f / ((float)B * s->m); /* d(MSE/2) over B x m predictions */
+  const float *z = s->zall + (size_t)off * s->m;
+  mask_input(s->zin, z, cnt, s->m, i);
+  const float *pred = net_forward(&s->reg[i], s->zin, cnt);
+  double sq = 0.0;
+  for (int r = 0; r < cnt; r++) {
+    float e = pred[r] - z[(size_t)r * s->m + i];
+    sq += (double)e * e;
+    s->dout[r] = scale * e;
+  }
+  net_backward(&s->reg[i], s->zin, s->dout, cnt, 1, NULL);
+  return sq;
+}
+
+/* K updates of the regressors this rank's group owns, then every rank gets every regressor. */
+static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
+  PetscFunctionBeginUser;
+  Nash *s = me->state;
+  const Par *par = me->par;
+  int B = me->global_batch, off, cnt;
+  par_slice(B, par->group_rank, par->group_size, &off, &cnt);
+  size_t nall = s->per * s->m;
+  for (int k = 0; k < s->iters; k++) {
+    double sq = 0.0;
+    memset(s->grads, 0, nall * sizeof *s->grads);
+    for (int i = 0; i < s->m; i++)
+      if (owns(me, i)) sq += regressor_gradient(s, i, off, cnt, B);
+    if (par->group_size > 1) PetscCall(par_allreduce_grads(s->grads, nall, par->group));
+    adam_tick(&s->adam);
+    for (int i = 0; i < s->m; i++)
+      if (owns(me, i)) adam_update(&s->adam, s->params, s->grads, i * s->per, s->per);
+    *pred_sq = sq; /* the last update's error is the one reported */
+  }
+  if (par->size > 1) {
+    /* Exactly one rank (its group's first) contributes each regressor; the others add zeros,
+     * so the sum reproduces the trained weights bit for bit. */
+    for (int i = 0; i < s->m; i++) {
+      int mine = owns(me, i) && par->group_rank == 0;
+      float *dst = s->share + i * s->per;
+      if (mine) memcpy(dst, s->params + i * s->per, s->per * sizeof *dst);
+      else memset(dst, 0, s->per * sizeof *dst);
+    }
+    PetscCallMPI(MPI_Allreduce(s->share, s->params, (int)nall, MPI_FLOAT, MPI_SUM, par->world));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Predictions zhat_i for this rank's slice, and the local sums the covariances need. */
+static void adversary_statistics(Nash *s, const float *z, int count, double *stats) {
+  int m = s->m;
+  memset(stats, 0, (3 * (size_t)m) * sizeof *stats);
+  for (int i = 0; i < m; i++) {
+    mask_input(s->zin, z, count, m, i);
+    const float *pred = net_forward(&s->reg[i], s->zin, count);
+    for (int r = 0; r < count; r++) {
+      double zi = z[(size_t)r * m + i], zh = pred[r];
+      s->zhat[(size_t)r * m + i] = pred[r];
+      stats[i] += zi, stats[m + i] += zh, stats[2 * m + i] += zi * zh;
+    }
+  }
+}
+
+/* d(lambda sum_i cov(z_i, zhat_i))/dz through the regressors' inputs, added to dz. */
+static void adversary_backward(Nash *s, const float *z, int count, const double *zmean, double lambda, int B,
+                               float *dz) {
+  int m = s->m;
+  for (int i = 0; i < m; i++) {
+    for (int r = 0; r < count; r++) s->dout[r] = (float)(lambda * (z[(size_t)r * m + i] - zmean[i]) / B);
+    /* Each regressor still holds the activations of its forward in adversary_statistics, and
+     * the input gradient needs no input, so zin is not rebuilt. */
+    net_backward(&s->reg[i], s->zin, s->dout, count, 0, s->dzin);
+    for (int r = 0; r < count; r++)
+      for (int j = 0; j < m; j++)
+        if (j != i) dz[(size_t)r * m + j] += s->dzin[(size_t)r * m + j];
+  }
+}
+
+/* The autoencoder's loss with the regressors as they are, and its gradient summed over ranks
+ * in ae->grads. encoded: this rank's slice was already forwarded (the step reuses it). */
+static PetscErrorCode nashae_loss_gradient(Method *me, const float *x, int count, int encoded, StepLosses *out) {
+  PetscFunctionBeginUser;
+  Nash *s = me->state;
+  Autoencoder *ae = &me->ae;
+  const int B = me->global_batch, m = s->m;
+  const double lambda = me->cfg->lambda;
+  const float *z;
+  if (!encoded) autoencoder_forward(ae, x, count, NULL, NULL);
+  z = ae->enc.acts[ae->enc.nlayers - 1];
+
+  double *st = s->stats;
+  adversary_statistics(s, z, count, st);
+  float rec_scale = (float)((1.0 - lambda) / ((double)B * ae->features));
+  st[3 * m] = autoencoder_reconstruction(ae, x, count, rec_scale);
+  st[3 * m + 1] = s->pred_sq;
+  PetscCall(par_allreduce_stats(st, 3 * m + 2, me->par->world));
+
+  double *zmean = s->zmean, adv = 0.0;
+  for (int i = 0; i < m; i++) {
+    zmean[i] = st[i] / B;
+    adv += st[2 * m + i] / B - zmean[i] * (st[m + i] / B);
+  }
+  autoencoder_backward_decoder(ae, count);
+  adversary_backward(s, z, count, zmean, lambda, B, ae->dz);
+  autoencoder_backward_encoder(ae, x, count);
+  if (me->par->size > 1) PetscCall(par_allreduce_grads(ae->grads, ae->nparams, me->par->world));
+
+  out->rec = 0.5 * st[3 * m] / ((double)B * ae->features);
+  out->adv = adv;
+  out->loss = (1.0 - lambda) * out->rec + lambda * adv;
+  out->pred = 0.5 * st[3 * m + 1] / ((double)B * m);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode nashae_step(Method *me, const float *x, int count, StepLosses *out) {
+  PetscFunctionBeginUser;
+  Nash *s = me->state;
+  const float *z;
+  autoencoder_forward(&me->ae, x, count, &z, NULL);
+  PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
+  PetscCall(train_regressors(me, &s->pred_sq));
+  PetscCall(nashae_loss_gradient(me, x, count, 1, out));
+  autoencoder_adam_step(&me->ae);
+  PetscFunctionReturn(0);
+}
+
+static int nashae_nets(Method *me, Net **nets, int max) {
+  Nash *s = me->state;
+  int n = 0;
+  if (n < max) nets[n++] = &me->ae.enc;
+  if (n < max) nets[n++] = &me->ae.dec;
+  for (int i = 0; i < s->m && n < max; i++) nets[n++] = &s->reg[i];
+  return n;
+}
+
+const MethodOps method_nashae = {
+  .name = "nashae",
+  .summary = "NashAE: adversarial covariance minimisation between each latent and its regressor",
+  .latent_act = LAYER_SIGMOID,
+  .create = nashae_create,
+  .step = nashae_step,
+  .loss_gradient = nashae_loss_gradient,
+  .destroy = nashae_destroy,
+  .nets = nashae_nets,
+};

@@ -1,0 +1,11 @@
+#include "disentangle/layers.h"
+
+double mse_forward_backward(float *d, const float *pred, const float *target, long n, float scale) {
+  double sum = 0.0;
+  for (long i = 0; i < n; i++) {
+    float e = pred[i] - target[i];
+    sum += (double)e * e;
+    if (d) d[i] = scale * e;
+  }
+  return sum;
+}

@@ -1,0 +1,38 @@
+# Shared by the shell tests: a scratch directory, the beam archive, and running the program.
+set -u
+: "${MPIEXEC:=mpiexec}" "${DT_BIN:?DT_BIN: path of the disentangle program}" "${BEAMGEN:?BEAMGEN: path of tools/beamgen}"
+: "${DT_SRCDIR:?DT_SRCDIR: the source tree}" "${H5DIFF:=h5diff}"
+TMP=$(mktemp -d /tmp/disentangle-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+pass() { echo "PASS: $*"; }
+
+# dt NP ARGS...: the program on NP ranks
+dt() {
+  local np=$1
+  shift
+  "$MPIEXEC" -n "$np" --oversubscribe "$DT_BIN" "$@"
+}
+
+# beam_archive NAME [beamgen options]: write (once) and print the path of an archive
+beam_archive() {
+  local name=$1
+  shift
+  local path="$TMP/$name.h5"
+  [ -f "$path" ] || "$BEAMGEN" -out "$path" "$@" >/dev/null || fail "beamgen $* failed"
+  echo "$path"
+}
+
+# csv_column FILE NAME: the values of one column of a CSV with a header row
+csv_column() {
+  awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $c }' "$1"
+}
+
+# json_number FILE KEY: a top-level number of a flat JSON object
+json_number() {
+  sed -n "s/^ *\"$2\": *\([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1"
+}

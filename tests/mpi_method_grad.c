@@ -1,0 +1,131 @@
+/* The gradient each method hands to Adam, checked against central differences of an
+ * independent double-precision evaluation of its loss over the WHOLE batch, on 1, 2 and 3
+ * ranks: so the parallel gradient (slices, one statistics allreduce, one gradient allreduce)
+ * is checked against a serial one at the same time.
+ *
+ * NashAE's autoencoder loss is (1 - lambda) MSE/2 + lambda sum_i cov(z_i, zhat_i) with z_i held
+ * constant inside the covariance: the reference does exactly that, freezing z_i at the
+ * unperturbed parameters. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disentangle/method.h"
+#include "disentangle/rng.h"
+#include "testing.h"
+
+#define B 7 /* uneven on 2 and 3 ranks */
+#define L 12
+#define M 3
+#define FD_STEP 1e-6
+
+typedef struct {
+  Method *me;
+  double *x;      /* [B][L] */
+  double *zfixed; /* [B][M] latents at the unperturbed parameters */
+  Net *regs[M];
+  double *regp[M];
+} Ref;
+
+static double reference_loss(Ref *ref, const double *p, int nashae, double lambda) {
+  Autoencoder *ae = &ref->me->ae;
+  double z[B * M], xhat[B * L], rec = 0.0, adv = 0.0;
+  ref_net_forward(&ae->enc, p, ref->x, B, z);
+  ref_net_forward(&ae->dec, p + ae->enc.nparams, z, B, xhat);
+  for (int i = 0; i < B * L; i++) rec += (xhat[i] - ref->x[i]) * (xhat[i] - ref->x[i]);
+  rec = 0.5 * rec / (B * L);
+  if (!nashae) return rec;
+  for (int i = 0; i < M; i++) {
+    double in[B * M], zh[B], sz = 0, szh = 0, szzh = 0;
+    memcpy(in, z, sizeof in);
+    for (int r = 0; r < B; r++) in[r * M + i] = 0.0;
+    ref_net_forward(ref->regs[i], ref->regp[i], in, B, zh);
+    for (int r = 0; r < B; r++) {
+      double zi = ref->zfixed[r * M + i];
+      sz += zi, szh += zh[r], szzh += zi * zh[r];
+    }
+    adv += szzh / B - (sz / B) * (szh / B);
+  }
+  return (1 - lambda) * rec + lambda * adv;
+}
+
+static void check_method(const char *name, double lambda) {
+  int rank, size;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  Config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  strcpy(cfg.method, name), strcpy(cfg.hidden, "6,5"), strcpy(cfg.activation, "selu"), strcpy(cfg.reg_hidden, "4");
+  cfg.seed = 3, cfg.batch = B, cfg.latents = M, cfg.lambda = lambda, cfg.lr = 1e-3, cfg.reg_lr = 1e-2, cfg.reg_iters = 1;
+  Par par;
+  par_create(PETSC_COMM_WORLD, size < M ? size : M, &par);
+  Ref ref;
+  memset(&ref, 0, sizeof ref);
+  method_create(&cfg, &par, L, &ref.me);
+  Autoencoder *ae = &ref.me->ae;
+  int nashae = !strcmp(name, "nashae");
+
+  float xf[B * L];
+  double x[B * L];
+  for (int i = 0; i < B * L; i++) xf[i] = (float)rng_normal(5, 1, 0, i), x[i] = xf[i];
+  ref.x = x;
+  double *p = malloc(sizeof(double) * ae->nparams), zfixed[B * M];
+  for (size_t k = 0; k < ae->nparams; k++) p[k] = ae->params[k];
+  ref_net_forward(&ae->enc, p, x, B, zfixed);
+  ref.zfixed = zfixed;
+  if (nashae) {
+    Net *nets[2 + M];
+    ref.me->ops->nets(ref.me, nets, 2 + M);
+    for (int i = 0; i < M; i++) {
+      ref.regs[i] = nets[2 + i];
+      ref.regp[i] = malloc(sizeof(double) * nets[2 + i]->nparams);
+      for (size_t k = 0; k < nets[2 + i]->nparams; k++) ref.regp[i][k] = nets[2 + i]->params[k];
+    }
+  }
+
+  int off, cnt;
+  par_slice(B, rank, size, &off, &cnt);
+  StepLosses losses;
+  ref.me->ops->loss_gradient(ref.me, xf + off * L, cnt, 0, &losses);
+
+  double l0 = reference_loss(&ref, p, nashae, lambda);
+  CHECK(fabs(losses.loss - l0) < 1e-5 * (1e-3 + fabs(l0)), "%s: loss %.9g vs reference %.9g", name, losses.loss, l0);
+  double *fd = malloc(sizeof(double) * ae->nparams);
+  for (size_t k = 0; k < ae->nparams; k++) {
+    double keep = p[k];
+    p[k] = keep + FD_STEP;
+    double lp = reference_loss(&ref, p, nashae, lambda);
+    p[k] = keep - FD_STEP;
+    double lm = reference_loss(&ref, p, nashae, lambda);
+    p[k] = keep;
+    fd[k] = (lp - lm) / (2 * FD_STEP);
+  }
+  long where;
+  /* float32 gradients summed over ranks vs double differences: 1e-3 relative of the larger
+   * gradients (floor 1e-3 of their scale) leaves room for round-off and catches any wrong term */
+  double scale = 0;
+  for (size_t k = 0; k < ae->nparams; k++) scale = fmax(scale, fabs(fd[k]));
+  double err = rel_error(ae->grads, fd, (long)ae->nparams, 1e-3 * scale, &where);
+  CHECK(err < 1e-3, "%s: gradient off by %.3g (relative) at parameter %ld: %g vs %g", name, err, where, ae->grads[where],
+        fd[where]);
+  if (rank == 0)
+    printf("%-7s lambda %.2f: loss %.6f (ref %.6f), %zu parameters, max rel gradient error %.2e\n", name, lambda,
+           losses.loss, l0, ae->nparams, err);
+  for (int i = 0; i < M; i++) free(ref.regp[i]);
+  free(p), free(fd);
+  method_destroy(&ref.me);
+  par_free(&par);
+}
+
+int main(int argc, char **argv) {
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  check_method("ae", 0.0);
+  check_method("nashae", 0.5);
+  check_method("nashae", 1.0);
+  int failures = test_failures, rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
+  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
+  PetscCall(PetscFinalize());
+  return failures ? 1 : 0;
+}

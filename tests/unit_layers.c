@@ -1,0 +1,168 @@
+/* Every layer, the MSE loss and whole nets against finite differences of a double-precision
+ * reference (tests/testing.c), plus the initialisation the published NashAE code uses. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disentangle/layers.h"
+#include "disentangle/net.h"
+#include "disentangle/rng.h"
+#include "disentangle/tensor.h"
+#include "testing.h"
+
+#define FD_STEP 1e-6
+/* Float32 forward/backward against a double reference: errors of a few ulps times the fan-in
+ * (<= 16 here) stay below 1e-5 relative; 1e-4 leaves room and still catches any wrong term. */
+#define GRAD_TOL 1e-4
+
+static double loss_of(const Net *net, const double *p, const double *x, int B, const double *r) {
+  int out = net_out(net);
+  double *y = malloc(sizeof(double) * B * out), L = 0.0;
+  ref_net_forward(net, p, x, B, y);
+  for (long i = 0; i < (long)B * out; i++) L += r[i] * y[i];
+  free(y);
+  return L;
+}
+
+/* L = sum r . net(x): compare the analytic parameter and input gradients with central
+ * differences of the double reference; x values avoid |x| < margin (kinks). */
+static void fd_check(const char *what, Net *net, int B, double margin, uint64_t seed) {
+  int in = net_in(net), out = net_out(net);
+  float *params, *grads, *x, *r, *dx;
+  tensor_alloc(net->nparams + 1, &params), tensor_alloc(net->nparams + 1, &grads);
+  tensor_alloc((size_t)B * in, &x), tensor_alloc((size_t)B * out, &r), tensor_alloc((size_t)B * in, &dx);
+  net_bind(net, params, grads, B);
+  net_init_params(net, seed, 0);
+  double *pd = malloc(sizeof(double) * (net->nparams + 1)), *xd = malloc(sizeof(double) * B * in);
+  double *rd = malloc(sizeof(double) * B * out), *gp = malloc(sizeof(double) * (net->nparams + 1));
+  double *gx = malloc(sizeof(double) * B * in);
+  for (long i = 0; i < (long)B * in; i++) {
+    double v = 4.0 * rng_uniform(seed, 7, 0, i) - 2.0;
+    if (fabs(v) < margin) v = v < 0 ? -margin : margin;
+    x[i] = (float)v, xd[i] = x[i];
+  }
+  for (long i = 0; i < (long)B * out; i++) r[i] = (float)rng_normal(seed, 8, 0, i), rd[i] = r[i];
+  for (size_t i = 0; i < net->nparams; i++) pd[i] = params[i];
+
+  const float *y = net_forward(net, x, B);
+  double *yd = malloc(sizeof(double) * B * out);
+  ref_net_forward(net, pd, xd, B, yd);
+  CHECK(rel_error(y, yd, (long)B * out, 1e-3, NULL) < 1e-5, "%s: forward differs from the double reference", what);
+  net_backward(net, x, r, B, 1, dx);
+
+  for (size_t k = 0; k < net->nparams; k++) {
+    double keep = pd[k];
+    pd[k] = keep + FD_STEP;
+    double lp = loss_of(net, pd, xd, B, rd);
+    pd[k] = keep - FD_STEP;
+    double lm = loss_of(net, pd, xd, B, rd);
+    pd[k] = keep;
+    gp[k] = (lp - lm) / (2 * FD_STEP);
+  }
+  for (long k = 0; k < (long)B * in; k++) {
+    double keep = xd[k];
+    xd[k] = keep + FD_STEP;
+    double lp = loss_of(net, pd, xd, B, rd);
+    xd[k] = keep - FD_STEP;
+    double lm = loss_of(net, pd, xd, B, rd);
+    xd[k] = keep;
+    gx[k] = (lp - lm) / (2 * FD_STEP);
+  }
+  long where;
+  double ep = net->nparams ? rel_error(grads, gp, (long)net->nparams, 1e-2, &where) : 0.0;
+  CHECK(ep < GRAD_TOL, "%s: parameter gradient off by %.3g (relative) at %ld: %g vs %g", what, ep, where,
+        where >= 0 ? grads[where] : 0.f, where >= 0 ? gp[where] : 0.0);
+  double ex = rel_error(dx, gx, (long)B * in, 1e-2, &where);
+  CHECK(ex < GRAD_TOL, "%s: input gradient off by %.3g (relative) at %ld", what, ex, where);
+  printf("%-28s params %6zu  max rel err: params %.2e  input %.2e\n", what, net->nparams, ep, ex);
+
+  /* Backward accumulates parameter gradients: a second call doubles them. */
+  if (net->nparams) {
+    float *once = malloc(sizeof(float) * net->nparams);
+    memcpy(once, grads, sizeof(float) * net->nparams);
+    net_backward(net, x, r, B, 1, dx);
+    int doubled = 1;
+    for (size_t k = 0; k < net->nparams; k++) doubled &= fabsf(grads[k] - 2 * once[k]) <= 1e-6f * (1 + fabsf(once[k]));
+    CHECK(doubled, "%s: parameter gradients are not accumulated", what);
+    free(once);
+  }
+  net_free(net);
+  tensor_free(&params), tensor_free(&grads), tensor_free(&x), tensor_free(&r), tensor_free(&dx);
+  free(pd), free(xd), free(rd), free(gp), free(gx), free(yd);
+}
+
+static void single_layer(LayerKind kind, int width, Net *net) {
+  memset(net, 0, sizeof *net);
+  snprintf(net->name, sizeof net->name, "%s", net_layer_kind_name(kind));
+  net->nlayers = 1;
+  net->layers[0] = (Layer){.kind = kind, .in = width, .out = width};
+}
+
+static void check_mse(void) {
+  const long n = 37;
+  float p[37], t[37], d[37];
+  for (long i = 0; i < n; i++) p[i] = (float)rng_normal(3, 1, 0, i), t[i] = (float)rng_normal(3, 2, 0, i);
+  const float scale = 0.25f;
+  double sq = mse_forward_backward(d, p, t, n, scale), ref = 0.0;
+  for (long i = 0; i < n; i++) ref += ((double)p[i] - t[i]) * ((double)p[i] - t[i]);
+  /* the difference is taken in float32, as in training: agreement to float precision */
+  CHECK(fabs(sq - ref) < 1e-6 * ref, "mse: sum of squares %g vs %g", sq, ref);
+  /* d/dp of (scale/2) sum (p - t)^2, by central differences in double */
+  double worst = 0.0;
+  for (long i = 0; i < n; i++) {
+    double fd = 0.5 * scale * ((p[i] + FD_STEP - t[i]) * (p[i] + FD_STEP - t[i]) - (p[i] - FD_STEP - t[i]) * (p[i] - FD_STEP - t[i])) /
+                (2 * FD_STEP);
+    worst = fmax(worst, fabs(d[i] - fd) / (1e-2 + fabs(fd)));
+  }
+  CHECK(worst < GRAD_TOL, "mse: gradient off by %.3g", worst);
+  printf("%-28s max rel err %.2e\n", "mse", worst);
+}
+
+static void check_init(void) {
+  int w[3] = {1000, 200, 80};
+  Net a, b;
+  float *pa, *pb, *g;
+  net_init_mlp(&a, "a", w, 3, LAYER_SELU, LAYER_IDENTITY);
+  net_init_mlp(&b, "b", w, 3, LAYER_SELU, LAYER_IDENTITY);
+  tensor_alloc(a.nparams, &pa), tensor_alloc(a.nparams, &pb), tensor_alloc(a.nparams, &g);
+  net_bind(&a, pa, g, 1), net_bind(&b, pb, g, 1);
+  net_init_params(&a, 42, 0);
+  net_init_params(&b, 42, 0);
+  CHECK(!memcmp(pa, pb, a.nparams * sizeof *pa), "init: same seed gave different parameters");
+  net_init_params(&b, 43, 0);
+  CHECK(memcmp(pa, pb, a.nparams * sizeof *pa), "init: another seed gave the same parameters");
+  const Layer *L = &a.layers[0];
+  double s = 0, s2 = 0, n = (double)L->in * L->out, bmax = 0;
+  for (size_t i = 0; i < (size_t)n; i++) s += pa[L->w_off + i], s2 += (double)pa[L->w_off + i] * pa[L->w_off + i];
+  for (int o = 0; o < L->out; o++) bmax = fmax(bmax, fabs(pa[L->b_off + o]));
+  double mean = s / n, sd = sqrt(s2 / n - mean * mean), want = 1.0 / sqrt(1000.0);
+  /* 200000 draws: the sample sd is within 0.5% of the true one with overwhelming probability */
+  CHECK(fabs(sd / want - 1.0) < 0.01, "init: weight sd %.5f, want 1/sqrt(fan_in) = %.5f", sd, want);
+  CHECK(fabs(mean) < 5 * want / sqrt(n), "init: weight mean %.2e is not ~0", mean);
+  CHECK(bmax <= want && bmax > 0.8 * want, "init: biases must fill +-1/sqrt(fan_in) = %.4f; max |b| = %.4f", want, bmax);
+  printf("%-28s sd %.5f (want %.5f), max |bias| %.5f\n", "kaiming-normal, linear gain", sd, want, bmax);
+  net_free(&a), net_free(&b);
+  tensor_free(&pa), tensor_free(&pb), tensor_free(&g);
+}
+
+int main(void) {
+  Net net;
+  int dense_w[2] = {7, 5};
+  net_init_mlp(&net, "dense", dense_w, 2, LAYER_IDENTITY, LAYER_IDENTITY);
+  fd_check("dense 7->5", &net, 6, 0.0, 11);
+  const LayerKind acts[] = {LAYER_SELU, LAYER_RELU, LAYER_SIGMOID, LAYER_TANH, LAYER_IDENTITY};
+  for (int i = 0; i < 5; i++) {
+    single_layer(acts[i], 9, &net);
+    fd_check(net_layer_kind_name(acts[i]), &net, 4, 1e-2, 12 + i);
+  }
+  int mlp_w[5] = {12, 9, 7, 5, 3};
+  net_init_mlp(&net, "mlp selu/sigmoid", mlp_w, 5, LAYER_SELU, LAYER_SIGMOID);
+  fd_check("mlp 12-9-7-5-3 selu,sigmoid", &net, 8, 0.0, 20);
+  net_init_mlp(&net, "mlp tanh/linear", mlp_w, 5, LAYER_TANH, LAYER_IDENTITY);
+  fd_check("mlp 12-9-7-5-3 tanh,linear", &net, 8, 0.0, 21);
+  check_mse();
+  check_init();
+  if (test_failures) printf("FAILED: %d check(s)\n", test_failures);
+  else printf("PASS\n");
+  return test_failures ? 1 : 0;
+}
