@@ -1,7 +1,7 @@
 # Shared by the shell tests: a scratch directory, the beam archive, and running the program.
 set -u
 : "${MPIEXEC:=mpiexec}" "${DT_BIN:?DT_BIN: path of the disentangle program}" "${BEAMGEN:?BEAMGEN: path of tools/beamgen}"
-: "${DT_SRCDIR:?DT_SRCDIR: the source tree}" "${H5DIFF:=h5diff}"
+: "${DT_SRCDIR:?DT_SRCDIR: the source tree}" "${H5DIFF:=h5diff}" "${MODELDIFF:?MODELDIFF: path of tools/modeldiff}"
 TMP=$(mktemp -d /tmp/disentangle-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 

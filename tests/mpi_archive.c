@@ -51,16 +51,16 @@ static const char *tmp_path(const char *name) {
 
 /* What a test archive holds; data and factors are given as doubles and converted by HDF5. */
 typedef struct {
-  hid_t ftype;                /* file type of /data; 0: no /data */
+  hid_t ftype; /* file type of /data; 0: no /data */
   int nd;
   hsize_t dims[4];
   const double *data;
-  int k;                      /* factors; 0: none */
-  hsize_t factor_rows;        /* 0: dims[0] */
+  int k;               /* factors; 0: none */
+  hsize_t factor_rows; /* 0: dims[0] */
   const double *factors;
-  const char *names;          /* scalar variable-length string */
-  int names_fixed_array;      /* write names as a fixed-length string array instead */
-  int norm_on;                /* 0: no mean/std; 1: on /data; 2: on / */
+  const char *names;     /* scalar variable-length string */
+  int names_fixed_array; /* write names as a fixed-length string array instead */
+  int norm_on;           /* 0: no mean/std; 1: on /data; 2: on / */
   double mean, std;
 } Spec;
 
@@ -156,8 +156,8 @@ static void check_values(const Archive *a, const double *v, double mean, double 
   int bad = -1;
   for (int64_t i = 0; i < a->n * a->features && bad < 0; i++)
     if (a->x[i] != (float)((v[i] - mean) / std)) bad = (int)i;
-  expect(bad < 0, "%s: x[%d] = %.9g; expected (%g - %g) / %g = %.9g", what, bad, bad < 0 ? 0.0 : (double)a->x[bad], bad < 0 ? 0.0 : v[bad], mean, std,
-         bad < 0 ? 0.0 : (double)(float)((v[bad] - mean) / std));
+  expect(bad < 0, "%s: x[%d] = %.9g; expected (%g - %g) / %g = %.9g", what, bad, bad < 0 ? 0.0 : (double)a->x[bad],
+         bad < 0 ? 0.0 : v[bad], mean, std, bad < 0 ? 0.0 : (double)(float)((v[bad] - mean) / std));
 }
 
 static void test_values(void) {
@@ -168,14 +168,17 @@ static void test_values(void) {
   Spec sp = {H5T_IEEE_F32LE, 2, {N, L}, x, K, 0, fac, "alpha, beta", 0, 1, 0.5, 1.5};
   Archive *a = open_ok(write_archive("values.h5", &sp), NULL);
   if (a) {
-    expect(a->n == N && a->features == L && a->ndims == 1 && a->dims[0] == L, "n %lld features %lld ndims %d dims[0] %lld; expected %d %d 1 %d", (long long)a->n,
-           (long long)a->features, a->ndims, (long long)a->dims[0], N, L, L);
+    expect(a->n == N && a->features == L && a->ndims == 1 && a->dims[0] == L,
+           "n %lld features %lld ndims %d dims[0] %lld; expected %d %d 1 %d", (long long)a->n, (long long)a->features,
+           a->ndims, (long long)a->dims[0], N, L, L);
     expect(a->mean == 0.5 && a->std == 1.5, "mean %g std %g; expected the attributes 0.5 1.5", a->mean, a->std);
     expect(((uintptr_t)a->x % 64) == 0, "x not 64-byte aligned");
     check_values(a, x, 0.5, 1.5, "float32 [N, L]");
-    expect(a->nfactors == K && a->factors && !memcmp(a->factors, fac, sizeof fac), "factors not read back (nfactors %d)", a->nfactors);
-    expect(a->nfactors == K && !strcmp(a->factor_names[0], "alpha") && !strcmp(a->factor_names[1], "beta"), "factor names '%s','%s'; expected alpha,beta",
-           a->nfactors > 0 ? a->factor_names[0] : "", a->nfactors > 1 ? a->factor_names[1] : "");
+    expect(a->nfactors == K && a->factors && !memcmp(a->factors, fac, sizeof fac),
+           "factors not read back (nfactors %d)", a->nfactors);
+    expect(a->nfactors == K && !strcmp(a->factor_names[0], "alpha") && !strcmp(a->factor_names[1], "beta"),
+           "factor names '%s','%s'; expected alpha,beta", a->nfactors > 0 ? a->factor_names[0] : "",
+           a->nfactors > 1 ? a->factor_names[1] : "");
     archive_close(&a);
     expect(a == NULL, "archive_close does not clear the pointer");
   }
@@ -185,8 +188,8 @@ static void test_values(void) {
   Spec si = {H5T_IEEE_F32LE, 4, {5, 2, 3, 4}, img, 3, 0, f3, "u,v,w", 1, 2, 2.0, 4.0};
   a = open_ok(write_archive("images.h5", &si), NULL);
   if (a) {
-    expect(a->ndims == 3 && a->dims[0] == 2 && a->dims[1] == 3 && a->dims[2] == 4 && a->features == 24, "image shape wrong: ndims %d features %lld", a->ndims,
-           (long long)a->features);
+    expect(a->ndims == 3 && a->dims[0] == 2 && a->dims[1] == 3 && a->dims[2] == 4 && a->features == 24,
+           "image shape wrong: ndims %d features %lld", a->ndims, (long long)a->features);
     expect(a->mean == 2.0 && a->std == 4.0, "root attributes not used: mean %g std %g", a->mean, a->std);
     check_values(a, img, 2.0, 4.0, "float32 [N, C, H, W]");
     expect(a->nfactors == 3 && !strcmp(a->factor_names[2], "w"), "fixed-length name array not read");
@@ -194,7 +197,9 @@ static void test_values(void) {
   }
   si.names = NULL;
   a = open_ok(write_archive("nonames.h5", &si), NULL);
-  if (a) expect(a->nfactors == 3 && !strcmp(a->factor_names[0], "factor0") && !strcmp(a->factor_names[2], "factor2"), "default names not factor0..");
+  if (a)
+    expect(a->nfactors == 3 && !strcmp(a->factor_names[0], "factor0") && !strcmp(a->factor_names[2], "factor2"),
+           "default names not factor0..");
   archive_close(&a);
   end_test("values: float32 [N, L] and [N, C, H, W], factors, names");
 }
@@ -213,7 +218,8 @@ static void test_dtypes(void) {
   if (a[0] && a[1] && a[2]) {
     check_values(a[0], x, a[0]->mean, a[0]->std, "float32");
     for (int t = 1; t < 3; t++)
-      expect(a[t]->mean == a[0]->mean && a[t]->std == a[0]->std && !memcmp(a[t]->x, a[0]->x, sizeof(float) * N * L), "%s normalises differently from float32", names[t]);
+      expect(a[t]->mean == a[0]->mean && a[t]->std == a[0]->std && !memcmp(a[t]->x, a[0]->x, sizeof(float) * N * L),
+             "%s normalises differently from float32", names[t]);
   }
   for (int t = 0; t < 3; t++) archive_close(&a[t]);
   end_test("dtypes: float64 and uint8 give the same floats as float32");
@@ -234,10 +240,12 @@ static void test_two_files(void) {
   snprintf(csv, sizeof csv, "%s, %s", write_archive("a.h5", &sa), write_archive("b.h5", &sb));
   Archive *a = open_ok(csv, NULL);
   if (a) {
-    expect(a->n == NA + NB && a->nfiles == 2 && a->file_first[0] == 0 && a->file_first[1] == NA, "n %lld nfiles %d file_first %lld %lld; expected %d 2 0 %d",
-           (long long)a->n, a->nfiles, (long long)a->file_first[0], (long long)a->file_first[a->nfiles > 1], NA + NB, NA);
+    expect(a->n == NA + NB && a->nfiles == 2 && a->file_first[0] == 0 && a->file_first[1] == NA,
+           "n %lld nfiles %d file_first %lld %lld; expected %d 2 0 %d", (long long)a->n, a->nfiles,
+           (long long)a->file_first[0], (long long)a->file_first[a->nfiles > 1], NA + NB, NA);
     check_values(a, x, a->mean, a->std, "two files in order");
-    expect(a->factors[NA - 1] == NA - 1 && a->factors[NA] == 100 && a->factors[NA + NB - 1] == 100 + NB - 1, "factors not in file order");
+    expect(a->factors[NA - 1] == NA - 1 && a->factors[NA] == 100 && a->factors[NA + NB - 1] == 100 + NB - 1,
+           "factors not in file order");
   }
   archive_close(&a);
   end_test("two files: n is the sum, rows in file order, file_first");
@@ -254,7 +262,8 @@ static void test_norm(void) {
   const char *plain = write_archive("plain.h5", &sp);
   Archive *a = open_ok(plain, NULL);
   if (a) {
-    expect(fabs(a->mean - mean) <= 1e-12 * fabs(mean) && fabs(a->std - std) <= 1e-12 * std, "computed mean %.17g std %.17g; expected %.17g %.17g", a->mean, a->std, mean, std);
+    expect(fabs(a->mean - mean) <= 1e-12 * fabs(mean) && fabs(a->std - std) <= 1e-12 * std,
+           "computed mean %.17g std %.17g; expected %.17g %.17g", a->mean, a->std, mean, std);
     check_values(a, x, a->mean, a->std, "computed normalisation");
   }
   archive_close(&a);
@@ -275,7 +284,9 @@ static void test_norm(void) {
   char csv[700];
   snprintf(csv, sizeof csv, "%s,%s", attrs, write_archive("attrs5.h5", &sp));
   a = open_ok(csv, NULL);
-  if (a) expect(fabs(a->mean - mean) <= 1e-12 * fabs(mean), "disagreeing attributes: mean %g; expected computed %g", a->mean, mean);
+  if (a)
+    expect(fabs(a->mean - mean) <= 1e-12 * fabs(mean), "disagreeing attributes: mean %g; expected computed %g", a->mean,
+           mean);
   archive_close(&a);
   end_test("normalisation: computed, attributes, option override");
 }
@@ -299,16 +310,21 @@ static void test_batches(void) {
     int64_t first = archive_batch_index(a, &cur, 0);
     for (int j = 1; j < B; j++) distinct += archive_batch_index(a, &cur, j) != first;
     for (int j = 0; j < B; j++) /* the documented draw: counters (step, position) of the batch stream */
-      expect(archive_batch_index(a, &cur, j) == (int64_t)rng_below(cur.seed, RNG_STREAM_BATCH, (uint64_t)step, (uint64_t)j, N), "step %d row %d: index not rng_below", step, j);
+      expect(archive_batch_index(a, &cur, j) ==
+                 (int64_t)rng_below(cur.seed, RNG_STREAM_BATCH, (uint64_t)step, (uint64_t)j, N),
+             "step %d row %d: index not rng_below", step, j);
     PetscErrorCode code = archive_next_batch(a, &cur, off, cnt, mine);
-    expect(!code && cur.step == step + 1, "archive_next_batch: code %d, step %lld; expected 0, %d", (int)code, (long long)cur.step, step + 1);
+    expect(!code && cur.step == step + 1, "archive_next_batch: code %d, step %lld; expected 0, %d", (int)code,
+           (long long)cur.step, step + 1);
     for (int j = 0; j < cnt; j++) {
       int64_t s = archive_batch_index(a, &ref, off + j);
-      expect(s >= 0 && s < N && !memcmp(mine + j * L, a->x + s * L, sizeof(float) * L), "step %d row %d: not sample %lld", step, off + j, (long long)s);
+      expect(s >= 0 && s < N && !memcmp(mine + j * L, a->x + s * L, sizeof(float) * L),
+             "step %d row %d: not sample %lld", step, off + j, (long long)s);
     }
     (void)MPI_Allgatherv(mine, cnt * L, MPI_FLOAT, gathered, counts, displs, MPI_FLOAT, PETSC_COMM_WORLD);
     archive_next_batch(a, &ref, 0, B, full); /* the whole batch, on one rank */
-    expect(!memcmp(gathered, full, sizeof full), "step %d: slices over %d ranks differ from the one-rank batch", step, size);
+    expect(!memcmp(gathered, full, sizeof full), "step %d: slices over %d ranks differ from the one-rank batch", step,
+           size);
   }
   expect(distinct > 0, "every batch index is the same sample");
   archive_close(&a);
@@ -324,9 +340,11 @@ static void expect_input_error(const char *what, const char *csv, const char *na
   PetscErrorMessage(code, NULL, &msg);
   MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_INT, MPI_MIN, PETSC_COMM_WORLD);
   MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_INT, MPI_MAX, PETSC_COMM_WORLD);
-  expect(lo == DT_ERR_INPUT && hi == DT_ERR_INPUT, "%s: codes %d..%d over the ranks; expected DT_ERR_INPUT (%d) on all", what, lo, hi, DT_ERR_INPUT);
+  expect(lo == DT_ERR_INPUT && hi == DT_ERR_INPUT, "%s: codes %d..%d over the ranks; expected DT_ERR_INPUT (%d) on all",
+         what, lo, hi, DT_ERR_INPUT);
   expect(a == NULL, "%s: archive returned despite the error", what);
-  expect(msg && strstr(msg, name) && strstr(msg, detail), "%s: message '%s' should name '%s' and say '%s'", what, msg ? msg : "(none)", name, detail);
+  expect(msg && strstr(msg, name) && strstr(msg, detail), "%s: message '%s' should name '%s' and say '%s'", what,
+         msg ? msg : "(none)", name, detail);
   if (rank == 0 && msg && code) printf("  %-22s -> %s\n", what, msg);
   archive_close(&a);
 }
@@ -373,7 +391,8 @@ static void test_bad_inputs(void) {
   snprintf(csv, sizeof csv, "%s,,%s", good, good);
   expect_input_error("empty list entry", csv, "-data", "entry 2");
   /* an input error must not leave files, datasets or attributes open */
-  expect(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "%d HDF5 objects still open", (int)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
+  expect(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "%d HDF5 objects still open",
+         (int)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL));
   end_test("bad inputs: DT_ERR_INPUT on every rank, message names file and problem");
 }
 

@@ -42,20 +42,20 @@ static const char *factor_name[MAX_K] = {"frequency", "duty_cycle", "amplitude",
 typedef struct {
   const char *out, *dtype;
   unsigned long long seed;
-  long length, duty_count, corrupt;  /* corrupt: sample to hold a NaN, or -1 */
+  long length, duty_count, corrupt; /* corrupt: sample to hold a NaN, or -1 */
   double duty_min, duty_max, amp_spread, rise_spread, jitter, noise;
   double freqs[MAX_FREQS];
   int nfreqs, omit_data;
-  int k, which[MAX_K];               /* the factors that vary */
+  int k, which[MAX_K]; /* the factors that vary */
 } Opts;
 
 static const char usage[] =
-  "usage: beamgen -out FILE [-seed S] [-length 1000] [-duty_count 120] [-duty_min 0.2] [-duty_max 0.8]\n"
-  "               [-freqs 10,15,20] [-amplitude_spread A] [-rise_spread R] [-jitter J] [-noise SIGMA]\n"
-  "               [-dtype float32|float64|uint8] [-corrupt nan:INDEX] [-omit_data] [-help]\n"
-  "Writes /data [N, L] (N = frequencies x duty cycles), /factors [N, K] with attribute names, and\n"
-  "attributes mean/std of the stored values. -corrupt puts a NaN at value L/2 of sample INDEX (float\n"
-  "dtypes only), -omit_data leaves /data out: both make deliberately broken archives for tests.\n";
+    "usage: beamgen -out FILE [-seed S] [-length 1000] [-duty_count 120] [-duty_min 0.2] [-duty_max 0.8]\n"
+    "               [-freqs 10,15,20] [-amplitude_spread A] [-rise_spread R] [-jitter J] [-noise SIGMA]\n"
+    "               [-dtype float32|float64|uint8] [-corrupt nan:INDEX] [-omit_data] [-help]\n"
+    "Writes /data [N, L] (N = frequencies x duty cycles), /factors [N, K] with attribute names, and\n"
+    "attributes mean/std of the stored values. -corrupt puts a NaN at value L/2 of sample INDEX (float\n"
+    "dtypes only), -omit_data leaves /data out: both make deliberately broken archives for tests.\n";
 
 static int bad(const char *opt, const char *val, const char *expected) {
   fprintf(stderr, "beamgen: option %s: '%s' is not valid; expected %s\n", opt, val, expected);
@@ -98,18 +98,29 @@ static int parse_freqs(const char *opt, const char *s, Opts *o) {
   return 0;
 }
 
-static const char *valued[] = {"-out", "-seed", "-length", "-duty_count", "-duty_min", "-duty_max", "-freqs", "-amplitude_spread",
-                               "-rise_spread", "-jitter", "-noise", "-dtype", "-corrupt"};
+static const char *valued[] = {"-out",      "-seed",  "-length",           "-duty_count",  "-duty_min",
+                               "-duty_max", "-freqs", "-amplitude_spread", "-rise_spread", "-jitter",
+                               "-noise",    "-dtype", "-corrupt"};
 
 /* 0: go on; 1: -help given; 2: bad command line (already reported). */
 static int parse_args(int argc, char **argv, Opts *o) {
-  *o = (Opts){.dtype = "float32", .seed = 1, .length = 1000, .duty_count = 120, .corrupt = -1, .duty_min = 0.2, .duty_max = 0.8,
-              .freqs = {10, 15, 20}, .nfreqs = 3};
+  *o = (Opts){.dtype = "float32",
+              .seed = 1,
+              .length = 1000,
+              .duty_count = 120,
+              .corrupt = -1,
+              .duty_min = 0.2,
+              .duty_max = 0.8,
+              .freqs = {10, 15, 20},
+              .nfreqs = 3};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int rc = 0;
     if (!strcmp(a, "-help") || !strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
-    if (!strcmp(a, "-omit_data")) { o->omit_data = 1; continue; }
+    if (!strcmp(a, "-omit_data")) {
+      o->omit_data = 1;
+      continue;
+    }
     int known = 0;
     for (size_t j = 0; j < sizeof valued / sizeof valued[0]; j++) known = known || !strcmp(a, valued[j]);
     if (!known) {
@@ -138,9 +149,11 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (!strcmp(a, "-noise")) rc = parse_real(a, v, 0, 1e6, &o->noise);
     else if (!strcmp(a, "-dtype")) {
       o->dtype = v;
-      if (strcmp(v, "float32") && strcmp(v, "float64") && strcmp(v, "uint8")) rc = bad(a, v, "float32, float64 or uint8");
+      if (strcmp(v, "float32") && strcmp(v, "float64") && strcmp(v, "uint8"))
+        rc = bad(a, v, "float32, float64 or uint8");
     } else if (!strcmp(a, "-corrupt")) {
-      if (strncmp(v, "nan:", 4) || parse_int(a, v + 4, 0, 1L << 40, &o->corrupt)) rc = bad(a, v, "nan:INDEX with INDEX a sample number");
+      if (strncmp(v, "nan:", 4) || parse_int(a, v + 4, 0, 1L << 40, &o->corrupt))
+        rc = bad(a, v, "nan:INDEX with INDEX a sample number");
     }
     if (rc) return rc;
   }
@@ -187,12 +200,12 @@ static void waveform(const Opts *o, long i, double *w, double *fac) {
   if (i == o->corrupt) w[L / 2] = NAN;
 }
 
-#define H5TRY(call)                                                                                \
-  do {                                                                                             \
-    if ((call) < 0) {                                                                              \
-      fprintf(stderr, "beamgen: cannot write '%s': HDF5 call failed: %s\n", path, #call);          \
-      goto fail;                                                                                   \
-    }                                                                                              \
+#define H5TRY(call)                                                                                                    \
+  do {                                                                                                                 \
+    if ((call) < 0) {                                                                                                  \
+      fprintf(stderr, "beamgen: cannot write '%s': HDF5 call failed: %s\n", path, #call);                              \
+      goto fail;                                                                                                       \
+    }                                                                                                                  \
   } while (0)
 
 static int put_attr(hid_t obj, const char *name, hid_t type, const void *v) {
@@ -226,7 +239,12 @@ static int write_data(const Opts *o, const char *path, hid_t f, double *fac_all,
   H5TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
   H5TRY(H5Pset_chunk(dcpl, 2, chunk));
   H5TRY(fs = H5Screate_simple(2, dims, NULL));
-  if (!o->omit_data) H5TRY(d = H5Dcreate2(f, "/data", u8 ? H5T_STD_U8LE : f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE, fs, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+  if (!o->omit_data)
+    H5TRY(d = H5Dcreate2(f, "/data",
+                         u8    ? H5T_STD_U8LE
+                         : f64 ? H5T_IEEE_F64LE
+                               : H5T_IEEE_F32LE,
+                         fs, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   for (long r0 = 0; r0 < n; r0 += CHUNK_ROWS) {
     long rows = n - r0 < CHUNK_ROWS ? n - r0 : CHUNK_ROWS;
     for (long r = 0; r < rows; r++) {
@@ -275,7 +293,8 @@ static int write_factors(const Opts *o, const char *path, hid_t f, const double 
   char names[256] = "";
   int rc = 1;
 
-  for (int j = 0; j < o->k; j++) snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? "," : "", factor_name[o->which[j]]);
+  for (int j = 0; j < o->k; j++)
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? "," : "", factor_name[o->which[j]]);
   H5TRY(s = H5Screate_simple(2, dims, NULL));
   H5TRY(d = H5Dcreate2(f, "/factors", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   H5TRY(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, fac_all));
@@ -328,7 +347,8 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "beamgen: cannot move '%s' to '%s': %s\n", tmp, o.out, strerror(errno));
     return unlink(tmp), 1;
   }
-  printf("beamgen: wrote %ld waveforms x %ld samples, %d factors to %s\n", o.nfreqs * o.duty_count, o.length, o.k, o.out);
+  printf("beamgen: wrote %ld waveforms x %ld samples, %d factors to %s\n", o.nfreqs * o.duty_count, o.length, o.k,
+         o.out);
   return 0;
 }
 

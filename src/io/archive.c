@@ -28,12 +28,12 @@ typedef struct {
   int64_t n;
   int ndims; /* of one sample */
   int64_t dims[3];
-  int is_f64;     /* /data stored as float64: an Inf may be an out-of-range finite value */
-  int64_t k;      /* factors; 0 when /factors is absent */
-  char names[NAMES_LEN];   /* factor names, comma-separated */
-  int has_norm;   /* both `mean` and `std` attributes found */
+  int is_f64;            /* /data stored as float64: an Inf may be an out-of-range finite value */
+  int64_t k;             /* factors; 0 when /factors is absent */
+  char names[NAMES_LEN]; /* factor names, comma-separated */
+  int has_norm;          /* both `mean` and `std` attributes found */
   double mean, std;
-  const char *norm_where;  /* "/data" or "/" */
+  const char *norm_where; /* "/data" or "/" */
 } FileInfo;
 
 /* Rows [*lo, *lo + *cnt) of n owned by rank r of p: the first n mod p ranks get one more. */
@@ -45,14 +45,16 @@ static void block_range(int64_t n, int r, int p, int64_t *lo, int64_t *cnt) {
 
 static void shape_str(int nd, const int64_t *d, char *buf, size_t len) {
   size_t used = (size_t)snprintf(buf, len, "[");
-  for (int i = 0; i < nd && used < len; i++) used += (size_t)snprintf(buf + used, len - used, "%s%" PRId64, i ? ", " : "", d[i]);
+  for (int i = 0; i < nd && used < len; i++)
+    used += (size_t)snprintf(buf + used, len - used, "%s%" PRId64, i ? ", " : "", d[i]);
   if (used < len) snprintf(buf + used, len - used, "]");
 }
 
 static void type_str(hid_t t, char *buf, size_t len) {
-  static const char *other[H5T_NCLASSES] = {[H5T_TIME] = "time", [H5T_STRING] = "string", [H5T_BITFIELD] = "bitfield", [H5T_OPAQUE] = "opaque",
-                                            [H5T_COMPOUND] = "compound", [H5T_REFERENCE] = "reference", [H5T_ENUM] = "enum",
-                                            [H5T_VLEN] = "variable-length", [H5T_ARRAY] = "array"};
+  static const char *other[H5T_NCLASSES] = {
+      [H5T_TIME] = "time",     [H5T_STRING] = "string",        [H5T_BITFIELD] = "bitfield",
+      [H5T_OPAQUE] = "opaque", [H5T_COMPOUND] = "compound",    [H5T_REFERENCE] = "reference",
+      [H5T_ENUM] = "enum",     [H5T_VLEN] = "variable-length", [H5T_ARRAY] = "array"};
   H5T_class_t c = H5Tget_class(t);
   size_t bits = 8 * H5Tget_size(t);
   if (c == H5T_INTEGER) snprintf(buf, len, "%sint%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "u" : "", bits);
@@ -83,7 +85,8 @@ static PetscErrorCode split_paths(MPI_Comm comm, const char *csv, int *nfiles, c
     /* strsep, not strtok: an empty entry must be seen, not skipped */
     char *tok = trim(strsep(&save, ","));
     if (!tok[0]) PetscCall(PetscFree(copy));
-    DT_INPUT_CHECK(tok[0], comm, "option -data: entry %d of '%s' is empty; expected comma-separated file names", i + 1, csv);
+    DT_INPUT_CHECK(tok[0], comm, "option -data: entry %d of '%s' is empty; expected comma-separated file names", i + 1,
+                   csv);
     PetscCall(PetscStrallocpy(tok, &(*paths)[i]));
   }
   PetscCall(PetscFree(copy));
@@ -145,7 +148,8 @@ static PetscErrorCode dataset_meta(hid_t file, const char *name, DsetMeta *m) {
   PetscCall(PetscMemzero(m, sizeof *m));
   if ((d = H5Dopen2(file, name, H5P_DEFAULT)) < 0) PetscFunctionReturn(0); /* a group, say */
   DT_H5(t = H5Dget_type(d));
-  m->is_dataset = 1, m->cls = H5Tget_class(t), m->size = H5Tget_size(t), m->is_unsigned = H5Tget_sign(t) == H5T_SGN_NONE;
+  m->is_dataset = 1, m->cls = H5Tget_class(t), m->size = H5Tget_size(t),
+  m->is_unsigned = H5Tget_sign(t) == H5T_SGN_NONE;
   type_str(t, m->type, sizeof m->type);
   DT_H5(H5Tclose(t));
   DT_H5(s = H5Dget_space(d));
@@ -162,17 +166,24 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
   DsetMeta m;
 
   PetscFunctionBeginUser;
-  DT_INPUT_CHECK(H5Lexists(file, "/data", H5P_DEFAULT) > 0, comm, "archive '%s': no dataset /data; expected the samples there", path);
+  DT_INPUT_CHECK(H5Lexists(file, "/data", H5P_DEFAULT) > 0, comm,
+                 "archive '%s': no dataset /data; expected the samples there", path);
   PetscCall(dataset_meta(file, "/data", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /data is not a dataset; expected the samples there", path);
-  DT_INPUT_CHECK(m.nd == 2 || m.nd == 4, comm, "archive '%s': dataset /data has %d dimensions %s; expected [N, L] or [N, C, H, W]", path, m.nd, m.shape);
-  DT_INPUT_CHECK((m.cls == H5T_INTEGER && m.size == 1 && m.is_unsigned) || (m.cls == H5T_FLOAT && (m.size == 4 || m.size == 8)), comm,
-                 "archive '%s': dataset /data has type %s; expected uint8, float32 or float64", path, m.type);
+  DT_INPUT_CHECK(m.nd == 2 || m.nd == 4, comm,
+                 "archive '%s': dataset /data has %d dimensions %s; expected [N, L] or [N, C, H, W]", path, m.nd,
+                 m.shape);
+  DT_INPUT_CHECK((m.cls == H5T_INTEGER && m.size == 1 && m.is_unsigned) ||
+                     (m.cls == H5T_FLOAT && (m.size == 4 || m.size == 8)),
+                 comm, "archive '%s': dataset /data has type %s; expected uint8, float32 or float64", path, m.type);
   DT_INPUT_CHECK(m.dims[0] > 0, comm, "archive '%s': dataset /data %s holds no samples", path, m.shape);
-  DT_INPUT_CHECK(m.dims[0] <= INT32_MAX, comm, "archive '%s': dataset /data has %" PRId64 " samples; at most %d per file", path, m.dims[0], INT32_MAX);
+  DT_INPUT_CHECK(m.dims[0] <= INT32_MAX, comm,
+                 "archive '%s': dataset /data has %" PRId64 " samples; at most %d per file", path, m.dims[0],
+                 INT32_MAX);
   fi->n = m.dims[0], fi->ndims = m.nd - 1, fi->is_f64 = m.cls == H5T_FLOAT && m.size == 8;
   for (int i = 1; i < m.nd; i++) {
-    DT_INPUT_CHECK(m.dims[i] > 0, comm, "archive '%s': dataset /data has shape %s; every sample dimension must be > 0", path, m.shape);
+    DT_INPUT_CHECK(m.dims[i] > 0, comm, "archive '%s': dataset /data has shape %s; every sample dimension must be > 0",
+                   path, m.shape);
     fi->dims[i - 1] = m.dims[i];
   }
   PetscFunctionReturn(0);
@@ -192,7 +203,8 @@ static PetscErrorCode read_names(MPI_Comm comm, const char *path, hid_t file, ch
   DT_H5(t = H5Aget_type(at));
   if (H5Tget_class(t) != H5T_STRING) {
     DT_H5(H5Tclose(t));
-    DT_INPUT_ERROR(comm, "archive '%s': attribute names on /factors is not a string; expected comma-separated factor names", path);
+    DT_INPUT_ERROR(
+        comm, "archive '%s': attribute names on /factors is not a string; expected comma-separated factor names", path);
   }
   DT_H5(s = H5Aget_space(at));
   DT_H5(cnt = H5Sget_simple_extent_npoints(s));
@@ -228,44 +240,48 @@ static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t fil
   if (H5Lexists(file, "/factors", H5P_DEFAULT) <= 0) PetscFunctionReturn(0);
   PetscCall(dataset_meta(file, "/factors", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /factors is not a dataset; expected float64 [N, K]", path);
-  DT_INPUT_CHECK(m.cls == H5T_INTEGER || m.cls == H5T_FLOAT, comm, "archive '%s': dataset /factors has type %s; expected float64", path, m.type);
-  DT_INPUT_CHECK(m.nd == 2, comm, "archive '%s': dataset /factors has shape %s; expected [N, K] with N = %" PRId64, path, m.shape, fi->n);
-  DT_INPUT_CHECK(m.dims[0] == fi->n, comm, "archive '%s': dataset /factors has shape %s but /data has %" PRId64 " samples; expected [%" PRId64 ", K]", path, m.shape,
-                 fi->n, fi->n);
-  DT_INPUT_CHECK(m.dims[1] >= 1 && m.dims[1] <= ARCHIVE_MAX_FACTORS, comm, "archive '%s': dataset /factors has %" PRId64 " factors; expected 1 to %d", path, m.dims[1],
+  DT_INPUT_CHECK(m.cls == H5T_INTEGER || m.cls == H5T_FLOAT, comm,
+                 "archive '%s': dataset /factors has type %s; expected float64", path, m.type);
+  DT_INPUT_CHECK(m.nd == 2, comm, "archive '%s': dataset /factors has shape %s; expected [N, K] with N = %" PRId64,
+                 path, m.shape, fi->n);
+  DT_INPUT_CHECK(m.dims[0] == fi->n, comm,
+                 "archive '%s': dataset /factors has shape %s but /data has %" PRId64 " samples; expected [%" PRId64
+                 ", K]",
+                 path, m.shape, fi->n, fi->n);
+  DT_INPUT_CHECK(m.dims[1] >= 1 && m.dims[1] <= ARCHIVE_MAX_FACTORS, comm,
+                 "archive '%s': dataset /factors has %" PRId64 " factors; expected 1 to %d", path, m.dims[1],
                  ARCHIVE_MAX_FACTORS);
   fi->k = m.dims[1];
   if (H5Aexists_by_name(file, "/factors", "names", H5P_DEFAULT) > 0) PetscCall(read_names(comm, path, file, fi->names));
   else
-    for (int64_t j = 0, used = 0; j < fi->k; j++) used += snprintf(fi->names + used, NAMES_LEN - (size_t)used, "%sfactor%" PRId64, j ? "," : "", j);
+    for (int64_t j = 0, used = 0; j < fi->k; j++)
+      used += snprintf(fi->names + used, NAMES_LEN - (size_t)used, "%sfactor%" PRId64, j ? "," : "", j);
   PetscFunctionReturn(0);
 }
 
 /* `mean` and `std` on /data, else on the root group; both or neither. */
 static PetscErrorCode inspect_norm(MPI_Comm comm, const char *path, hid_t file, FileInfo *fi) {
-  const char *where[2] = {"/data", "/"};
-  const char *attr[2] = {"mean", "std"};
+  static const char *where[2] = {"/data", "/"}, *attr[2] = {"mean", "std"};
 
   PetscFunctionBeginUser;
   fi->has_norm = 0;
   for (int w = 0; w < 2 && !fi->has_norm; w++) {
-    hid_t obj;
     double v[2];
-    DT_H5(obj = H5Oopen(file, where[w], H5P_DEFAULT));
-    if (H5Aexists(obj, "mean") > 0 && H5Aexists(obj, "std") > 0) {
-      for (int i = 0; i < 2; i++) {
-        hid_t at, s;
-        int ok;
-        DT_H5(at = H5Aopen(obj, attr[i], H5P_DEFAULT));
-        DT_H5(s = H5Aget_space(at));
-        ok = H5Sget_simple_extent_npoints(s) == 1 && H5Aread(at, H5T_NATIVE_DOUBLE, &v[i]) >= 0;
-        DT_H5(H5Sclose(s));
-        DT_H5(H5Aclose(at));
-        DT_INPUT_CHECK(ok, comm, "archive '%s': attribute %s on %s is not a single number; expected a scalar double", path, attr[i], where[w]);
-      }
-      fi->has_norm = 1, fi->mean = v[0], fi->std = v[1], fi->norm_where = where[w];
+    if (H5Aexists_by_name(file, where[w], "mean", H5P_DEFAULT) <= 0 ||
+        H5Aexists_by_name(file, where[w], "std", H5P_DEFAULT) <= 0)
+      continue;
+    for (int i = 0; i < 2; i++) {
+      hid_t at, s;
+      int ok;
+      DT_H5(at = H5Aopen_by_name(file, where[w], attr[i], H5P_DEFAULT, H5P_DEFAULT));
+      DT_H5(s = H5Aget_space(at));
+      ok = H5Sget_simple_extent_npoints(s) == 1 && H5Aread(at, H5T_NATIVE_DOUBLE, &v[i]) >= 0;
+      DT_H5(H5Sclose(s));
+      DT_H5(H5Aclose(at));
+      DT_INPUT_CHECK(ok, comm, "archive '%s': attribute %s on %s is not a single number; expected a scalar double",
+                     path, attr[i], where[w]);
     }
-    DT_H5(H5Oclose(obj));
+    fi->has_norm = 1, fi->mean = v[0], fi->std = v[1], fi->norm_where = where[w];
   }
   PetscFunctionReturn(0);
 }
@@ -291,12 +307,18 @@ static PetscErrorCode check_alike(MPI_Comm comm, char **paths, const FileInfo *f
   PetscFunctionBeginUser;
   shape_str(fi[0].ndims, fi[0].dims, s0, sizeof s0);
   shape_str(fi[i].ndims, fi[i].dims, si, sizeof si);
-  DT_INPUT_CHECK(!strcmp(s0, si), comm, "archive '%s': /data samples have shape %s but '%s' has %s; all archives must share one sample shape", paths[i], si, paths[0], s0);
-  DT_INPUT_CHECK((fi[i].k > 0) == (fi[0].k > 0), comm, "archive '%s' %s /factors but '%s' %s; either every archive has /factors or none", paths[i],
+  DT_INPUT_CHECK(!strcmp(s0, si), comm,
+                 "archive '%s': /data samples have shape %s but '%s' has %s; all archives must share one sample shape",
+                 paths[i], si, paths[0], s0);
+  DT_INPUT_CHECK((fi[i].k > 0) == (fi[0].k > 0), comm,
+                 "archive '%s' %s /factors but '%s' %s; either every archive has /factors or none", paths[i],
                  fi[i].k ? "has" : "has no", paths[0], fi[0].k ? "has" : "has none");
-  DT_INPUT_CHECK(fi[i].k == fi[0].k, comm, "archive '%s': /factors has %" PRId64 " factors but '%s' has %" PRId64 "; all archives must agree", paths[i], fi[i].k, paths[0], fi[0].k);
-  DT_INPUT_CHECK(!strcmp(fi[i].names, fi[0].names), comm, "archive '%s': /factors names '%s' differ from '%s' in '%s'; all archives must agree", paths[i], fi[i].names,
-                 fi[0].names, paths[0]);
+  DT_INPUT_CHECK(fi[i].k == fi[0].k, comm,
+                 "archive '%s': /factors has %" PRId64 " factors but '%s' has %" PRId64 "; all archives must agree",
+                 paths[i], fi[i].k, paths[0], fi[0].k);
+  DT_INPUT_CHECK(!strcmp(fi[i].names, fi[0].names), comm,
+                 "archive '%s': /factors names '%s' differ from '%s' in '%s'; all archives must agree", paths[i],
+                 fi[i].names, fi[0].names, paths[0]);
   PetscFunctionReturn(0);
 }
 
@@ -313,13 +335,15 @@ static PetscErrorCode set_factor_names(MPI_Comm comm, const char *path, const ch
     PetscCall(PetscStrallocpy(tok, &a->factor_names[n++]));
   }
   PetscCall(PetscFree(copy));
-  DT_INPUT_CHECK(n == a->nfactors && !save && !empty, comm, "archive '%s': attribute names on /factors lists '%s'; expected %d non-empty names, one per factor", path, names, a->nfactors);
+  DT_INPUT_CHECK(n == a->nfactors && !save && !empty, comm,
+                 "archive '%s': attribute names on /factors lists '%s'; expected %d non-empty names, one per factor",
+                 path, names, a->nfactors);
   PetscFunctionReturn(0);
 }
 
 /* Collective read of this rank's rows [lo, lo + cnt) of dataset `name`, converted to memtype. */
-static PetscErrorCode read_block(MPI_Comm comm, const char *path, hid_t file, const char *name, hid_t memtype, int64_t lo, int64_t cnt,
-                                 int64_t width, void *buf) {
+static PetscErrorCode read_block(MPI_Comm comm, const char *path, hid_t file, const char *name, hid_t memtype,
+                                 int64_t lo, int64_t cnt, int64_t width, void *buf) {
   hid_t d, fs, ms, dx;
   hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK], mlen = (hsize_t)(cnt * width > 0 ? cnt * width : 1);
   int ok;
@@ -331,8 +355,7 @@ static PetscErrorCode read_block(MPI_Comm comm, const char *path, hid_t file, co
   DT_H5(ms = H5Screate_simple(1, &mlen, NULL));
   start[0] = (hsize_t)lo, count[0] = (hsize_t)cnt;
   if (cnt > 0) DT_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
-  else { /* a rank without rows still joins the collective read */
-    DT_H5(H5Sselect_none(fs));
+  else { /* a rank without rows still joins the collective read */ DT_H5(H5Sselect_none(fs));
     DT_H5(H5Sselect_none(ms));
   }
   DT_H5(dx = H5Pcreate(H5P_DATASET_XFER));
@@ -370,15 +393,15 @@ static PetscErrorCode share_rows(MPI_Comm comm, int64_t n, int64_t width, MPI_Da
   PetscFunctionReturn(0);
 }
 
-/* First non-finite value of rows [lo, lo + cnt) agreed over all ranks, coded as
- * (row * width + value) * 2 + is_inf; INT64_MAX when every value is finite. */
-#define FIRST_BAD(T, x, lo, cnt, width, code)                                                        \
-  do {                                                                                               \
-    code = INT64_MAX;                                                                                \
-    for (int64_t i_ = 0; i_ < (cnt) * (width) && code == INT64_MAX; i_++) {                          \
-      T v_ = (x)[i_];                                                                                \
-      if (!isfinite(v_)) code = (((lo) * (width) + i_) * 2 + (isinf(v_) ? 1 : 0));                   \
-    }                                                                                                \
+/* First non-finite value of this rank's rows [lo, lo + cnt), coded as (row * width + value) * 2 + is_inf
+ * so that an MPI_MIN over the ranks picks the first in the file; INT64_MAX when all are finite. */
+#define FIRST_BAD(T, x, lo, cnt, width, code)                                                                          \
+  do {                                                                                                                 \
+    code = INT64_MAX;                                                                                                  \
+    for (int64_t i_ = 0; i_ < (cnt) * (width) && code == INT64_MAX; i_++) {                                            \
+      T v_ = (x)[i_];                                                                                                  \
+      if (!isfinite(v_)) code = (((lo) * (width) + i_) * 2 + (isinf(v_) ? 1 : 0));                                     \
+    }                                                                                                                  \
   } while (0)
 
 static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo *fi) {
@@ -396,7 +419,8 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
   block_range(fi->n, rank, size, &lo, &cnt);
   PetscCall(open_file(comm, path, &file));
   err = read_block(comm, path, file, "/data", H5T_NATIVE_FLOAT, lo, cnt, a->features, x + lo * a->features);
-  if (!err && fac) err = read_block(comm, path, file, "/factors", H5T_NATIVE_DOUBLE, lo, cnt, a->nfactors, fac + lo * a->nfactors);
+  if (!err && fac)
+    err = read_block(comm, path, file, "/factors", H5T_NATIVE_DOUBLE, lo, cnt, a->nfactors, fac + lo * a->nfactors);
   DT_H5(H5Fclose(file));
   PetscCall(err);
   FIRST_BAD(float, x + lo * a->features, lo, cnt, a->features, bad[0]);
@@ -405,13 +429,18 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT64_T, MPI_MIN, comm));
   if (bad[0] != INT64_MAX) {
     int64_t s = bad[0] / 2 / a->features, v = bad[0] / 2 % a->features;
-    DT_INPUT_ERROR(comm, "archive '%s': /data sample %" PRId64 " (global sample %" PRId64 ") holds %s at value %" PRId64 "; fix or remove the sample", path, s,
-                   a->file_first[f] + s, bad[0] % 2 ? (fi->is_f64 ? "Inf (or a value beyond the float32 range)" : "Inf") : "NaN", v);
+    DT_INPUT_ERROR(comm,
+                   "archive '%s': /data sample %" PRId64 " (global sample %" PRId64 ") holds %s at value %" PRId64
+                   "; fix or remove the sample",
+                   path, s, a->file_first[f] + s,
+                   bad[0] % 2 ? (fi->is_f64 ? "Inf (or a value beyond the float32 range)" : "Inf") : "NaN", v);
   }
   if (bad[1] != INT64_MAX) {
     int64_t s = bad[1] / 2 / a->nfactors, v = bad[1] / 2 % a->nfactors;
-    DT_INPUT_ERROR(comm, "archive '%s': /factors sample %" PRId64 " (global sample %" PRId64 ") holds %s for factor %" PRId64 " (%s); fix or remove the sample", path, s,
-                   a->file_first[f] + s, bad[1] % 2 ? "Inf" : "NaN", v, a->factor_names[v]);
+    DT_INPUT_ERROR(comm,
+                   "archive '%s': /factors sample %" PRId64 " (global sample %" PRId64 ") holds %s for factor %" PRId64
+                   " (%s); fix or remove the sample",
+                   path, s, a->file_first[f] + s, bad[1] % 2 ? "Inf" : "NaN", v, a->factor_names[v]);
   }
   PetscCall(share_rows(comm, fi->n, a->features, MPI_FLOAT, x));
   if (fac) PetscCall(share_rows(comm, fi->n, a->nfactors, MPI_DOUBLE, fac));
@@ -421,16 +450,21 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
 /* Per field: the option, else attributes every file agrees on, else the data's own statistics.
  * The statistics are computed by every rank over all rows in one order, so they do not depend
  * on the rank count. */
-static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi, const ArchiveNorm *norm, const char *csv) {
+static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi, const ArchiveNorm *norm,
+                                  const char *csv) {
   int attrs = 1;
   size_t total = (size_t)a->n * (size_t)a->features;
 
   PetscFunctionBeginUser;
-  for (int f = 0; f < a->nfiles; f++) attrs = attrs && fi[f].has_norm && fi[f].mean == fi[0].mean && fi[f].std == fi[0].std;
+  for (int f = 0; f < a->nfiles; f++)
+    attrs = attrs && fi[f].has_norm && fi[f].mean == fi[0].mean && fi[f].std == fi[0].std;
   if (attrs) {
     a->mean = fi[0].mean, a->std = fi[0].std;
-    DT_INPUT_CHECK(isfinite(a->mean) || (norm && norm->have_mean), comm, "archive '%s': attribute mean on %s is %g; expected a finite number", a->paths[0], fi[0].norm_where, a->mean);
-    DT_INPUT_CHECK((isfinite(a->std) && a->std > 0) || (norm && norm->have_std), comm, "archive '%s': attribute std on %s is %g; expected a finite number > 0", a->paths[0],
+    DT_INPUT_CHECK(isfinite(a->mean) || (norm && norm->have_mean), comm,
+                   "archive '%s': attribute mean on %s is %g; expected a finite number", a->paths[0], fi[0].norm_where,
+                   a->mean);
+    DT_INPUT_CHECK((isfinite(a->std) && a->std > 0) || (norm && norm->have_std), comm,
+                   "archive '%s': attribute std on %s is %g; expected a finite number > 0", a->paths[0],
                    fi[0].norm_where, a->std);
   } else if (!norm || !norm->have_mean || !norm->have_std) {
     double s = 0, q = 0;
@@ -438,13 +472,17 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
     a->mean = s / (double)total;
     for (size_t i = 0; i < total; i++) q += ((double)a->x[i] - a->mean) * ((double)a->x[i] - a->mean);
     a->std = sqrt(q / (double)total);
-    DT_INPUT_CHECK(a->std > 0 || (norm && norm->have_std), comm, "archives '%s': every value of /data equals %g (std 0), so they cannot be normalised; set the std explicitly (-data_std)", csv,
-                   a->mean);
+    DT_INPUT_CHECK(a->std > 0 || (norm && norm->have_std), comm,
+                   "archives '%s': every value of /data equals %g (std 0), so they cannot be normalised; set the std "
+                   "explicitly (-data_std)",
+                   csv, a->mean);
   }
   if (norm && norm->have_mean) a->mean = norm->mean;
   if (norm && norm->have_std) a->std = norm->std;
-  DT_INPUT_CHECK(isfinite(a->mean), comm, "normalisation: mean %g given (option -data_mean); expected a finite number", a->mean);
-  DT_INPUT_CHECK(isfinite(a->std) && a->std > 0, comm, "normalisation: std %g given (option -data_std); expected a finite number > 0", a->std);
+  DT_INPUT_CHECK(isfinite(a->mean), comm, "normalisation: mean %g given (option -data_mean); expected a finite number",
+                 a->mean);
+  DT_INPUT_CHECK(isfinite(a->std) && a->std > 0, comm,
+                 "normalisation: std %g given (option -data_std); expected a finite number > 0", a->std);
   PetscFunctionReturn(0);
 }
 
@@ -460,7 +498,8 @@ static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
   a->ndims = fi[0].ndims;
   a->features = 1;
   for (int i = 0; i < a->ndims; i++) a->dims[i] = fi[0].dims[i], a->features *= fi[0].dims[i];
-  DT_INPUT_CHECK(a->features <= INT32_MAX, comm, "archive '%s': one sample holds %" PRId64 " values; at most %d", a->paths[0], a->features, INT32_MAX);
+  DT_INPUT_CHECK(a->features <= INT32_MAX, comm, "archive '%s': one sample holds %" PRId64 " values; at most %d",
+                 a->paths[0], a->features, INT32_MAX);
   a->nfactors = (int)fi[0].k;
   if (a->nfactors) {
     PetscCall(set_factor_names(comm, a->paths[0], fi[0].names, a));
@@ -468,7 +507,8 @@ static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
   }
   /* 64-byte rows start for the BLAS kernels, as tensor.h's buffers do */
   size_t bytes = ((size_t)a->n * (size_t)a->features * sizeof(float) + 63) / 64 * 64;
-  PetscCheck(posix_memalign((void **)&a->x, 64, bytes) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM, "cannot allocate %zu bytes for the archive samples", bytes);
+  PetscCheck(posix_memalign((void **)&a->x, 64, bytes) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "cannot allocate %zu bytes for the archive samples", bytes);
   PetscFunctionReturn(0);
 }
 
@@ -515,8 +555,9 @@ int64_t archive_batch_index(const Archive *a, const BatchCursor *cur, int j) {
 
 PetscErrorCode archive_next_batch(const Archive *a, BatchCursor *cur, int offset, int count, float *x) {
   PetscFunctionBeginUser;
-  PetscCheck(offset >= 0 && count >= 0 && (cur->global_batch <= 0 || offset + count <= cur->global_batch), PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "batch rows [%d, %d) outside the global batch of %d", offset, offset + count, cur->global_batch);
+  PetscCheck(offset >= 0 && count >= 0 && (cur->global_batch <= 0 || offset + count <= cur->global_batch),
+             PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch rows [%d, %d) outside the global batch of %d", offset,
+             offset + count, cur->global_batch);
   for (int j = 0; j < count; j++) {
     int64_t s = archive_batch_index(a, cur, offset + j);
     PetscCall(PetscArraycpy(x + (size_t)j * a->features, a->x + (size_t)s * a->features, (size_t)a->features));

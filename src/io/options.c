@@ -29,8 +29,10 @@ static PetscErrorCode parse_real(MPI_Comm comm, const OptSpec *o, const char *te
   double x = strtod(text, &end);
   DT_INPUT_CHECK(*text && !*end && !errno && isfinite(x), comm, "option %s: '%s' is not a finite number; %s",
                  o->name, text, o->help);
-  DT_INPUT_CHECK(x >= o->min && x <= o->max, comm, "option %s: %g is out of range; allowed %g to %g (%s)", o->name,
-                 x, o->min, o->max, o->help);
+  /* formatted here: PETSc's own %g would print "0." for 0 */
+  char range[128];
+  snprintf(range, sizeof range, "%g is out of range; allowed %g to %g", x, o->min, o->max);
+  DT_INPUT_CHECK(x >= o->min && x <= o->max, comm, "option %s: %s (%s)", o->name, range, o->help);
   *v = (PetscReal)x;
   PetscFunctionReturn(0);
 }
