@@ -4,38 +4,42 @@
 #
 # Why these tolerances: the ranks' partial gradients are summed in another order than one
 # GEMM over the whole batch, so step 1 differs by ~1e-9 relative (measured). Adam and the
-# adversarial game then amplify such differences about tenfold every 25 steps (measured:
-# 1e-9 at step 1, 3e-7 at step 25, 1e-4 at step 100, up to 6e-3 at step 200, for `ae` and
-# `nashae` alike) — chaos, not a bug. A bug in the split (wrong slice, a missed or doubled
-# allreduce, a regressor trained twice) shows at step 1 at 1e-3 or more. Hence:
-#   steps 1..25:  losses agree to 1e-4 of each column's mean magnitude (measured <= 5e-6);
-#   steps 1..200: loss, rec and pred agree to 3e-2 (measured <= 1.7e-2) (adv, a sum of covariances that
-#                 crosses zero, is only held to the early bound); the final encoder and decoder
-#                 to 3e-2 relative L2 (measured <= 8e-3), latent ranges to 0.02 and the count of
-#                 active latents exactly. The regressors are not compared weight by weight: one
-#                 whose latent died fits a constant plus noise, and its weights wander (measured
-#                 up to 8e-2) without changing anything the autoencoder sees.
+# adversarial game amplify such differences, slowly at first (1e-6 at step 10, up to 2e-5 at
+# step 25) and then, for `nashae` while its superfluous latents die (steps 25..50), up to the
+# noise level of a single batch: per-step losses then differ by up to ~2e-2, 25-step means by
+# up to 1.3e-2 and the final encoder by up to 2e-2 (relative L2); `ae` stays within 1e-3. That
+# is chaos, not a bug: a wrong slice, a missed or doubled allreduce or a regressor trained twice
+# shows at step 1 or 2 at 1e-3 or more. Hence:
+#   steps 1..10:  losses agree to 1e-5 of each column's mean magnitude;
+#   steps 1..25:  to 1e-3;
+#   steps 1..200: the means of loss, rec and pred over windows of 25 steps to 3e-2;
+#   the final encoder and decoder to 6e-2 relative L2, the latent ranges to 0.02 and the count
+#   of active latents exactly. The regressors are not compared weight by weight: one whose
+#   latent died fits a constant plus noise, and its weights wander (measured up to 1.3e-1)
+#   without changing anything the autoencoder sees.
 . "$DT_SRCDIR/tests/lib.sh"
 data=$(beam_archive beam -seed 1)
 
-# compare_histories A B STEPS TOL COLUMNS: the named columns (of loss rec adv pred) of steps
-# 1..STEPS agree to TOL, relative to each column's mean magnitude (adv crosses zero, so not
-# relative to the value itself)
+# compare_histories A B STEPS WINDOW TOL COLUMNS: the means over windows of WINDOW steps of the
+# named columns (of loss rec adv pred), steps 1..STEPS, agree to TOL relative to each column's
+# mean magnitude (adv crosses zero, so not relative to the value itself)
 compare_histories() {
-  paste -d, "$1" "$2" | awk -F, -v last="$3" -v tol="$4" -v cols="$5" '
+  paste -d, "$1" "$2" | awk -F, -v last="$3" -v win="$4" -v tol="$5" -v cols="$6" '
     NR == 1 || $1 > last { next }
-    { n++; for (c = 2; c <= 5; c++) { a[n, c] = $c; b[n, c] = $(c + 6); m[c] += ($c < 0 ? -$c : $c) } }
+    { n++; w = int((n - 1) / win)
+      for (c = 2; c <= 5; c++) { a[w, c] += $c; b[w, c] += $(c + 6); m[c] += ($c < 0 ? -$c : $c) } }
     END {
       split("- loss rec adv pred", name, " ")
       for (c = 2; c <= 5; c++) {
         if (m[c] == 0 || index(" " cols " ", " " name[c] " ") == 0) continue
-        for (i = 1; i <= n; i++) {
-          d = a[i, c] - b[i, c]; d = d < 0 ? -d : d
+        for (i = 0; i <= w; i++) {
+          d = (a[i, c] - b[i, c]) / win; d = d < 0 ? -d : d
           r = d / (m[c] / n)
-          if (r > worst) { worst = r; at = i; col = name[c] }
+          if (r > worst) { worst = r; at = i * win + 1; col = name[c] }
         }
       }
-      printf "  steps 1..%d: worst difference %.2e of the mean magnitude (step %d, %s)\n", last, worst, at, col
+      printf "  steps 1..%d, windows of %d: worst difference %.2e of the mean magnitude (from step %d, %s)\n",
+        last, win, worst, at, col
       exit !(worst <= tol)
     }'
 }
@@ -50,12 +54,14 @@ for method in nashae ae; do
   for np in 2 3; do
     echo "$method: 1 rank vs $np ranks"
     a="$TMP/$method-1" b="$TMP/$method-$np"
-    compare_histories "$a/history.csv" "$b/history.csv" 25 1e-4 "loss rec adv pred" ||
-      fail "$method 1 vs $np ranks: early steps differ"
-    compare_histories "$a/history.csv" "$b/history.csv" 200 3e-2 "loss rec pred" ||
+    compare_histories "$a/history.csv" "$b/history.csv" 10 1 1e-5 "loss rec adv pred" ||
+      fail "$method 1 vs $np ranks: the first 10 steps differ"
+    compare_histories "$a/history.csv" "$b/history.csv" 25 1 1e-3 "loss rec adv pred" ||
+      fail "$method 1 vs $np ranks: the first 25 steps differ"
+    compare_histories "$a/history.csv" "$b/history.csv" 200 25 3e-2 "loss rec pred" ||
       fail "$method 1 vs $np ranks: loss curves differ"
-    "$MODELDIFF" "$a/model.h5" "$b/model.h5" -tol 3e-2 -nets encoder,decoder ||
-      fail "$method 1 vs $np ranks: final encoder/decoder differ by more than 3e-2 relative"
+    "$MODELDIFF" "$a/model.h5" "$b/model.h5" -tol 6e-2 -nets encoder,decoder ||
+      fail "$method 1 vs $np ranks: final encoder/decoder differ by more than 6e-2 relative"
     [ "$(summary_value "$a/summary.json" active_latents)" = "$(summary_value "$b/summary.json" active_latents)" ] ||
       fail "$method 1 vs $np ranks: active latent counts differ"
     paste <(summary_value "$a/summary.json" latent_ranges | tr -d '[]' | tr ',' '\n') \

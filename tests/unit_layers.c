@@ -8,6 +8,7 @@
 #include "disentangle/net.h"
 #include "disentangle/rng.h"
 #include "disentangle/tensor.h"
+#include "disentangle/vmath.h"
 #include "testing.h"
 
 #define FD_STEP 1e-6
@@ -145,8 +146,28 @@ static void check_init(void) {
   tensor_free(&pa), tensor_free(&pb), tensor_free(&g);
 }
 
+/* The vectorisable exp/expm1 against libm in double over the ranges the activations see. */
+static void check_vmath(void) {
+  double worst_exp = 0, worst_expm1 = 0;
+  for (int i = 0; i <= 200000; i++) {
+    double x = -87.0 + 175.0 * i / 200000.0;
+    worst_exp = fmax(worst_exp, fabs(vmath_exp((float)x) - exp((float)x)) / exp((float)x));
+    if (x < 20) {
+      double want = expm1((float)x);
+      worst_expm1 = fmax(worst_expm1, fabs(vmath_expm1((float)x) - want) / fmax(fabs(want), 1e-30));
+    }
+  }
+  for (int i = 1; i <= 1000; i++) { /* the cancellation zone of e^x - 1 */
+    double x = (i % 2 ? -1.0 : 1.0) * 1e-6 * i;
+    worst_expm1 = fmax(worst_expm1, fabs(vmath_expm1((float)x) - expm1((float)x)) / fabs(expm1((float)x)));
+  }
+  CHECK(worst_exp < 5e-7 && worst_expm1 < 5e-7, "vmath: exp rel err %.2e, expm1 rel err %.2e", worst_exp, worst_expm1);
+  printf("%-28s exp %.2e  expm1 %.2e (max relative error vs libm)\n", "vmath", worst_exp, worst_expm1);
+}
+
 int main(void) {
   Net net;
+  check_vmath();
   int dense_w[2] = {7, 5};
   net_init_mlp(&net, "dense", dense_w, 2, LAYER_IDENTITY, LAYER_IDENTITY);
   fd_check("dense 7->5", &net, 6, 0.0, 11);

@@ -1,6 +1,7 @@
 #include "disentangle/layers.h"
+#include "disentangle/vmath.h"
 
-double mse_forward_backward(float *d, const float *pred, const float *target, long n, float scale) {
+VMATH_CLONES double mse_forward_backward(float *d, const float *pred, const float *target, long n, float scale) {
   double sum = 0.0;
   for (long i = 0; i < n; i++) {
     float e = pred[i] - target[i];

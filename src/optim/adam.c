@@ -5,6 +5,7 @@
 
 #include "disentangle/optim.h"
 #include "disentangle/tensor.h"
+#include "disentangle/vmath.h"
 
 PetscErrorCode adam_create(Adam *opt, size_t n, double lr, double beta1, double beta2, double eps) {
   PetscFunctionBeginUser;
@@ -16,16 +17,17 @@ PetscErrorCode adam_create(Adam *opt, size_t n, double lr, double beta1, double 
 
 void adam_tick(Adam *opt) { opt->t++; }
 
-void adam_update(Adam *opt, float *p, const float *g, size_t offset, size_t count) {
+VMATH_CLONES void adam_update(Adam *opt, float *p, const float *g, size_t offset, size_t count) {
   const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, eps = (float)opt->eps;
   const float step = (float)(opt->lr / (1.0 - pow(opt->beta1, (double)opt->t)));
   const float root_c2 = (float)sqrt(1.0 - pow(opt->beta2, (double)opt->t));
-  float *m = opt->m + offset, *v = opt->v + offset;
-  p += offset, g += offset;
+  float *restrict m = opt->m + offset, *restrict v = opt->v + offset, *restrict pp = p + offset;
+  const float *restrict gg = g + offset;
+#pragma omp simd
   for (size_t i = 0; i < count; i++) {
-    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-    v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-    p[i] -= step * m[i] / (sqrtf(v[i]) / root_c2 + eps);
+    m[i] = b1 * m[i] + (1.0f - b1) * gg[i];
+    v[i] = b2 * v[i] + (1.0f - b2) * gg[i] * gg[i];
+    pp[i] -= step * m[i] / (sqrtf(v[i]) / root_c2 + eps);
   }
 }
 
