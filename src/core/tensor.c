@@ -4,25 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-PetscErrorCode tensor_alloc(size_t n, float **out) {
+/* n elements of size bytes each, zeroed, on a DT_ALIGN boundary. */
+static PetscErrorCode aligned_zeroed(size_t n, size_t size, void **out) {
   PetscFunctionBeginUser;
-  size_t bytes = ((n * sizeof(float) + DT_ALIGN - 1) / DT_ALIGN) * DT_ALIGN;
+  size_t bytes = ((n * size + DT_ALIGN - 1) / DT_ALIGN) * DT_ALIGN;
   if (bytes == 0) bytes = DT_ALIGN;
   *out = aligned_alloc(DT_ALIGN, bytes);
-  PetscCheck(*out, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory allocating %zu floats", n);
+  PetscCheck(*out, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory allocating %zu bytes", bytes);
   memset(*out, 0, bytes);
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode tensor_alloc_double(size_t n, double **out) {
-  PetscFunctionBeginUser;
-  size_t bytes = ((n * sizeof(double) + DT_ALIGN - 1) / DT_ALIGN) * DT_ALIGN;
-  if (bytes == 0) bytes = DT_ALIGN;
-  *out = aligned_alloc(DT_ALIGN, bytes);
-  PetscCheck(*out, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory allocating %zu doubles", n);
-  memset(*out, 0, bytes);
-  PetscFunctionReturn(0);
-}
+PetscErrorCode tensor_alloc(size_t n, float **out) { return aligned_zeroed(n, sizeof **out, (void **)out); }
+
+PetscErrorCode tensor_alloc_double(size_t n, double **out) { return aligned_zeroed(n, sizeof **out, (void **)out); }
 
 void tensor_free(float **p) {
   free(*p);
