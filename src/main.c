@@ -1,6 +1,8 @@
 /* disentangle: learn disentangled latent representations of scientific data, in parallel.
  *   disentangle train [options]    train a model (see -help)
- *   disentangle bench [options]    time a training step against the GEMM floor */
+ *   disentangle bench [options]    time a training step against the GEMM floor
+ *   disentangle inspect FILE       what a checkpoint holds
+ * Exit codes: 0 done, 1 internal error, 2 bad input, 75 stopped early with a checkpoint. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,14 +15,26 @@ static const char usage[] =
   "commands:\n"
   "  train   train a model on HDF5 archives (NashAE by default)\n"
   "  bench   time a training step and compare with the sgemm floor of this machine\n"
+  "  inspect FILE   what a checkpoint or model file holds; exit 2 when it is invalid\n"
   "\n"
   "`disentangle <command> -help` lists the command's options with their defaults.\n";
 
-typedef PetscErrorCode (*CommandMain)(int help);
+typedef PetscErrorCode (*CommandMain)(int help, int *code, const char *arg);
+
+static PetscErrorCode train_command(int help, int *code, const char *arg) {
+  (void)arg;
+  return train_main(help, code);
+}
+
+static PetscErrorCode bench_command(int help, int *code, const char *arg) {
+  (void)arg;
+  return bench_main(help, code);
+}
 
 static CommandMain find_command(const char *name) {
-  if (!strcmp(name, "train")) return train_main;
-  if (!strcmp(name, "bench")) return bench_main;
+  if (!strcmp(name, "train")) return train_command;
+  if (!strcmp(name, "bench")) return bench_command;
+  if (!strcmp(name, "inspect")) return inspect_main;
   return NULL;
 }
 
@@ -31,14 +45,16 @@ int main(int argc, char **argv) {
   }
   CommandMain command = find_command(argv[1]);
   if (!command) {
-    fprintf(stderr, "disentangle: error: unknown command '%s'; allowed: train, bench\n", argv[1]);
+    fprintf(stderr, "disentangle: error: unknown command '%s'; allowed: train, bench, inspect\n", argv[1]);
     return DT_EXIT_INPUT;
   }
   /* PETSc sees the command's options only; -help is ours (PETSc's own list would bury it). */
+  /* inspect takes a file name first; the rest are options */
+  const char *arg = !strcmp(argv[1], "inspect") && argc > 2 && argv[2][0] != '-' ? argv[2] : NULL;
   int help = 0, n = 1;
   char **args = argv + 1;
   args[0] = argv[0];
-  for (int i = 2; i < argc; i++) {
+  for (int i = arg ? 3 : 2; i < argc; i++) {
     if (!strcmp(argv[i], "-help") || !strcmp(argv[i], "--help")) help = 1;
     else args[n++] = argv[i];
   }
@@ -46,8 +62,9 @@ int main(int argc, char **argv) {
   PetscErrorCode ierr = PetscInitialize(&n, &args, NULL, NULL);
   if (ierr) return DT_EXIT_INTERNAL;
   ierr = dt_error_setup();
-  if (!ierr) ierr = command(help);
-  int code = dt_exit_code(ierr);
+  int code = DT_EXIT_OK;
+  if (!ierr) ierr = command(help, &code, arg);
+  if (ierr) code = dt_exit_code(ierr);
   if (code == DT_EXIT_INTERNAL) MPI_Abort(PETSC_COMM_WORLD, code); /* a rank may be stuck in a collective */
   PetscFinalize();
   return code;

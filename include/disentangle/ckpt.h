@@ -1,24 +1,81 @@
-/* Model files through parallel HDF5 (DESIGN.md "Checkpoint"): attributes on `/`,
- * `/params/<net>/<tensor>` for every parameter tensor. Written collectively: every rank
- * writes its slice of the rows of every tensor; first to NAME.tmp, then renamed. */
+/* Checkpoints and model files through parallel HDF5 (DESIGN.md "Checkpoint"). One layout for
+ * both, so `eval` takes either:
+ *   /                 attributes format, format_version, version, method, options (the full option
+ *                     set used), step, epoch, ranks, seed, global_batch, checksum (CRC-32 of every
+ *                     tensor under /optim and /params, in the order HDF5 lists them by name)
+ *   /params/<net>/<tensor>        every parameter tensor by name ([out, in] weights, [out] biases)
+ *   /optim/<net>/<tensor>.m, .v   Adam moments of that tensor; attribute t (steps) on /optim/<net>
+ *   /rng [ranks][4]   per rank: seed, stream, step counter, position (the generator is counter-based)
+ *   /cursor [ranks][4] per rank: next step, global batch, first row of its slice, rows
+ *   /history [steps][6] step, loss, rec, adv, pred, samples_per_s
+ * Written collectively: every rank writes its slice of the rows of every tensor and its own rows
+ * of /rng and /cursor; first as NAME.tmp, fsync'd, then renamed, so a reader never sees a
+ * half-written file. */
 #ifndef DISENTANGLE_CKPT_H
 #define DISENTANGLE_CKPT_H
 
 #include <mpi.h>
 #include <petscsys.h>
+#include <stdint.h>
+#include <stdio.h>
 
-#include "disentangle/net.h"
+#define CKPT_HISTORY_COLS 6
+#define CKPT_NAME_LEN 128
 
+/* One float tensor of the state: group "params/encoder", name "dense0.weight". */
+typedef struct {
+  char group[CKPT_NAME_LEN];
+  char name[CKPT_NAME_LEN];
+  float *data;
+  int rows, cols; /* cols 0: a vector of rows values */
+} CkptTensor;
+
+/* One integer attribute of the state: group "optim/encoder", name "t". */
+typedef struct {
+  char group[CKPT_NAME_LEN];
+  char name[CKPT_NAME_LEN];
+  long long *value;
+} CkptCount;
+
+/* What a run is at a step, besides its tensors. */
 typedef struct {
   long step;
-  const char *method;
-  const char *options; /* the full option set used, "-name value" lines */
+  double epoch;
+  char method[64];
+  char *options;       /* "-name value" lines; owned by whoever filled it */
   int ranks;
+  uint64_t seed;
+  int global_batch;
+  double *history;     /* [history_rows][CKPT_HISTORY_COLS] */
+  long history_rows;
+  uint32_t checksum;   /* filled by ckpt_write / ckpt_read */
 } CkptMeta;
 
-PetscErrorCode ckpt_write_weights(MPI_Comm comm, const char *path, Net *const *nets, int nnets,
-                                  const CkptMeta *meta);
-/* Read the tensors of nets (same architecture) back from a file written above. */
-PetscErrorCode ckpt_read_weights(MPI_Comm comm, const char *path, Net *const *nets, int nnets);
+/* The state of a run: its tensors and counts, listed by the method (method_state). */
+typedef struct {
+  int ntensors, ncounts;
+  CkptTensor *tensors;
+  CkptCount *counts;
+} CkptState;
+
+PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *state, CkptMeta *meta);
+
+/* Read meta (options, step, history...) of a file and check its format and checksum; every
+ * problem is an input error naming the file and what is wrong. meta->options and
+ * meta->history are allocated (free with ckpt_meta_free). */
+PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *meta);
+/* Read the tensors and counts of state from a file (shapes must match: an input error names
+ * the tensor that differs) and verify the checksum over what was read. */
+PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState *state, const CkptMeta *meta);
+void ckpt_meta_free(CkptMeta *meta);
+
+/* The value of option `name` in an options text ("-name value" lines), or NULL. */
+const char *ckpt_option(const char *options, const char *name, char *buf, size_t len);
+
+uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n);
+
+/* Print every dataset of a file with its shape (when out is not NULL) and compute the checksum
+ * of its /params and /optim tensors the way ckpt_write does. */
+PetscErrorCode ckpt_list(MPI_Comm comm, const char *path, FILE *out, uint32_t *crc);
 
 #endif

@@ -25,6 +25,10 @@ typedef struct {
   PetscReal active_threshold;        /* a latent is active when its range exceeds this */
   PetscInt progress_every;
   PetscInt blas_threads;
+  PetscInt checkpoint_every;         /* steps; 0: off */
+  PetscReal checkpoint_minutes;      /* wall-clock minutes; 0: off */
+  PetscInt checkpoint_keep;          /* how many step checkpoints stay */
+  char restart[CONFIG_PATH_LEN];     /* none | auto | FILE */
 } Config;
 
 #endif

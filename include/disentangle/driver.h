@@ -11,19 +11,46 @@
 /* The option table of `train` (bench reads the same options). */
 const OptSpec *train_options(int *n);
 
-/* Everything a run is made of, set up from a Config: the data, the ranks, the method. */
+/* Exit code of a run that stopped early on request (signal or STOP file) after writing a
+ * checkpoint: EX_TEMPFAIL of sysexits.h, "try again later" — i.e. resume with -restart auto. */
+#define DT_EXIT_STOPPED 75
+
+/* Everything a run is made of, set up from a Config: the data, the ranks, the method, and
+ * where the run is: the last completed step and the loss history up to it. */
 typedef struct {
   Config cfg;
   Archive *archive;
   Par par;
   Method *method;
+  long step;
+  double *history; /* [history_rows][CKPT_HISTORY_COLS] */
+  long history_rows, history_cap;
 } Run;
 
 /* Read and validate the options, open the data, create the method. */
 PetscErrorCode run_setup(MPI_Comm comm, Run *run);
 void run_free(Run *run);
+PetscErrorCode run_history_append(Run *run, const double *row);
 
-PetscErrorCode train_main(int help);
-PetscErrorCode bench_main(int help);
+/* Checkpoints of a run (src/driver/checkpoints.c): DIR/ckpt-STEP.h5, the last -checkpoint_keep
+ * kept; the final model DIR/model.h5 in the same layout. */
+PetscErrorCode run_checkpoint(Run *run, const char *path);
+PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len);
+/* -restart none|auto|FILE: load the state and history; run->step is where to go on from. */
+PetscErrorCode run_restart(Run *run);
+
+/* Stop requests (src/driver/stop.c): SIGTERM, SIGUSR1 or a file RUN_DIR/STOP make the run
+ * finish its step, checkpoint and exit with DT_EXIT_STOPPED. */
+void stop_install_handlers(void);
+int stop_signal(void);
+/* Once a step, collectively: is a stop requested (any rank), is a timed checkpoint due (rank 0
+ * decides, so clocks need not agree)? */
+PetscErrorCode stop_poll(const Run *run, int *stop, int *checkpoint_due);
+void stop_clear(const Run *run);
+
+/* Commands: each sets *code to the process exit code when it returns without error. */
+PetscErrorCode train_main(int help, int *code);
+PetscErrorCode bench_main(int help, int *code);
+PetscErrorCode inspect_main(int help, int *code, const char *path);
 
 #endif

@@ -4,6 +4,7 @@
 #define DISENTANGLE_METHOD_H
 
 #include "disentangle/autoencoder.h"
+#include "disentangle/ckpt.h"
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
 
@@ -16,6 +17,14 @@ typedef struct {
 } StepLosses;
 
 typedef struct Method Method;
+
+/* An optimizer and the parameter block it updates: tells the checkpoint where each net's
+ * moments live (at the same offset in adam->m, adam->v as its parameters in base). */
+typedef struct {
+  Adam *adam;
+  const float *base;
+  size_t n;
+} OptimBinding;
 
 typedef struct {
   const char *name;
@@ -30,6 +39,10 @@ typedef struct {
   void (*destroy)(Method *m);
   /* The nets whose weights make up the trained model, in a fixed order. */
   int (*nets)(Method *m, Net **nets, int max);
+  /* Optimizers besides the autoencoder's (NULL: none). */
+  int (*optims)(Method *m, OptimBinding *out, int max);
+  /* Make every rank hold the whole optimizer state before a checkpoint (NULL: it does). */
+  PetscErrorCode (*sync_state)(Method *m);
 } MethodOps;
 
 struct Method {
@@ -45,6 +58,11 @@ struct Method {
 const char *method_choices(void);
 PetscErrorCode method_create(const Config *cfg, const Par *par, int features, Method **out);
 void method_destroy(Method **m);
+/* The whole training state, for checkpoints: every parameter tensor, the Adam moments of each,
+ * and the Adam step counts. Tensors point into the live buffers (read fills them). */
+PetscErrorCode method_state(Method *m, CkptState *state);
+void method_state_free(CkptState *state);
+
 /* Latents of n rows (no training state touched): z[n][latents]. */
 void method_encode(Method *m, const float *x, int n, float *z);
 

@@ -8,7 +8,7 @@
 
 typedef struct {
   double lr, beta1, beta2, eps;
-  long t;       /* steps taken */
+  long long t;  /* steps taken */
   size_t n;
   float *m, *v; /* first and second moments */
 } Adam;
@@ -22,7 +22,7 @@ void adam_free(Adam *opt);
 
 typedef struct {
   double lr, eps;
-  long t;
+  long long t;
   size_t n;
   float *sum; /* running sum of squared gradients */
 } Adagrad;

@@ -56,8 +56,9 @@ static PetscErrorCode measure_steps(Run *run, int warmup, int steps, double *ms)
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode bench_main(int help) {
+PetscErrorCode bench_main(int help, int *code) {
   PetscFunctionBeginUser;
+  *code = 0;
   int nspec;
   const OptSpec *spec = train_options(&nspec);
   if (help) {

@@ -36,6 +36,10 @@ static const OptSpec train_spec[] = {
   {"-active_threshold", OPT_REAL, CFG(active_threshold), "0.2", 0, 1e300, NULL, "a latent is active when its range over the data exceeds this"},
   {"-progress_every", OPT_INT, CFG(progress_every), "100", 0, 1e9, NULL, "progress line every N steps (0: none)"},
   {"-blas_threads", OPT_INT, CFG(blas_threads), "1", 1, 1024, NULL, "OpenBLAS threads per rank (1 when ranks fill the cores)"},
+  {"-checkpoint_every", OPT_INT, CFG(checkpoint_every), "0", 0, 1e9, NULL, "write RUN_DIR/ckpt-STEP.h5 every N steps (0: off)"},
+  {"-checkpoint_minutes", OPT_REAL, CFG(checkpoint_minutes), "30", 0, 1e9, NULL, "and every T minutes of wall-clock time (0: off)"},
+  {"-checkpoint_keep", OPT_INT, CFG(checkpoint_keep), "3", 1, 1e6, NULL, "how many step checkpoints to keep (older ones are removed)"},
+  {"-restart", OPT_STRING, CFG(restart), "none", 0, 0, NULL, "none, auto (newest valid checkpoint in RUN_DIR) or a checkpoint file"},
 };
 
 const OptSpec *train_options(int *n) {
@@ -73,6 +77,22 @@ void run_free(Run *run) {
   method_destroy(&run->method);
   archive_close(&run->archive);
   par_free(&run->par);
+  PetscFree(run->history);
+}
+
+PetscErrorCode run_history_append(Run *run, const double *row) {
+  PetscFunctionBeginUser;
+  if (run->history_rows == run->history_cap) {
+    long cap = run->history_cap ? 2 * run->history_cap : 1024;
+    double *grown;
+    PetscCall(PetscMalloc1((size_t)cap * CKPT_HISTORY_COLS, &grown));
+    if (run->history_rows) PetscCall(PetscArraycpy(grown, run->history, (size_t)run->history_rows * CKPT_HISTORY_COLS));
+    PetscCall(PetscFree(run->history));
+    run->history = grown, run->history_cap = cap;
+  }
+  PetscCall(PetscArraycpy(run->history + run->history_rows * CKPT_HISTORY_COLS, row, CKPT_HISTORY_COLS));
+  run->history_rows++;
+  PetscFunctionReturn(0);
 }
 
 static PetscErrorCode make_run_dir(MPI_Comm comm, const char *dir) {
@@ -105,15 +125,15 @@ static PetscErrorCode open_output(MPI_Comm comm, const char *dir, const char *na
   PetscFunctionReturn(0);
 }
 
-static void progress_line(const Run *run, long step, const StepLosses *l, double elapsed, double sps) {
+static void progress_line(const Run *run, long step, const StepLosses *l, double per_step, double sps) {
   char eta[32];
-  log_duration(elapsed / step * (run->cfg.steps - step), eta, sizeof eta);
+  log_duration(per_step * (run->cfg.steps - step), eta, sizeof eta);
   log_info(run->par.world, "step %ld/%ld  loss %.5f  rec %.5f  adv %.5f  pred %.5f  %.0f samples/s  ETA %s", step,
            (long)run->cfg.steps, l->loss, l->rec, l->adv, l->pred, sps, eta);
 }
 
 static PetscErrorCode write_summary(const Run *run, const double *zmin, const double *zmax, double rec,
-                                    const StepLosses *last, double seconds) {
+                                    const StepLosses *last, double seconds, double ms_per_step) {
   PetscFunctionBeginUser;
   const Config *cfg = &run->cfg;
   FILE *fp;
@@ -134,28 +154,31 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
   }
   fprintf(fp, "  \"final_rec\": %.9g,\n  \"last_step_loss\": %.9g,\n  \"last_step_rec\": %.9g,\n", rec, last->loss, last->rec);
   fprintf(fp, "  \"last_step_adv\": %.9g,\n  \"last_step_pred\": %.9g,\n", last->adv, last->pred);
-  fprintf(fp, "  \"seconds\": %.6g,\n  \"ms_per_step\": %.6g,\n  \"samples_per_s\": %.6g\n}\n", seconds,
-          1e3 * seconds / cfg->steps, cfg->batch * cfg->steps / seconds);
+  /* timings of this invocation's steps (a restarted run counts only what it did itself) */
+  fprintf(fp, "  \"seconds\": %.6g,\n  \"ms_per_step\": %.6g,\n  \"samples_per_s\": %.6g\n}\n", seconds, ms_per_step,
+          ms_per_step > 0 ? 1e3 * cfg->batch / ms_per_step : 0.0);
   fclose(fp);
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode write_model(const Run *run, long step) {
+static void history_line(FILE *fp, const double *r) {
+  fprintf(fp, "%ld,%.9g,%.9g,%.9g,%.9g,%.1f\n", (long)r[0], r[1], r[2], r[3], r[4], r[5]);
+}
+
+/* history.csv: the rows a restart brought back first, so the file always covers steps 1..now. */
+static PetscErrorCode open_history(Run *run, FILE **hist) {
   PetscFunctionBeginUser;
-  int nspec;
-  const OptSpec *spec = train_options(&nspec);
-  char *options, path[CONFIG_PATH_LEN + 64];
-  Net *nets[64];
-  int nnets = run->method->ops->nets(run->method, nets, 64);
-  PetscCall(options_format(spec, nspec, &run->cfg, &options));
-  CkptMeta meta = {.step = step, .method = run->cfg.method, .options = options, .ranks = run->par.size};
-  snprintf(path, sizeof path, "%s/model.h5", run->cfg.run_dir);
-  PetscCall(ckpt_write_weights(run->par.world, path, nets, nnets, &meta));
-  PetscCall(PetscFree(options));
+  PetscCall(open_output(run->par.world, run->cfg.run_dir, "history.csv", hist));
+  if (*hist) {
+    fprintf(*hist, "step,loss,rec,adv,pred,samples_per_s\n");
+    for (long r = 0; r < run->history_rows; r++) history_line(*hist, run->history + r * CKPT_HISTORY_COLS);
+    fflush(*hist);
+  }
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds) {
+/* Steps run->step+1 .. steps. *stopped: a stop was requested and a checkpoint written. */
+static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds, long *done_steps, int *stopped) {
   PetscFunctionBeginUser;
   const Config *cfg = &run->cfg;
   const Archive *a = run->archive;
@@ -164,38 +187,57 @@ static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds) {
   float *x;
   PetscCall(tensor_alloc((size_t)cnt * a->features, &x));
   FILE *hist;
-  PetscCall(open_output(run->par.world, cfg->run_dir, "history.csv", &hist));
-  if (hist) fprintf(hist, "step,loss,rec,adv,pred,samples_per_s\n");
-  BatchCursor cur = {.seed = (uint64_t)cfg->seed, .step = 0, .global_batch = (int)cfg->batch};
+  PetscCall(open_history(run, &hist));
+  BatchCursor cur = {.seed = (uint64_t)cfg->seed, .step = run->step, .global_batch = (int)cfg->batch};
+  long first = run->step;
   double t0 = log_seconds();
-  for (long step = 1; step <= cfg->steps; step++) {
+  *stopped = 0;
+  while (run->step < cfg->steps && !*stopped) {
     double ts = log_seconds();
     PetscCall(archive_next_batch(a, &cur, off, cnt, x));
     PetscCall(run->method->ops->step(run->method, x, cnt, last));
-    double sps = cfg->batch / (log_seconds() - ts);
-    if (hist) fprintf(hist, "%ld,%.9g,%.9g,%.9g,%.9g,%.1f\n", step, last->loss, last->rec, last->adv, last->pred, sps);
-    if (cfg->progress_every && (step % cfg->progress_every == 0 || step == cfg->steps))
-      progress_line(run, step, last, log_seconds() - t0, cfg->batch * step / (log_seconds() - t0));
+    run->step++;
+    double row[CKPT_HISTORY_COLS] = {(double)run->step, last->loss, last->rec, last->adv, last->pred,
+                                     cfg->batch / (log_seconds() - ts)};
+    PetscCall(run_history_append(run, row));
+    if (hist) history_line(hist, row);
+    long done = run->step - first;
+    if (cfg->progress_every && (run->step % cfg->progress_every == 0 || run->step == cfg->steps))
+      progress_line(run, run->step, last, (log_seconds() - t0) / done, cfg->batch * done / (log_seconds() - t0));
+    int due;
+    PetscCall(stop_poll(run, stopped, &due));
+    due |= cfg->checkpoint_every > 0 && run->step % cfg->checkpoint_every == 0;
+    if ((due || *stopped) && run->step < cfg->steps) {
+      char path[CONFIG_PATH_LEN + 64];
+      if (hist) fflush(hist);
+      PetscCall(run_checkpoint_step(run, path, sizeof path));
+      if (*stopped) log_info(run->par.world, "stop requested%s: checkpoint %s written at step %ld; go on with -restart auto",
+                             stop_signal() ? " by signal" : " (STOP file)", path, run->step);
+    }
   }
   *seconds = log_seconds() - t0;
+  *done_steps = run->step - first;
   if (hist) fclose(hist);
   tensor_free(&x);
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode train_main(int help) {
+PetscErrorCode train_main(int help, int *code) {
   PetscFunctionBeginUser;
   int nspec;
   const OptSpec *spec = train_options(&nspec);
+  *code = DT_EXIT_OK;
   if (help) {
     options_print_help(stdout, "usage: mpiexec -n P disentangle train [options]\n\n"
-                               "Train a model on HDF5 archives; writes RUN_DIR/history.csv, summary.json, model.h5.",
+                               "Train a model on HDF5 archives; writes RUN_DIR/history.csv, summary.json, model.h5.\n"
+                               "SIGTERM, SIGUSR1 or a file RUN_DIR/STOP: finish the step, write a checkpoint, exit 75.",
                        spec, nspec);
     PetscFunctionReturn(0);
   }
   Run run;
   memset(&run, 0, sizeof run);
   run.par.group = MPI_COMM_NULL;
+  stop_install_handlers();
   PetscLogStage stage_setup, stage_train, stage_eval;
   PetscCall(PetscLogStageRegister("Setup", &stage_setup));
   PetscCall(PetscLogStageRegister("Train", &stage_train));
@@ -203,29 +245,45 @@ PetscErrorCode train_main(int help) {
 
   PetscCall(PetscLogStagePush(stage_setup));
   PetscCall(run_setup(PETSC_COMM_WORLD, &run));
+  PetscCall(run_restart(&run));
   PetscCall(make_run_dir(run.par.world, run.cfg.run_dir));
   const Config *cfg = &run.cfg;
-  log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, %ld steps",
+  log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, steps %ld..%ld",
            cfg->method, (long long)run.archive->n, (long long)run.archive->features, run.par.size, run.par.ngroups,
-           (long)cfg->batch, (long)cfg->steps);
+           (long)cfg->batch, run.step + 1, (long)cfg->steps);
   PetscCall(PetscLogStagePop());
 
   StepLosses last = {0};
-  double seconds = 0.0;
+  if (run.history_rows) { /* a run restarted at its end still reports its last losses */
+    const double *r = run.history + (run.history_rows - 1) * CKPT_HISTORY_COLS;
+    last = (StepLosses){.loss = r[1], .rec = r[2], .adv = r[3], .pred = r[4]};
+  }
+  double seconds = 0.0, ms_per_step;
+  long done_steps = 0;
+  int stopped;
   PetscCall(PetscLogStagePush(stage_train));
-  PetscCall(train_loop(&run, &last, &seconds));
+  PetscCall(train_loop(&run, &last, &seconds, &done_steps, &stopped));
+  ms_per_step = done_steps ? 1e3 * seconds / done_steps : 0.0;
   PetscCall(PetscLogStagePop());
+  if (stopped) {
+    stop_clear(&run);
+    run_free(&run);
+    *code = DT_EXIT_STOPPED;
+    PetscFunctionReturn(0);
+  }
 
   PetscCall(PetscLogStagePush(stage_eval));
   int m = (int)cfg->latents;
   double *zmin, *zmax, rec;
+  char path[CONFIG_PATH_LEN + 64];
   PetscCall(PetscMalloc2(m, &zmin, m, &zmax));
   PetscCall(latents_survey(run.method, run.archive, zmin, zmax, &rec));
-  PetscCall(write_summary(&run, zmin, zmax, rec, &last, seconds));
-  PetscCall(write_model(&run, (long)cfg->steps));
+  PetscCall(write_summary(&run, zmin, zmax, rec, &last, seconds, ms_per_step));
+  snprintf(path, sizeof path, "%s/model.h5", cfg->run_dir);
+  PetscCall(run_checkpoint(&run, path));
   log_info(run.par.world, "done: %d of %d latents active (range > %g), reconstruction MSE/2 %.5f, %.2f ms/step",
            latents_active(zmin, zmax, m, cfg->active_threshold), m, (double)cfg->active_threshold, rec,
-           1e3 * seconds / cfg->steps);
+           ms_per_step);
   log_info(run.par.world, "results in %s/: history.csv, summary.json, model.h5", cfg->run_dir);
   PetscCall(PetscFree2(zmin, zmax));
   PetscCall(PetscLogStagePop());

@@ -88,6 +88,21 @@ static void nashae_destroy(Method *me) {
   PetscFree(me->state);
 }
 
+/* Give every rank the owners' copy of a per-regressor block (weights or Adam moments). Exactly
+ * one rank (its group's first) contributes each regressor and the others add zeros, so the sum
+ * reproduces the owner's values bit for bit. */
+static PetscErrorCode share_from_owners(Method *me, float *block) {
+  PetscFunctionBeginUser;
+  Nash *s = me->state;
+  for (int i = 0; i < s->m; i++) {
+    float *dst = s->share + i * s->per;
+    if (owns(me, i) && me->par->group_rank == 0) memcpy(dst, block + i * s->per, s->per * sizeof *dst);
+    else memset(dst, 0, s->per * sizeof *dst);
+  }
+  PetscCallMPI(MPI_Allreduce(s->share, block, (int)(s->per * s->m), MPI_FLOAT, MPI_SUM, me->par->world));
+  PetscFunctionReturn(0);
+}
+
 /* One regressor update on this rank's part of the group's batch; returns its squared error. */
 static double regressor_gradient(Nash *s, int i, int off, int cnt, int B) {
   const float scale = 1.0f / ((float)B * s->m); /* d(MSE/2) over B x m predictions */
@@ -123,17 +138,7 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
       if (owns(me, i)) adam_update(&s->adam, s->params, s->grads, i * s->per, s->per);
     *pred_sq = sq; /* the last update's error is the one reported */
   }
-  if (par->size > 1) {
-    /* Exactly one rank (its group's first) contributes each regressor; the others add zeros,
-     * so the sum reproduces the trained weights bit for bit. */
-    for (int i = 0; i < s->m; i++) {
-      int mine = owns(me, i) && par->group_rank == 0;
-      float *dst = s->share + i * s->per;
-      if (mine) memcpy(dst, s->params + i * s->per, s->per * sizeof *dst);
-      else memset(dst, 0, s->per * sizeof *dst);
-    }
-    PetscCallMPI(MPI_Allreduce(s->share, s->params, (int)nall, MPI_FLOAT, MPI_SUM, par->world));
-  }
+  if (par->size > 1) PetscCall(share_from_owners(me, s->params));
   PetscFunctionReturn(0);
 }
 
@@ -215,6 +220,24 @@ static PetscErrorCode nashae_step(Method *me, const float *x, int count, StepLos
   PetscFunctionReturn(0);
 }
 
+static int nashae_optims(Method *me, OptimBinding *out, int max) {
+  Nash *s = me->state;
+  if (max < 1) return 0;
+  out[0] = (OptimBinding){&s->adam, s->params, s->per * s->m};
+  return 1;
+}
+
+/* Only the owners of a regressor update its Adam moments; a checkpoint needs them on every rank. */
+static PetscErrorCode nashae_sync_state(Method *me) {
+  PetscFunctionBeginUser;
+  Nash *s = me->state;
+  if (me->par->size > 1) {
+    PetscCall(share_from_owners(me, s->adam.m));
+    PetscCall(share_from_owners(me, s->adam.v));
+  }
+  PetscFunctionReturn(0);
+}
+
 static int nashae_nets(Method *me, Net **nets, int max) {
   Nash *s = me->state;
   int n = 0;
@@ -233,4 +256,6 @@ const MethodOps method_nashae = {
   .loss_gradient = nashae_loss_gradient,
   .destroy = nashae_destroy,
   .nets = nashae_nets,
+  .optims = nashae_optims,
+  .sync_state = nashae_sync_state,
 };

@@ -1,0 +1,265 @@
+/* A run's checkpoints: writing them (DIR/ckpt-STEP.h5, keeping the last K), and restarting
+ * from one (-restart FILE, or auto: the newest valid one in the run directory, model.h5 of a
+ * finished run included; a damaged newest one is reported and the one before it used). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "disentangle/driver.h"
+#include <hdf5.h>
+#include "disentangle/error.h"
+#include "disentangle/log.h"
+
+#define MAX_CANDIDATES 4096
+
+static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  PetscCall(options_format(spec, nspec, &run->cfg, options));
+  memset(meta, 0, sizeof *meta);
+  meta->step = run->step;
+  meta->epoch = (double)run->step * run->cfg.batch / run->archive->n;
+  snprintf(meta->method, sizeof meta->method, "%s", run->cfg.method);
+  meta->options = *options;
+  meta->ranks = run->par.size;
+  meta->seed = (uint64_t)run->cfg.seed;
+  meta->global_batch = (int)run->cfg.batch;
+  meta->history = run->history;
+  meta->history_rows = run->history_rows;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode run_checkpoint(Run *run, const char *path) {
+  PetscFunctionBeginUser;
+  Method *m = run->method;
+  if (m->ops->sync_state) PetscCall(m->ops->sync_state(m));
+  CkptState state;
+  CkptMeta meta;
+  char *options;
+  PetscCall(method_state(m, &state));
+  PetscCall(fill_meta(run, &meta, &options));
+  PetscCall(ckpt_write(run->par.world, path, &state, &meta));
+  PetscCall(PetscFree(options));
+  method_state_free(&state);
+  PetscFunctionReturn(0);
+}
+
+/* Step of a file named ckpt-STEP.h5, or -1. */
+static long checkpoint_step(const char *name) {
+  long step;
+  char tail[8];
+  if (sscanf(name, "ckpt-%ld%7s", &step, tail) == 2 && !strcmp(tail, ".h5")) return step;
+  return -1;
+}
+
+/* The step a model file (DIR/model.h5, the end of an earlier run) says it holds, or -1. */
+static long model_step(const char *dir) {
+  char path[CONFIG_PATH_LEN + 16];
+  long long step = -1;
+  snprintf(path, sizeof path, "%s/model.h5", dir);
+  if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) return -1;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return -1;
+  if (H5Aexists(f, "step") > 0) {
+    hid_t a = H5Aopen(f, "step", H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &step) < 0) step = -1;
+    if (a >= 0) H5Aclose(a);
+  }
+  H5Fclose(f);
+  return (long)step;
+}
+
+typedef struct {
+  char *name;
+  long step;
+} Candidate;
+
+static int by_step_descending(const void *a, const void *b) {
+  long x = ((const Candidate *)a)->step, y = ((const Candidate *)b)->step;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Rank 0 lists the run directory's checkpoints (and model.h5), newest first, as one blob of
+ * NUL-terminated names; with_model: include model.h5. */
+static char *scan_directory(const char *dir, int with_model, int *len) {
+  Candidate found[MAX_CANDIDATES + 1];
+  int k = 0;
+  DIR *d = opendir(dir);
+  for (struct dirent *e; d && (e = readdir(d)) && k < MAX_CANDIDATES;) {
+    long step = checkpoint_step(e->d_name);
+    if (step >= 0) found[k++] = (Candidate){strdup(e->d_name), step};
+  }
+  if (d) closedir(d);
+  long ms = with_model ? model_step(dir) : -1;
+  if (ms >= 0) found[k++] = (Candidate){strdup("model.h5"), ms};
+  qsort(found, k, sizeof *found, by_step_descending);
+  *len = 0;
+  for (int i = 0; i < k; i++) *len += (int)strlen(found[i].name) + 1;
+  char *blob = malloc(*len + 1);
+  for (int i = 0, at = 0; i < k; i++) at += sprintf(blob + at, "%s", found[i].name) + 1, free(found[i].name);
+  return blob;
+}
+
+/* Everyone gets rank 0's list. */
+static PetscErrorCode list_checkpoints(const Run *run, int with_model, char ***names, int *n) {
+  PetscFunctionBeginUser;
+  char *blob = NULL;
+  int len = 0;
+  if (run->par.rank == 0) blob = scan_directory(run->cfg.run_dir, with_model, &len);
+  PetscCallMPI(MPI_Bcast(&len, 1, MPI_INT, 0, run->par.world));
+  if (run->par.rank != 0) blob = malloc(len + 1);
+  PetscCallMPI(MPI_Bcast(blob, len, MPI_CHAR, 0, run->par.world));
+  *n = 0;
+  for (int at = 0; at < len; at += (int)strlen(blob + at) + 1) (*n)++;
+  *names = malloc(sizeof **names * (*n + 1));
+  for (int i = 0, at = 0; i < *n; i++, at += (int)strlen(blob + at) + 1) (*names)[i] = blob + at;
+  if (*n == 0) free(blob);
+  PetscFunctionReturn(0);
+}
+
+static void free_list(char **names, int n) {
+  if (n > 0) free(names[0]);
+  free(names);
+}
+
+PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len) {
+  PetscFunctionBeginUser;
+  snprintf(path, len, "%s/ckpt-%08ld.h5", run->cfg.run_dir, run->step);
+  PetscCall(run_checkpoint(run, path));
+  char **names;
+  int n;
+  PetscCall(list_checkpoints(run, 0, &names, &n));
+  /* Older ones go only now that the new one is complete. */
+  if (run->par.rank == 0)
+    for (int i = (int)run->cfg.checkpoint_keep; i < n; i++) {
+      char old[CONFIG_PATH_LEN + 64];
+      snprintf(old, sizeof old, "%s/%s", run->cfg.run_dir, names[i]);
+      unlink(old);
+    }
+  free_list(names, n);
+  PetscFunctionReturn(0);
+}
+
+/* Options that fix the shape of the state: a checkpoint must agree on them. */
+static const char *const structural[] = {"-method", "-latents", "-hidden", "-activation", "-reg_hidden"};
+
+static PetscErrorCode check_compatible(const Run *run, const char *path, const CkptMeta *meta) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  char *mine;
+  PetscCall(options_format(spec, nspec, &run->cfg, &mine));
+  for (size_t i = 0; i < sizeof structural / sizeof *structural; i++) {
+    char there[256] = "", here[256] = "";
+    ckpt_option(meta->options, structural[i], there, sizeof there);
+    ckpt_option(mine, structural[i], here, sizeof here);
+    if (strcmp(there, here)) {
+      PetscCall(PetscFree(mine));
+      DT_INPUT_ERROR(run->par.world, "checkpoint '%s' does not match this run: %s is '%s' there and '%s' here", path,
+                     structural[i], there, here);
+    }
+  }
+  const char *informative[] = {"-seed", "-batch", "-data", "-lr", "-reg_lr", "-lambda"};
+  for (size_t i = 0; i < sizeof informative / sizeof *informative; i++) {
+    char there[CONFIG_PATH_LEN] = "", here[CONFIG_PATH_LEN] = "";
+    ckpt_option(meta->options, informative[i], there, sizeof there);
+    ckpt_option(mine, informative[i], here, sizeof here);
+    if (strcmp(there, here))
+      log_info(run->par.world, "note: %s was '%s' in the checkpoint and is '%s' now", informative[i], there, here);
+  }
+  PetscCall(PetscFree(mine));
+  PetscFunctionReturn(0);
+}
+
+/* Call f(run, path, meta) with errors returned instead of printed; on an input error (a damaged
+ * file) say so and set *damaged. */
+static PetscErrorCode quietly(PetscErrorCode (*f)(Run *, const char *, CkptMeta *), Run *run, const char *path,
+                              CkptMeta *meta, int *damaged) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  PetscErrorCode ierr = f(run, path, meta);
+  PetscCall(PetscPopErrorHandler());
+  *damaged = ierr == DT_ERR_INPUT;
+  if (*damaged) {
+    const char *text = NULL;
+    char *specific = NULL;
+    PetscErrorMessage(ierr, &text, &specific);
+    log_info(run->par.world, "warning: skipping it: %s", specific ? specific : text ? text : "unreadable");
+  } else PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode read_meta(Run *run, const char *path, CkptMeta *meta) {
+  return ckpt_read_meta(run->par.world, path, meta);
+}
+
+/* The state, step and history of a checkpoint whose meta was read and found compatible. */
+static PetscErrorCode read_state(Run *run, const char *path, CkptMeta *meta) {
+  PetscFunctionBeginUser;
+  CkptState state;
+  PetscCall(method_state(run->method, &state));
+  PetscErrorCode ierr = ckpt_read_state(run->par.world, path, &state, meta);
+  method_state_free(&state);
+  PetscCall(ierr);
+  run->step = meta->step;
+  run->history_rows = 0;
+  for (long r = 0; r < meta->history_rows; r++) PetscCall(run_history_append(run, meta->history + r * CKPT_HISTORY_COLS));
+  PetscFunctionReturn(0);
+}
+
+/* Load one checkpoint. A damaged file sets *damaged when allowed (auto), else stops the run; a
+ * checkpoint of another model always stops it: going on from step 0 would overwrite a run. */
+static PetscErrorCode load(Run *run, const char *path, int allow_damaged, int *damaged) {
+  PetscFunctionBeginUser;
+  CkptMeta meta;
+  memset(&meta, 0, sizeof meta);
+  *damaged = 0;
+  if (allow_damaged) PetscCall(quietly(read_meta, run, path, &meta, damaged));
+  else PetscCall(read_meta(run, path, &meta));
+  if (*damaged) {
+    ckpt_meta_free(&meta);
+    PetscFunctionReturn(0);
+  }
+  PetscErrorCode ierr = check_compatible(run, path, &meta);
+  if (!ierr) ierr = allow_damaged ? quietly(read_state, run, path, &meta, damaged) : read_state(run, path, &meta);
+  int ranks = meta.ranks;
+  ckpt_meta_free(&meta);
+  PetscCall(ierr);
+  if (!*damaged)
+    log_info(run->par.world, "restarted from '%s' at step %ld (written by %d rank(s), now %d)", path, run->step, ranks,
+             run->par.size);
+  PetscFunctionReturn(0);
+}
+
+/* The newest checkpoint that loads; damaged ones are reported and skipped. */
+static PetscErrorCode load_newest(Run *run) {
+  PetscFunctionBeginUser;
+  char **names;
+  int n, damaged = 1;
+  PetscCall(list_checkpoints(run, 1, &names, &n));
+  for (int i = 0; i < n && damaged; i++) {
+    char path[CONFIG_PATH_LEN + 64];
+    snprintf(path, sizeof path, "%s/%s", run->cfg.run_dir, names[i]);
+    PetscErrorCode ierr = load(run, path, 1, &damaged);
+    if (ierr) free_list(names, n);
+    PetscCall(ierr);
+  }
+  free_list(names, n);
+  if (damaged) log_info(run->par.world, "-restart auto: no usable checkpoint in %s; starting at step 0", run->cfg.run_dir);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode run_restart(Run *run) {
+  PetscFunctionBeginUser;
+  run->step = 0;
+  if (!strcmp(run->cfg.restart, "none")) PetscFunctionReturn(0);
+  if (!strcmp(run->cfg.restart, "auto")) PetscCall(load_newest(run));
+  else {
+    int damaged;
+    PetscCall(load(run, run->cfg.restart, 0, &damaged));
+  }
+  PetscFunctionReturn(0);
+}
