@@ -2,7 +2,8 @@
  *   disentangle train [options]    train a model (see -help)
  *   disentangle bench [options]    time a training step against the GEMM floor
  *   disentangle inspect FILE       what a checkpoint holds
- * Exit codes: 0 done, 1 internal error, 2 bad input, 75 stopped early with a checkpoint. */
+ * Exit codes: 0 done, 1 internal error, 2 bad input, 3 cannot write output (disk full...),
+ * 75 stopped early with a checkpoint written (go on with -restart auto). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,8 +1,10 @@
 /* Errors: every fallible function returns PetscErrorCode and is called through PetscCall.
  *
- * Two kinds of error leave the program:
+ * Three kinds of error leave the program:
  *  - input errors (bad option, archive, checkpoint): detected identically on every rank,
  *    reported as ONE line by rank 0, exit code DT_EXIT_INPUT;
+ *  - output errors (PETSC_ERR_FILE_WRITE: disk full, directory gone), agreed on by all ranks:
+ *    one line, exit code DT_EXIT_OUTPUT;
  *  - internal errors: PETSc's traceback, then MPI_Abort.
  * An input error is raised with DT_INPUT_ERROR(comm, fmt, ...). */
 #ifndef DISENTANGLE_ERROR_H
@@ -14,6 +16,7 @@
 #define DT_EXIT_OK 0
 #define DT_EXIT_INTERNAL 1
 #define DT_EXIT_INPUT 2
+#define DT_EXIT_OUTPUT 3
 
 /* The PETSc error code that marks "the user's input is wrong". */
 #define DT_ERR_INPUT PETSC_ERR_USER_INPUT

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "disentangle/comm.h"
@@ -242,9 +243,34 @@ static PetscErrorCode write_body(hid_t file, MPI_Comm comm, const CkptState *s, 
   PetscFunctionReturn(0);
 }
 
+/* Room for the file, checked before writing: parallel HDF5 cannot always get out of a write
+ * that fails on a full disk (ranks can stop in different collective calls and wait forever). */
+static PetscErrorCode check_space(MPI_Comm comm, const char *path, const CkptState *s, const CkptMeta *m) {
+  PetscFunctionBeginUser;
+  int rank;
+  double need = 1 << 20, have = 0; /* 1 MiB for metadata and the small datasets */
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  for (int i = 0; i < s->ntensors; i++) need += 4.0 * s->tensors[i].rows * (s->tensors[i].cols ? s->tensors[i].cols : 1);
+  need += 8.0 * CKPT_HISTORY_COLS * m->history_rows;
+  if (rank == 0) {
+    char dir[4096];
+    struct statvfs fs;
+    snprintf(dir, sizeof dir, "%s", path);
+    have = statvfs(dirname(dir), &fs) == 0 ? (double)fs.f_bavail * fs.f_frsize : -1.0;
+  }
+  PetscCallMPI(MPI_Bcast(&have, 1, MPI_DOUBLE, 0, comm));
+  PetscCheck(have < 0 || have >= need, comm, PETSC_ERR_FILE_WRITE,
+             "no room for checkpoint '%s': it needs %.1f MB, %.1f MB are free; free space or lower -checkpoint_keep "
+             "(older checkpoints are intact)", path, need / 1e6, have / 1e6);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, CkptMeta *m) {
   PetscFunctionBeginUser;
   char tmp[4200];
+  int rank, ok, all_ok;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(check_space(comm, path, s, m));
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   m->checksum = state_checksum(s); /* every rank holds the whole state: all agree */
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -253,18 +279,20 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
   DT_H5(H5Pset_coll_metadata_write(fapl, 1));
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
-  PetscCheck(file >= 0, comm, PETSC_ERR_FILE_OPEN, "cannot create '%s': is the run directory writable?", tmp);
-  PetscErrorCode ierr = write_body(file, comm, s, m);
-  herr_t closed = H5Fclose(file); /* flushes: a full disk shows here at the latest */
-  int ok = !ierr && closed >= 0, all_ok;
+  ok = file >= 0;
   PetscCallMPI(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
-  if (!all_ok) {
-    int rank;
-    MPI_Comm_rank(comm, &rank);
-    if (rank == 0) unlink(tmp); /* nothing half-written stays behind */
-    SETERRQ(comm, PETSC_ERR_FILE_WRITE,
-            "writing checkpoint '%s' failed (disk full or I/O error?); it was removed, older checkpoints are intact", path);
-  }
+  if (!all_ok && file >= 0) H5Fclose(file);
+  PetscCheck(all_ok, comm, PETSC_ERR_FILE_WRITE, "cannot create '%s': is the run directory there and writable?", tmp);
+  /* A failed write (full disk) is reported once, below, for the whole checkpoint. */
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  PetscErrorCode ierr = write_body(file, comm, s, m);
+  PetscCall(PetscPopErrorHandler());
+  herr_t closed = H5Fclose(file); /* flushes: a full disk shows here at the latest */
+  ok = !ierr && closed >= 0;
+  PetscCallMPI(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
+  if (!all_ok && rank == 0) unlink(tmp); /* nothing half-written stays behind */
+  PetscCheck(all_ok, comm, PETSC_ERR_FILE_WRITE,
+             "writing checkpoint '%s' failed (disk full?); the partial file was removed, older checkpoints are intact", path);
   PetscCall(publish(comm, tmp, path));
   PetscFunctionReturn(0);
 }
