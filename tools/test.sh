@@ -2,7 +2,7 @@
 # Build if needed and run the whole test suite; ends with one line "make check: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh || exit 1
+bash tools/setup.sh --tests || exit 1
 cd build
 make -s check -j1 "$@"
 status=$?
