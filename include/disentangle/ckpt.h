@@ -1,7 +1,8 @@
 /* Checkpoints and model files through parallel HDF5 (DESIGN.md "Checkpoint"). One layout for
  * both, so `eval` takes either:
  *   /                 attributes format, format_version, version, method, options (the full option
- *                     set used), step, epoch, ranks, seed, global_batch, checksum (CRC-32 of every
+ *                     set used), step, epoch, ranks, seed, global_batch, data_mean, data_std
+ *                     (the input normalisation applied), checksum (CRC-32 of every
  *                     tensor under /optim and /params, in the order HDF5 lists them by name)
  *   /params/<net>/<tensor>        every parameter tensor by name ([out, in] weights, [out] biases)
  *   /optim/<net>/<tensor>.m, .v   Adam moments of that tensor; attribute t (steps) on /optim/<net>
@@ -46,6 +47,7 @@ typedef struct {
   int ranks;
   uint64_t seed;
   int global_batch;
+  double data_mean, data_std; /* the input normalisation the model was trained with */
   double *history;     /* [history_rows][CKPT_HISTORY_COLS] */
   long history_rows;
   uint32_t checksum;   /* filled by ckpt_write / ckpt_read */

@@ -21,6 +21,11 @@ void par_free(Par *par);
  * Uneven splits: the first B mod nparts parts get one row more. */
 void par_slice(int B, int p, int nparts, int *offset, int *count);
 
+/* Rows [*offset, *offset + *count) of n rows for part p of nparts, in whole chunks of `chunk`
+ * rows (the last may be short): a row is then always processed in the same chunk, with the same
+ * GEMM shapes, whatever the number of parts, so results are bit-identical on any rank count. */
+void par_slice_chunks(long n, int chunk, int p, int nparts, int *offset, int *count);
+
 /* Sum n doubles over comm in place: the ONE reduction of the batch statistics. */
 PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm);
 /* Sum a flat float gradient block over comm in place. */

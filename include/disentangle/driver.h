@@ -29,6 +29,13 @@ typedef struct {
 
 /* Read and validate the options, open the data, create the method. */
 PetscErrorCode run_setup(MPI_Comm comm, Run *run);
+/* Open the data and create the method from run->cfg as it stands (norm: how to normalise;
+ * training: check that the batch fits the ranks and the data). */
+PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int training);
+/* A trained model for evaluation: the configuration stored in the model file (a checkpoint or
+ * model.h5), the data given (or the run's own when data is NULL or ""), normalised as in
+ * training, and the trained state loaded. */
+PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run);
 void run_free(Run *run);
 PetscErrorCode run_history_append(Run *run, const double *row);
 
@@ -48,9 +55,16 @@ int stop_signal(void);
 PetscErrorCode stop_poll(const Run *run, int *stop, int *checkpoint_due);
 void stop_clear(const Run *run);
 
+/* The latents of every sample of the run's archive on every rank: z[n][latents]. Each rank
+ * encodes its block of samples, then the blocks are shared. */
+PetscErrorCode run_encode_all(Run *run, double *z);
+
 /* Commands: each sets *code to the process exit code when it returns without error. */
 PetscErrorCode train_main(int help, int *code);
 PetscErrorCode bench_main(int help, int *code);
 PetscErrorCode inspect_main(int help, int *code, const char *path);
+PetscErrorCode eval_command(int help, int *code, int nargs, char **args);
+PetscErrorCode report_command(int help, int *code, int nargs, char **args);
+PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args);
 
 #endif

@@ -55,6 +55,10 @@ const float *net_forward(Net *net, const float *x, int B);
  * param_grads: accumulate into net->grads; dx: input gradient [B][in] or NULL. */
 void net_backward(Net *net, const float *x, const float *dout, int B, int param_grads, float *dx);
 
+/* Output of dense layer number `dense` (0-based, counting dense layers only) after its activation,
+ * as left by the last net_forward: [B][*width]. NULL when there is no such layer. */
+const float *net_dense_output(const Net *net, int dense, int *width);
+
 /* Name of tensor t of a dense layer, e.g. "dense2.weight": used in weight files. */
 void net_tensor_name(const Net *net, int layer, int is_bias, char *buf, size_t len);
 

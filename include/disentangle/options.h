@@ -22,6 +22,8 @@ typedef struct {
   const char *help;
 } OptSpec;
 
+/* Fill opts with every default (nothing else). */
+PetscErrorCode options_defaults(MPI_Comm comm, const OptSpec *spec, int n, void *opts);
 /* Fill opts with every default, then the values given on the command line or in option files;
  * a value of the wrong type or out of range is an input error naming the option. */
 PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opts);
@@ -34,6 +36,10 @@ void options_print_help(FILE *fp, const char *usage, const OptSpec *spec, int n)
 PetscErrorCode options_format(const OptSpec *spec, int n, const void *opts, char **text);
 
 
+
+/* Set the options named in a text of "-name value" lines (what options_format writes, e.g. the
+ * option set stored in a checkpoint); names not in spec are ignored. */
+PetscErrorCode options_apply_text(MPI_Comm comm, const OptSpec *spec, int n, const char *text, void *opts);
 
 /* Parse a comma-separated list of positive integers ("200,80,40") given to option `name`. */
 PetscErrorCode options_parse_widths(const char *name, const char *text, int *out, int max, int *n);

@@ -27,6 +27,8 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   meta->ranks = run->par.size;
   meta->seed = (uint64_t)run->cfg.seed;
   meta->global_batch = (int)run->cfg.batch;
+  meta->data_mean = run->archive->mean;
+  meta->data_std = run->archive->std;
   meta->history = run->history;
   meta->history_rows = run->history_rows;
   PetscFunctionReturn(0);
@@ -261,5 +263,23 @@ PetscErrorCode run_restart(Run *run) {
     int damaged;
     PetscCall(load(run, run->cfg.restart, 0, &damaged));
   }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  CkptMeta meta;
+  PetscCall(ckpt_read_meta(comm, model, &meta));
+  PetscCall(options_defaults(comm, spec, nspec, &run->cfg));
+  PetscCall(options_apply_text(comm, spec, nspec, meta.options, &run->cfg));
+  if (data && *data) snprintf(run->cfg.data, sizeof run->cfg.data, "%s", data);
+  run->cfg.groups = 0; /* the rank groups of this job, not of the training job */
+  ArchiveNorm norm = {.mean = meta.data_mean, .std = meta.data_std, .have_mean = 1, .have_std = 1};
+  PetscCall(run_build(comm, run, &norm, 0));
+  PetscErrorCode ierr = read_state(run, model, &meta);
+  ckpt_meta_free(&meta);
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }

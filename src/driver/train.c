@@ -49,23 +49,29 @@ const OptSpec *train_options(int *n) {
 
 PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
   PetscFunctionBeginUser;
-  int nspec, size;
+  int nspec;
   const OptSpec *spec = train_options(&nspec);
-  Config *cfg = &run->cfg;
-  PetscCall(options_read(comm, spec, nspec, cfg));
+  PetscCall(options_read(comm, spec, nspec, &run->cfg));
   PetscCall(options_reject_unknown(comm, spec, nspec));
+  ArchiveNorm norm = {.mean = run->cfg.data_mean, .std = run->cfg.data_std, .have_mean = run->cfg.data_std > 0,
+                      .have_std = run->cfg.data_std > 0};
+  PetscCall(run_build(comm, run, &norm, 1));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int training) {
+  PetscFunctionBeginUser;
+  int size;
+  Config *cfg = &run->cfg;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   if (cfg->groups == 0) cfg->groups = PetscMin(size, cfg->latents);
   DT_INPUT_CHECK(cfg->groups <= size, comm, "option -groups: %d rank groups need at least as many ranks; this run has %d",
                  (int)cfg->groups, size);
-  DT_INPUT_CHECK(cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
+  DT_INPUT_CHECK(!training || cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
                  (int)cfg->batch, size);
   openblas_set_num_threads((int)cfg->blas_threads);
-
-  ArchiveNorm norm = {.mean = cfg->data_mean, .std = cfg->data_std, .have_mean = cfg->data_std > 0,
-                      .have_std = cfg->data_std > 0};
-  PetscCall(archive_open(comm, cfg->data, &norm, &run->archive));
-  DT_INPUT_CHECK(cfg->batch <= run->archive->n, comm,
+  PetscCall(archive_open(comm, cfg->data, norm, &run->archive));
+  DT_INPUT_CHECK(!training || cfg->batch <= run->archive->n, comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
                  (long long)run->archive->n, cfg->data, (long long)run->archive->n);
   PetscCall(par_create(comm, (int)cfg->groups, &run->par));

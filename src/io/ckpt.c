@@ -168,6 +168,8 @@ static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscCall(put_attr(file, "ranks", H5T_NATIVE_LLONG, &ranks));
   PetscCall(put_attr(file, "seed", H5T_NATIVE_ULLONG, &seed));
   PetscCall(put_attr(file, "global_batch", H5T_NATIVE_LLONG, &batch));
+  PetscCall(put_attr(file, "data_mean", H5T_NATIVE_DOUBLE, &m->data_mean));
+  PetscCall(put_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std));
   PetscCall(put_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum));
   PetscFunctionReturn(0);
 }
@@ -347,7 +349,9 @@ PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *m) {
             get_attr(file, "format_version", H5T_NATIVE_LLONG, &fv) || get_attr(file, "ranks", H5T_NATIVE_LLONG, &ranks) ||
             get_attr(file, "seed", H5T_NATIVE_ULLONG, &seed) || get_attr(file, "epoch", H5T_NATIVE_DOUBLE, &m->epoch) ||
             get_attr(file, "global_batch", H5T_NATIVE_LLONG, &batch) ||
-            get_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum);
+            get_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum) ||
+            get_attr(file, "data_mean", H5T_NATIVE_DOUBLE, &m->data_mean) ||
+            get_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std);
   if (!bad) snprintf(m->method, sizeof m->method, "%s", method);
   free(format), free(method);
   m->options = bad ? NULL : get_string_attr(file, "options");

@@ -71,13 +71,19 @@ static PetscErrorCode parse_value(MPI_Comm comm, const OptSpec *o, const char *t
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode options_defaults(MPI_Comm comm, const OptSpec *spec, int n, void *opts) {
+  PetscFunctionBeginUser;
+  for (int i = 0; i < n; i++) PetscCall(parse_value(comm, &spec[i], spec[i].def, opts));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opts) {
   PetscFunctionBeginUser;
   char *value;
+  PetscCall(options_defaults(comm, spec, n, opts));
   PetscCall(PetscMalloc1(VALUE_LEN, &value));
   for (int i = 0; i < n; i++) {
     PetscBool set = PETSC_FALSE;
-    PetscCall(parse_value(comm, &spec[i], spec[i].def, opts));
     value[0] = 0;
     PetscCall(PetscOptionsGetString(NULL, NULL, spec[i].name, value, VALUE_LEN, &set));
     DT_INPUT_CHECK(!set || strlen(value) < VALUE_LEN - 1, comm, "option %s: value too long", spec[i].name);
@@ -174,6 +180,23 @@ PetscErrorCode options_format(const OptSpec *spec, int n, const void *opts, char
     }
   }
   *text = buf;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode options_apply_text(MPI_Comm comm, const OptSpec *spec, int n, const char *text, void *opts) {
+  PetscFunctionBeginUser;
+  char name[256], value[VALUE_LEN];
+  for (const char *line = text; line && *line;) {
+    const char *end = strchr(line, '\n'), *space = strchr(line, ' ');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (space && space < line + len && (size_t)(space - line) < sizeof name && len - (space - line) - 1 < sizeof value) {
+      snprintf(name, sizeof name, "%.*s", (int)(space - line), line);
+      snprintf(value, sizeof value, "%.*s", (int)(len - (space - line) - 1), space + 1);
+      for (int i = 0; i < n; i++)
+        if (!strcmp(spec[i].name, name)) PetscCall(parse_value(comm, &spec[i], value, opts));
+    }
+    line = end ? end + 1 : NULL;
+  }
   PetscFunctionReturn(0);
 }
 

@@ -10,7 +10,7 @@ PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double 
   const Par *par = m->par;
   const int nl = m->ae.latents, chunk = m->ae.max_batch;
   int off, cnt;
-  par_slice((int)a->n, par->rank, par->size, &off, &cnt);
+  par_slice_chunks(a->n, chunk, par->rank, par->size, &off, &cnt);
   double sq = 0.0;
   for (int j = 0; j < nl; j++) zmin[j] = DBL_MAX, zmax[j] = -DBL_MAX;
   for (int start = off; start < off + cnt; start += chunk) {

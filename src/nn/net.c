@@ -157,3 +157,13 @@ void net_tensor_name(const Net *net, int layer, int is_bias, char *buf, size_t l
   for (int l = 0; l < layer; l++) index += net->layers[l].kind == LAYER_DENSE;
   snprintf(buf, len, "dense%d.%s", index, is_bias ? "bias" : "weight");
 }
+
+const float *net_dense_output(const Net *net, int dense, int *width) {
+  for (int l = 0, seen = 0; l < net->nlayers; l++) {
+    if (net->layers[l].kind != LAYER_DENSE || seen++ != dense) continue;
+    *width = net->layers[l].out;
+    /* activations run in place, so the dense layer's buffer holds the activated values */
+    return net->acts[l];
+  }
+  return NULL;
+}

@@ -28,6 +28,14 @@ void par_slice(int B, int p, int nparts, int *offset, int *count) {
   *offset = p * base + (p < extra ? p : extra);
 }
 
+void par_slice_chunks(long n, int chunk, int p, int nparts, int *offset, int *count) {
+  int chunks = (int)((n + chunk - 1) / chunk), first, many;
+  par_slice(chunks, p, nparts, &first, &many);
+  long start = (long)first * chunk, end = PetscMin((long)(first + many) * chunk, n);
+  *offset = (int)start;
+  *count = (int)PetscMax(end - start, 0);
+}
+
 PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm) {
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, comm));

@@ -1,0 +1,95 @@
+/* Supervised disentanglement scores of the latents of an archive, after google-research's
+ * disentanglement_lib (evaluation/metrics/ and the unsupervised-study gin configs), plus the
+ * BetaVAE score as the NashAE paper's beam-data notebooks compute it.
+ *
+ * Sampling: where the lib draws factor vectors and renders observations, we draw stored samples
+ * (factors.h). "A random sample" is a uniform archive index (with replacement), which is the
+ * lib's uniform factor draw when the archive is a full factor grid. Every draw is a counter-based
+ * rng draw from (seed, a stream private to the metric and purpose, point index, draw index), so a
+ * score is a pure function of (latents, factors, params, seed): every MPI rank holding the same
+ * latents computes the same bits, with no communication.
+ *
+ * All functions return 0, or -1 when out of memory; results go through the out pointers. */
+#ifndef DISENTANGLE_SCORES_H
+#define DISENTANGLE_SCORES_H
+
+#include <stdint.h>
+
+#include "disentangle/factors.h"
+
+/* BetaVAE score (Higgins et al. 2017), the lib's beta_vae_sklearn. */
+typedef struct {
+  int batch_size, num_train, num_eval; /* 64, 10000, 5000 */
+  double C;                            /* logistic regression's inverse penalty: 1.0 */
+} BetaVaeParams;
+
+/* BetaVAE score, NashAE protocol (ericyeats/nashae-beamsynthesis, ae_script_beamsynthesis). */
+typedef struct {
+  int batch_size, iterations, num_eval; /* 20, 10000, 1000 */
+  double lr;                            /* Adagrad learning rate: 1.0 */
+} NashBetaVaeParams;
+
+/* FactorVAE score (Kim & Mnih 2018), the lib's factor_vae_score with prune_dims. */
+typedef struct {
+  int batch_size, num_train, num_eval, num_variance_estimate; /* 64, 10000, 5000, 10000 */
+  double prune_threshold;                                     /* std below which a latent is dead: 0.05 */
+} FactorVaeParams;
+
+/* MIG (Chen et al. 2018) and the MI matrix it shares with modularity. */
+typedef struct {
+  int num_train, bins; /* 10000, 20 */
+} MigParams;
+
+/* Modularity and explicitness (Ridgeway & Mozer 2018), the lib's modularity_explicitness. */
+typedef struct {
+  int num_train, num_test, bins; /* 10000, 5000, 20 */
+  double C;                      /* 1.0 */
+} ModExplParams;
+
+typedef struct {
+  BetaVaeParams beta_vae;
+  NashBetaVaeParams nash;
+  FactorVaeParams factor_vae;
+  MigParams mig;
+  ModExplParams modexpl;
+} ScoreParams;
+
+/* disentanglement_lib's defaults (unsupervised_study_v1 metric configs), NashAE's for nash. */
+ScoreParams scores_default_params(void);
+
+typedef struct {
+  double train_accuracy, eval_accuracy;
+} AccuracyPair;
+
+typedef struct {
+  double train_accuracy, eval_accuracy;
+  int num_active; /* latents kept by prune_dims (the lib reports len(mask), i.e. all latents) */
+} FactorVaeResult;
+
+typedef struct {
+  double train, test; /* mean over factors of the mean one-vs-rest ROC-AUC over factor values */
+} ExplicitnessResult;
+
+int score_beta_vae(const FactorData *fd, const BetaVaeParams *p, uint64_t seed, AccuracyPair *out);
+int score_beta_vae_nashae(const FactorData *fd, const NashBetaVaeParams *p, uint64_t seed, double *accuracy);
+int score_factor_vae(const FactorData *fd, const FactorVaeParams *p, uint64_t seed, FactorVaeResult *out);
+int score_mig(const FactorData *fd, const MigParams *p, uint64_t seed, double *mig);
+int score_modularity(const FactorData *fd, const ModExplParams *p, uint64_t seed, double *modularity);
+int score_explicitness(const FactorData *fd, const ModExplParams *p, uint64_t seed, ExplicitnessResult *out);
+
+/* The random samples MIG, modularity and explicitness use: idx[n], uniform with replacement;
+ * part 0 is the training draw, part 1 the test draw (so for one seed MIG, modularity and
+ * explicitness see the same training samples, as modularity and explicitness do in the lib). */
+void scores_draw_samples(const FactorData *fd, int n, uint64_t seed, int part, int *idx);
+
+/* mi[m][k]: mutual information (nats, sklearn's mutual_info_score) between each latent, cut into
+ * `bins` equal-width bins over its range in the samples idx[n] (np.histogram edges with
+ * np.digitize, as the lib's histogram discretizer), and each factor's codes; entropy[k] (may be
+ * NULL): each factor's entropy over the same samples. */
+int scores_mutual_info(const FactorData *fd, const int *idx, int n, int bins, double *mi, double *entropy);
+/* MIG from mi[m][k] and entropy[k]: mean over factors of (top - second MI) / entropy. */
+double scores_mig_from_mi(const double *mi, const double *entropy, int m, int k);
+/* Modularity from mi[m][k]: mean over latents of 1 - delta_j (0 for latents with no MI). */
+double scores_modularity_from_mi(const double *mi, int m, int k);
+
+#endif

@@ -1,0 +1,300 @@
+/* `disentangle eval`: encode an archive with a trained model (each rank a block of samples) and
+ * measure the code: unsupervised statistics of the latents (and of any hidden layer), and, when
+ * the archive has /factors, the supervised disentanglement scores. Writes RUN_DIR/metrics.json
+ * (flat: one "key": number per line) and prints a table. The same numbers on any rank count. */
+#include <ctype.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disentangle/covstats.h"
+#include "disentangle/dci.h"
+#include "disentangle/driver.h"
+#include "disentangle/error.h"
+#include "disentangle/eval.h"
+#include "disentangle/factors.h"
+#include "disentangle/log.h"
+#include "disentangle/scores.h"
+
+#define ECFG(field) offsetof(EvalConfig, field), sizeof(((EvalConfig *)0)->field)
+
+static const OptSpec eval_spec[] = {
+  {"-run_dir", OPT_STRING, ECFG(run_dir), "runs/default", 0, 0, NULL, "the run to evaluate; metrics.json is written there"},
+  {"-model", OPT_STRING, ECFG(model), "", 0, 0, NULL, "model or checkpoint file (default RUN_DIR/model.h5)"},
+  {"-data", OPT_STRING, ECFG(data), "", 0, 0, NULL, "archive(s) to encode (default: the run's training data)"},
+  {"-seed", OPT_INT, ECFG(seed), "1", 0, 2147483647, NULL, "seed of the metrics' sampling"},
+  {"-tdv_d", OPT_INT, ECFG(tdv_d), "0", 0, 1e6, NULL, "d of TdV, the top-d variance share (0: the number of factors, else 1)"},
+  {"-layer", OPT_STRING, ECFG(layer), "", 0, 0, NULL, "also the spectrum of a hidden layer, e.g. encoder.dense1 (net.denseK)"},
+  {"-eig_distributed_min", OPT_INT, ECFG(eig_distributed_min), "512", 1, 1e9, NULL,
+   "eigenproblems at least this large go to ScaLAPACK over all ranks"},
+  {"-factor_values", OPT_INT, ECFG(factor_values), "1000", 2, 1e9, NULL,
+   "a factor with at most this many distinct values keeps them; more are binned"},
+  {"-factor_bins", OPT_INT, ECFG(factor_bins), "20", 2, 1e6, NULL, "bins for a factor with more distinct values"},
+  {"-metric_train", OPT_INT, ECFG(metric_train), "10000", 10, 1e8, NULL, "training points of the supervised scores"},
+  {"-metric_eval", OPT_INT, ECFG(metric_eval), "5000", 10, 1e8, NULL, "evaluation points of the supervised scores"},
+};
+#define NSPEC ((int)(sizeof eval_spec / sizeof eval_spec[0]))
+
+/* Latents of every sample on every rank: each rank encodes its block, then all blocks are shared. */
+PetscErrorCode run_encode_all(Run *run, double *z) {
+  PetscFunctionBeginUser;
+  const Archive *a = run->archive;
+  const int m = run->method->ae.latents, chunk = run->method->ae.max_batch;
+  int rank = run->par.rank, size = run->par.size, off, cnt;
+  par_slice_chunks(a->n, chunk, rank, size, &off, &cnt);
+  for (int start = off; start < off + cnt; start += chunk) {
+    int rows = PetscMin(chunk, off + cnt - start);
+    const float *code = net_forward(&run->method->ae.enc, a->x + (size_t)start * a->features, rows);
+    for (long i = 0; i < (long)rows * m; i++) z[(size_t)start * m + i] = code[i];
+  }
+  int *counts, *displs;
+  PetscCall(PetscMalloc2(size, &counts, size, &displs));
+  for (int p = 0; p < size; p++) {
+    par_slice_chunks(a->n, chunk, p, size, &displs[p], &counts[p]);
+    counts[p] *= m, displs[p] *= m;
+  }
+  PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, z, counts, displs, MPI_DOUBLE, run->par.world));
+  PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(0);
+}
+
+/* Activations of `net.denseK` for this rank's block of samples: h[rows][*width] (PetscMalloc'd). */
+static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long *rows, int *width) {
+  PetscFunctionBeginUser;
+  char net_name[64];
+  int dense = -1;
+  DT_INPUT_CHECK(sscanf(layer, "%63[^.].dense%d", net_name, &dense) == 2, run->par.world,
+                 "option -layer: '%s' is not NET.denseK (e.g. encoder.dense1)", layer);
+  Net *nets[64], *net = NULL;
+  int nn = run->method->ops->nets(run->method, nets, 64);
+  for (int i = 0; i < nn; i++)
+    if (!strcmp(nets[i]->name, net_name)) net = nets[i];
+  DT_INPUT_CHECK(net, run->par.world, "option -layer: no net '%s' in this model (encoder, decoder, ...)", net_name);
+  DT_INPUT_CHECK(net_dense_output(net, dense, width), run->par.world, "option -layer: net '%s' has no dense%d", net_name,
+                 dense);
+  const Archive *a = run->archive;
+  Net *enc = &run->method->ae.enc;
+  int off, cnt, chunk = run->method->ae.max_batch, w;
+  par_slice_chunks(a->n, chunk, run->par.rank, run->par.size, &off, &cnt);
+  *rows = cnt;
+  PetscCall(PetscMalloc1((size_t)PetscMax(cnt, 1) * *width, h));
+  for (int start = off; start < off + cnt; start += chunk) {
+    int n = PetscMin(chunk, off + cnt - start);
+    const float *x = a->x + (size_t)start * a->features;
+    if (net != enc) x = net_forward(enc, x, n); /* the other nets read the code */
+    net_forward(net, x, n);
+    const float *out = net_dense_output(net, dense, &w);
+    for (long i = 0; i < (long)n * w; i++) (*h)[(size_t)(start - off) * w + i] = out[i];
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ---- the metric list: flat name -> number ---------------------------------------------------- */
+
+typedef struct {
+  int n, cap;
+  char (*name)[96];
+  double *value;
+} Metrics;
+
+static void put(Metrics *ms, const char *name, double v) {
+  if (ms->n == ms->cap) {
+    ms->cap = ms->cap ? 2 * ms->cap : 64;
+    ms->name = realloc(ms->name, sizeof *ms->name * ms->cap);
+    ms->value = realloc(ms->value, sizeof *ms->value * ms->cap);
+  }
+  snprintf(ms->name[ms->n], sizeof ms->name[0], "%s", name);
+  ms->value[ms->n++] = v;
+}
+
+static void put_indexed(Metrics *ms, const char *prefix, int i, double v) {
+  char name[96];
+  snprintf(name, sizeof name, "%.60s_%d", prefix, i);
+  put(ms, name, v);
+}
+
+/* JSON has no inf or NaN: such values are written as null (and shown as n/a). */
+static PetscErrorCode write_metrics(const Run *run, const EvalConfig *ec, const Metrics *ms) {
+  PetscFunctionBeginUser;
+  if (run->par.rank != 0) PetscFunctionReturn(0);
+  char path[CONFIG_PATH_LEN + 32], tmp[CONFIG_PATH_LEN + 40];
+  snprintf(path, sizeof path, "%s/metrics.json", ec->run_dir);
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *fp = fopen(tmp, "w");
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write '%s'", tmp);
+  fprintf(fp, "{\n  \"method\": \"%s\",\n", run->cfg.method);
+  for (int i = 0; i < ms->n; i++) {
+    const char *sep = i + 1 < ms->n ? "," : "";
+    if (isfinite(ms->value[i])) fprintf(fp, "  \"%s\": %.9g%s\n", ms->name[i], ms->value[i], sep);
+    else fprintf(fp, "  \"%s\": null%s\n", ms->name[i], sep);
+  }
+  fprintf(fp, "}\n");
+  PetscCheck(fclose(fp) == 0 && rename(tmp, path) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write '%s'", path);
+  PetscFunctionReturn(0);
+}
+
+static void print_table(const Run *run, const Metrics *ms) {
+  if (run->par.rank != 0) return;
+  printf("%-32s %s\n", "metric", "value");
+  for (int i = 0; i < ms->n; i++) {
+    if (strchr(ms->name[i], '_') && isdigit((unsigned char)ms->name[i][strlen(ms->name[i]) - 1])) continue; /* per-unit rows */
+    if (isfinite(ms->value[i])) printf("%-32s %.4g\n", ms->name[i], ms->value[i]);
+    else printf("%-32s %s\n", ms->name[i], "n/a");
+  }
+  fflush(stdout);
+}
+
+/* ---- the measurements ------------------------------------------------------------------------ */
+
+/* Statistics of activations h (this rank's rows of those summed over comm): covariance spectrum, MAPC, CVR, TdV, UD90, TC;
+ * with_units: per-unit range and variance too. Keys are prefixed (e.g. "" or "layer_"). */
+static PetscErrorCode covariance_metrics(Run *run, MPI_Comm comm, const EvalConfig *ec, const double *h, long rows, int p,
+                                         int d, const char *prefix, int with_units, Metrics *ms) {
+  PetscFunctionBeginUser;
+  double *mean, *cov, *w, *hmin, *hmax;
+  char key[64];
+  PetscCall(PetscMalloc5(p, &mean, (size_t)p * p, &cov, p, &w, p, &hmin, p, &hmax));
+  PetscCall(covstats_covariance(comm, h, rows, p, mean, cov));
+  PetscCall(covstats_range(comm, h, rows, p, hmin, hmax));
+  CovStats st;
+  PetscCall(covstats_summary(run->par.world, cov, p, d, (int)ec->eig_distributed_min, &st, w));
+  int active = 0;
+  for (int j = 0; j < p; j++) active += hmax[j] - hmin[j] > run->cfg.active_threshold;
+  const char *names[] = {"active", "units", "live_units", "mapc", "cvr", "tdv", "tdv_d", "ud90", "gaussian_tc"};
+  double values[] = {active, p, st.live_units, st.mapc, st.cvr, st.tdv, st.tdv_d, st.ud90, st.gaussian_tc};
+  for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+    snprintf(key, sizeof key, "%s%s", prefix, names[i]);
+    put(ms, key, values[i]);
+  }
+  snprintf(key, sizeof key, "%seigenvalue", prefix);
+  for (int j = 0; j < p; j++) put_indexed(ms, key, j, w[j]);
+  if (with_units)
+    for (int j = 0; j < p; j++) {
+      snprintf(key, sizeof key, "%srange", prefix);
+      put_indexed(ms, key, j, hmax[j] - hmin[j]);
+      snprintf(key, sizeof key, "%svariance", prefix);
+      put_indexed(ms, key, j, cov[(size_t)j * p + j]);
+    }
+  PetscCall(PetscFree5(mean, cov, w, hmin, hmax));
+  PetscFunctionReturn(0);
+}
+
+/* Every rank holds every latent: each computes the statistics over all of them, in the same
+ * order, so the numbers do not depend on the rank count. */
+static PetscErrorCode latent_metrics(Run *run, const EvalConfig *ec, const double *z, int d, Metrics *ms) {
+  PetscFunctionBeginUser;
+  const int m = run->method->ae.latents;
+  int first = ms->n; /* covariance_metrics puts "active" first */
+  PetscCall(covariance_metrics(run, PETSC_COMM_SELF, ec, z, run->archive->n, m, d, "", 1, ms));
+  put(ms, "active_latents", ms->value[first]); /* NashAE's name for the count of latents in use */
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode layer_metrics(Run *run, const EvalConfig *ec, int d, Metrics *ms) {
+  PetscFunctionBeginUser;
+  double *h;
+  long rows;
+  int width;
+  PetscCall(layer_block(run, ec->layer, &h, &rows, &width));
+  PetscCall(covariance_metrics(run, run->par.world, ec, h, rows, width, d, "layer_", 0, ms));
+  PetscCall(PetscFree(h));
+  PetscFunctionReturn(0);
+}
+
+/* DCI (gradient-boosted trees' importances) and SAP. */
+static PetscErrorCode dci_sap_metrics(const FactorData *fd, const EvalConfig *ec, Metrics *ms) {
+  PetscFunctionBeginUser;
+  DciParams dp = dci_default_params();
+  SapParams sp = sap_default_params();
+  dp.num_train = sp.num_train = (int)ec->metric_train;
+  dp.num_test = sp.num_test = (int)ec->metric_eval;
+  DciResult dci;
+  SapResult sap;
+  PetscCheck(dci_compute(fd, &dp, (uint64_t)ec->seed, &dci) == 0 && sap_compute(fd, &sp, (uint64_t)ec->seed, &sap) == 0,
+             PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in DCI/SAP");
+  put(ms, "dci_disentanglement", dci.disentanglement);
+  put(ms, "dci_completeness", dci.completeness);
+  put(ms, "dci_informativeness", dci.informativeness_test);
+  put(ms, "dci_informativeness_train", dci.informativeness_train);
+  put(ms, "sap", sap.score);
+  dci_result_free(&dci);
+  sap_result_free(&sap);
+  PetscFunctionReturn(0);
+}
+
+/* The supervised scores: every rank holds every latent and computes the same numbers. */
+static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const double *z, Metrics *ms) {
+  PetscFunctionBeginUser;
+  const Archive *a = run->archive;
+  FactorData fd;
+  PetscCheck(factors_create(&fd, z, (int)a->n, run->method->ae.latents, a->factors, a->nfactors, (int)ec->factor_values,
+                            (int)ec->factor_bins) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
+  ScoreParams sp = scores_default_params();
+  sp.beta_vae.num_train = sp.factor_vae.num_train = sp.mig.num_train = sp.modexpl.num_train = (int)ec->metric_train;
+  sp.beta_vae.num_eval = sp.factor_vae.num_eval = sp.modexpl.num_test = (int)ec->metric_eval;
+  const uint64_t seed = (uint64_t)ec->seed;
+  AccuracyPair bv;
+  FactorVaeResult fv;
+  ExplicitnessResult ex;
+  double nash, mig, modularity;
+  int err = score_beta_vae(&fd, &sp.beta_vae, seed, &bv) || score_beta_vae_nashae(&fd, &sp.nash, seed, &nash) ||
+            score_factor_vae(&fd, &sp.factor_vae, seed, &fv) || score_mig(&fd, &sp.mig, seed, &mig) ||
+            score_modularity(&fd, &sp.modexpl, seed, &modularity) || score_explicitness(&fd, &sp.modexpl, seed, &ex);
+  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in the supervised metrics");
+  put(ms, "betavae_score", bv.eval_accuracy);
+  put(ms, "betavae_train_accuracy", bv.train_accuracy);
+  put(ms, "betavae_nashae_protocol", nash);
+  put(ms, "factorvae_score", fv.eval_accuracy);
+  put(ms, "factorvae_train_accuracy", fv.train_accuracy);
+  put(ms, "factorvae_active_dims", fv.num_active);
+  put(ms, "mig", mig);
+  put(ms, "modularity", modularity);
+  put(ms, "explicitness", ex.test);
+  PetscCall(dci_sap_metrics(&fd, ec, ms));
+  factors_free(&fd);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
+  PetscFunctionBeginUser;
+  *code = DT_EXIT_OK;
+  if (help) {
+    options_print_help(stdout, "usage: mpiexec -n P disentangle eval -run_dir DIR [-data FILE,...] [options]\n\n"
+                               "Encode an archive with the trained model and write DIR/metrics.json: unsupervised\n"
+                               "statistics of the latents (and of -layer), and the supervised disentanglement\n"
+                               "scores when the archive has /factors.",
+                       eval_spec, NSPEC);
+    PetscFunctionReturn(0);
+  }
+  DT_INPUT_CHECK(nargs == 0, PETSC_COMM_WORLD, "eval takes options only ('%s' is not one)", nargs ? args[0] : "");
+  EvalConfig ec;
+  Run run;
+  memset(&run, 0, sizeof run);
+  run.par.group = MPI_COMM_NULL;
+  PetscCall(options_read(PETSC_COMM_WORLD, eval_spec, NSPEC, &ec));
+  PetscCall(options_reject_unknown(PETSC_COMM_WORLD, eval_spec, NSPEC));
+  if (!ec.model[0]) snprintf(ec.model, sizeof ec.model, "%.4000s/model.h5", ec.run_dir);
+  PetscCall(run_load_model(PETSC_COMM_WORLD, ec.model, ec.data, &run));
+  const Archive *a = run.archive;
+  const int m = run.method->ae.latents, d = ec.tdv_d ? (int)ec.tdv_d : a->nfactors ? a->nfactors : 1;
+  double *z;
+  Metrics ms = {0};
+  PetscCall(PetscMalloc1((size_t)a->n * m, &z));
+  PetscCall(run_encode_all(&run, z));
+  put(&ms, "samples", (double)a->n);
+  put(&ms, "factors", a->nfactors);
+  put(&ms, "step", run.step);
+  PetscCall(latent_metrics(&run, &ec, z, d, &ms));
+  if (ec.layer[0]) PetscCall(layer_metrics(&run, &ec, d, &ms));
+  if (a->nfactors) PetscCall(supervised_metrics(&run, &ec, z, &ms));
+  else log_info(run.par.world, "'%s' has no /factors: supervised scores skipped", run.cfg.data);
+  PetscCall(write_metrics(&run, &ec, &ms));
+  print_table(&run, &ms);
+  log_info(run.par.world, "wrote %s/metrics.json", ec.run_dir);
+  free(ms.name), free(ms.value);
+  PetscCall(PetscFree(z));
+  run_free(&run);
+  PetscFunctionReturn(0);
+}

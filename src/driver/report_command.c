@@ -1,0 +1,152 @@
+/* `disentangle report -run_dir DIR`: DIR/report.html, self-contained (inline SVG): loss curves,
+ * latent traversals (decoded while each latent sweeps its range, the others held at a base
+ * sample's code), each latent against each ground-truth factor, the latent correlation heat map,
+ * and the metrics of DIR/metrics.json when `eval` has written it. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disentangle/driver.h"
+#include "disentangle/error.h"
+#include "disentangle/latents.h"
+#include "disentangle/log.h"
+#include "disentangle/report.h"
+
+#define TRAVERSAL_STEPS 7
+#define MAX_METRICS 256
+
+typedef struct {
+  char run_dir[CONFIG_PATH_LEN], model[CONFIG_PATH_LEN], data[CONFIG_PATH_LEN];
+  PetscInt base;
+} ReportConfig;
+
+#define RCFG(field) offsetof(ReportConfig, field), sizeof(((ReportConfig *)0)->field)
+static const OptSpec report_spec[] = {
+  {"-run_dir", OPT_STRING, RCFG(run_dir), "runs/default", 0, 0, NULL, "the run; report.html is written there"},
+  {"-model", OPT_STRING, RCFG(model), "", 0, 0, NULL, "model or checkpoint file (default RUN_DIR/model.h5)"},
+  {"-data", OPT_STRING, RCFG(data), "", 0, 0, NULL, "archive(s) to show (default: the run's training data)"},
+  {"-base", OPT_INT, RCFG(base), "0", 0, 2147483647, NULL, "sample whose code the traversals start from"},
+};
+#define NSPEC ((int)(sizeof report_spec / sizeof report_spec[0]))
+
+/* Decoded outputs while latent j sweeps [zmin, zmax] in TRAVERSAL_STEPS steps, in data units. */
+static PetscErrorCode traversals(Run *run, const double *z, int base, const double *zmin, const double *zmax, float *out) {
+  PetscFunctionBeginUser;
+  Autoencoder *ae = &run->method->ae;
+  const int m = ae->latents, L = ae->features, rows = m * TRAVERSAL_STEPS;
+  float *codes;
+  PetscCall(PetscMalloc1((size_t)rows * m, &codes));
+  for (int j = 0; j < m; j++)
+    for (int s = 0; s < TRAVERSAL_STEPS; s++) {
+      float *c = codes + (size_t)(j * TRAVERSAL_STEPS + s) * m;
+      for (int i = 0; i < m; i++) c[i] = (float)z[(size_t)base * m + i];
+      c[j] = (float)(zmin[j] + (zmax[j] - zmin[j]) * s / (TRAVERSAL_STEPS - 1));
+    }
+  for (int start = 0; start < rows; start += ae->max_batch) {
+    int n = PetscMin(ae->max_batch, rows - start);
+    const float *x = net_forward(&ae->dec, codes + (size_t)start * m, n);
+    for (long i = 0; i < (long)n * L; i++)
+      out[(size_t)start * L + i] = (float)(x[i] * run->archive->std + run->archive->mean);
+  }
+  PetscCall(PetscFree(codes));
+  PetscFunctionReturn(0);
+}
+
+/* name/value pairs of a flat metrics.json; *n = 0 when there is none yet. */
+static void read_metrics(const char *dir, char **names, double *values, int *n) {
+  char path[CONFIG_PATH_LEN + 32], line[1024], key[128];
+  snprintf(path, sizeof path, "%s/metrics.json", dir);
+  FILE *fp = fopen(path, "r");
+  *n = 0;
+  if (!fp) return;
+  while (fgets(line, sizeof line, fp) && *n < MAX_METRICS) {
+    double v;
+    if (sscanf(line, " \"%127[^\"]\": %lf", key, &v) == 2) names[*n] = strdup(key), values[(*n)++] = v;
+  }
+  fclose(fp);
+}
+
+static void correlation(const double *z, int n, int m, double *corr) {
+  double *mean = calloc(m, sizeof *mean);
+  for (int r = 0; r < n; r++)
+    for (int j = 0; j < m; j++) mean[j] += z[(size_t)r * m + j] / n;
+  for (int a = 0; a < m; a++)
+    for (int b = 0; b < m; b++) {
+      double sab = 0, saa = 0, sbb = 0;
+      for (int r = 0; r < n; r++) {
+        double da = z[(size_t)r * m + a] - mean[a], db = z[(size_t)r * m + b] - mean[b];
+        sab += da * db, saa += da * da, sbb += db * db;
+      }
+      corr[a * m + b] = saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : (a == b ? 1.0 : 0.0);
+    }
+  free(mean);
+}
+
+static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const double *z) {
+  PetscFunctionBeginUser;
+  const Archive *a = run->archive;
+  const int m = run->method->ae.latents, n = (int)a->n;
+  double *zmin, *zmax, *corr, values[MAX_METRICS];
+  int *active, nmetrics;
+  char *names[MAX_METRICS], path[CONFIG_PATH_LEN + 32], title[256], subtitle[2 * CONFIG_PATH_LEN + 32];
+  float *trav;
+  PetscCall(PetscMalloc4(m, &zmin, m, &zmax, (size_t)m * m, &corr, m, &active));
+  PetscCall(PetscMalloc1((size_t)m * TRAVERSAL_STEPS * a->features, &trav));
+  for (int j = 0; j < m; j++) {
+    zmin[j] = INFINITY, zmax[j] = -INFINITY;
+    for (int r = 0; r < n; r++) zmin[j] = fmin(zmin[j], z[(size_t)r * m + j]), zmax[j] = fmax(zmax[j], z[(size_t)r * m + j]);
+    active[j] = zmax[j] - zmin[j] > run->cfg.active_threshold;
+  }
+  correlation(z, n, m, corr);
+  int base = (int)PetscMin(rc->base, a->n - 1);
+  PetscCall(traversals(run, z, base, zmin, zmax, trav));
+  read_metrics(rc->run_dir, names, values, &nmetrics);
+  snprintf(title, sizeof title, "%s, %d latents, seed %ld, step %ld", run->cfg.method, m, (long)run->cfg.seed, run->step);
+  snprintf(subtitle, sizeof subtitle, "run %s, data %s", rc->run_dir, run->cfg.data);
+  ReportData d = {.title = title, .subtitle = subtitle, .history = run->history, .history_rows = run->history_rows,
+                  .n = n, .m = m, .z = z, .zmin = zmin, .zmax = zmax, .active = active,
+                  .active_threshold = run->cfg.active_threshold, .k = a->nfactors, .factors = a->factors,
+                  .factor_names = (const char *const *)a->factor_names, .steps = TRAVERSAL_STEPS, .length = (int)a->features,
+                  .traversals = trav, .base_index = base, .corr = corr, .nmetrics = nmetrics,
+                  .metric_names = (const char *const *)names, .metric_values = values};
+  snprintf(path, sizeof path, "%s/report.html", rc->run_dir);
+  int failed = run->par.rank == 0 ? report_write_html(path, &d) : 0;
+  PetscCallMPI(MPI_Bcast(&failed, 1, MPI_INT, 0, run->par.world));
+  PetscCheck(!failed, run->par.world, PETSC_ERR_FILE_WRITE, "cannot write '%s'", path);
+  log_info(run->par.world, "wrote %s (%d of %d latents active%s)", path, latents_active(zmin, zmax, m, run->cfg.active_threshold),
+           m, nmetrics ? "" : "; run `disentangle eval` first to include the metrics");
+  for (int i = 0; i < nmetrics; i++) free(names[i]);
+  PetscCall(PetscFree(trav));
+  PetscCall(PetscFree4(zmin, zmax, corr, active));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode report_command(int help, int *code, int nargs, char **args) {
+  PetscFunctionBeginUser;
+  *code = DT_EXIT_OK;
+  if (help) {
+    options_print_help(stdout, "usage: mpiexec -n P disentangle report -run_dir DIR [options]\n\n"
+                               "Write DIR/report.html: loss curves, latent traversals, latents against factors,\n"
+                               "the latent correlation heat map and the metrics (run `eval` first for them).",
+                       report_spec, NSPEC);
+    PetscFunctionReturn(0);
+  }
+  DT_INPUT_CHECK(nargs == 0, PETSC_COMM_WORLD, "report takes options only ('%s' is not one)", nargs ? args[0] : "");
+  ReportConfig rc;
+  Run run;
+  memset(&run, 0, sizeof run);
+  run.par.group = MPI_COMM_NULL;
+  PetscCall(options_read(PETSC_COMM_WORLD, report_spec, NSPEC, &rc));
+  PetscCall(options_reject_unknown(PETSC_COMM_WORLD, report_spec, NSPEC));
+  if (!rc.model[0]) snprintf(rc.model, sizeof rc.model, "%.4000s/model.h5", rc.run_dir);
+  PetscCall(run_load_model(PETSC_COMM_WORLD, rc.model, rc.data, &run));
+  double *z;
+  PetscCall(PetscMalloc1((size_t)run.archive->n * run.method->ae.latents, &z));
+  PetscCall(run_encode_all(&run, z));
+  PetscCall(write_report(&run, &rc, z));
+  PetscCall(PetscFree(z));
+  run_free(&run);
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,86 @@
+#!/bin/bash
+# eval, report and aggregate on real trained models: every metric key present and in range,
+# the same numbers on 1, 2 and 3 ranks, ScaLAPACK and LAPACK agreeing on a hidden layer's
+# spectrum, an archive without /factors, the report page, and the seed table.
+. "$DT_SRCDIR/tests/lib.sh"
+data=$(beam_archive beam -seed 1)
+opts="$DT_SRCDIR/inputs/beam-nashae.opts"
+dt 2 train -options_file "$opts" -data "$data" -run_dir "$TMP/run" -steps 1500 -progress_every 0 2>/dev/null || fail "train"
+fast="-metric_train 2000 -metric_eval 1000"
+
+for np in 1 2 3; do
+  dt "$np" eval -run_dir "$TMP/run" $fast >"$TMP/table-$np" 2>"$TMP/err" || { cat "$TMP/err"; fail "eval on $np ranks"; }
+  cp "$TMP/run/metrics.json" "$TMP/metrics-$np.json"
+done
+cat "$TMP/table-2"
+for key in active_latents mapc cvr tdv ud90 gaussian_tc eigenvalue_0 range_0 variance_0 betavae_score \
+  betavae_nashae_protocol factorvae_score mig modularity explicitness dci_disentanglement dci_completeness \
+  dci_informativeness sap; do
+  grep -q "^  \"$key\": " "$TMP/metrics-1.json" || fail "metrics.json lacks $key"
+done
+for key in betavae_score betavae_nashae_protocol factorvae_score mig modularity explicitness dci_disentanglement \
+  dci_completeness dci_informativeness sap mapc tdv; do
+  v=$(json_number "$TMP/metrics-1.json" "$key")
+  awk -v v="$v" 'BEGIN { exit !(v >= 0 && v <= 1) }' || fail "$key = $v is outside [0, 1]"
+done
+[ "$(json_number "$TMP/metrics-1.json" active_latents)" = "$(json_number "$TMP/run/summary.json" active_latents)" ] ||
+  fail "eval and train disagree on the active latents"
+# The same numbers, to the last digit, on any rank count: samples are encoded in fixed chunks
+# whatever the split, and every rank computes the latent statistics over all latents.
+for np in 2 3; do
+  cmp "$TMP/metrics-1.json" "$TMP/metrics-$np.json" || fail "eval on $np ranks differs from 1 rank"
+done
+echo "ok: all metrics present, in range, identical on 1, 2 and 3 ranks"
+
+# A hidden layer's spectrum: ScaLAPACK on 2 ranks (forced by -eig_distributed_min 100) vs LAPACK on 1.
+dt 1 eval -run_dir "$TMP/run" -layer encoder.dense0 -metric_train 100 -metric_eval 100 >/dev/null 2>&1 || fail "eval -layer"
+cp "$TMP/run/metrics.json" "$TMP/layer-1.json"
+dt 2 eval -run_dir "$TMP/run" -layer encoder.dense0 -eig_distributed_min 100 -metric_train 100 -metric_eval 100 \
+  >/dev/null 2>&1 || fail "eval -layer on ScaLAPACK"
+[ "$(json_number "$TMP/layer-1.json" layer_units)" = 200 ] || fail "layer_units is not 200"
+top=$(json_number "$TMP/layer-1.json" layer_eigenvalue_0)
+for i in 0 1 2 50 199; do
+  a=$(json_number "$TMP/layer-1.json" "layer_eigenvalue_$i") b=$(json_number "$TMP/run/metrics.json" "layer_eigenvalue_$i")
+  awk -v a="$a" -v b="$b" -v t="$top" 'BEGIN { d = a - b; d = d < 0 ? -d : d; exit !(d <= 1e-9 * t) }' ||
+    fail "layer eigenvalue $i: LAPACK $a, ScaLAPACK $b"
+done
+for key in layer_ud90 layer_tdv layer_mapc; do grep -q "\"$key\"" "$TMP/layer-1.json" || fail "no $key"; done
+echo "ok: -layer encoder.dense0: ScaLAPACK (2 ranks) and LAPACK eigenvalues agree to 1e-9 of the largest"
+
+# An archive without ground truth: the unsupervised part only.
+h5copy -i "$data" -o "$TMP/nofactors.h5" -s /data -d /data || fail "h5copy"
+dt 2 eval -run_dir "$TMP/run" -data "$TMP/nofactors.h5" >/dev/null 2>"$TMP/err" || fail "eval without factors: $(cat "$TMP/err")"
+grep -q "has no /factors" "$TMP/err" || fail "no note about the missing factors"
+grep -q '"mapc"' "$TMP/run/metrics.json" && ! grep -q '"mig"' "$TMP/run/metrics.json" || fail "unsupervised-only metrics.json wrong"
+echo "ok: an archive without /factors gets the unsupervised metrics only"
+
+# The report.
+dt 2 eval -run_dir "$TMP/run" $fast >/dev/null 2>&1 || fail "eval again"
+dt 2 report -run_dir "$TMP/run" 2>"$TMP/err" || { cat "$TMP/err"; fail "report"; }
+page="$TMP/run/report.html"
+[ -f "$page" ] || fail "no report.html"
+[ "$(grep -c '<svg' "$page")" -ge 4 ] || fail "report has fewer than 4 figures"
+for title in "Loss curves" "Latent traversals" "Latents vs. factors" "Latent correlations" "Metrics"; do
+  grep -qi "$title" "$page" || fail "report lacks the section '$title'"
+done
+grep -q "mig" "$page" || fail "report lacks the metric table"
+! grep -q -E 'http:|https:|<script|<link' "$page" || fail "report refers to something outside itself"
+echo "ok: report.html ($(wc -c <"$page") bytes) with all sections"
+
+# Seeds: three runs of each method, one table.
+for method in nashae ae; do
+  for seed in 1 2 3; do
+    d="$TMP/seeds/$method-$seed"
+    dt 2 train -options_file "$DT_SRCDIR/inputs/beam-$method.opts" -data "$data" -run_dir "$d" -seed "$seed" -steps 300 \
+      -progress_every 0 2>/dev/null || fail "train $method $seed"
+    dt 2 eval -run_dir "$d" -metric_train 500 -metric_eval 300 >/dev/null 2>&1 || fail "eval $method $seed"
+  done
+done
+"$DT_BIN" aggregate "$TMP"/seeds/* -csv "$TMP/seeds.csv" >"$TMP/agg" || fail "aggregate"
+grep -q "^nashae *mig *3 " "$TMP/agg" && grep -q "^ae *mig *3 " "$TMP/agg" || fail "aggregate table: $(head "$TMP/agg")"
+# columns: method,metric,n,median,q1,q3,min,max; a metric that can be null (an infinite TC) may have n < 3
+awk -F, 'NR > 1 { e = 1e-12; if (!($7 <= $5 + e && $5 <= $4 + e && $4 <= $6 + e && $6 <= $8 + e) || $3 < 1 || $3 > 3) bad = 1
+                  if ($2 == "mig" && $3 != 3) bad = 1 }
+  END { exit bad }' "$TMP/seeds.csv" || fail "aggregate CSV: min <= q1 <= median <= q3 <= max violated"
+echo "ok: aggregate over 3 seeds x 2 methods: $(($(wc -l <"$TMP/seeds.csv") - 1)) rows"
+pass "eval, report, aggregate"
