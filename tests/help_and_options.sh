@@ -2,13 +2,16 @@
 # -help lists every option the program reads (the option table in src/driver/train.c),
 # options files and PETSc's own options work, bad commands are refused.
 . "$DT_SRCDIR/tests/lib.sh"
-"$DT_BIN" train -help >"$TMP/help" || fail "train -help exited $?"
-options=$(sed -n 's/^ *{"\(-[a-z_]*\)", OPT_.*/\1/p' "$DT_SRCDIR/src/driver/train.c")
-[ "$(echo "$options" | wc -l)" -ge 15 ] || fail "could not read the option table"
-for o in $options; do
-  grep -q -- "^  $o .*(default: " "$TMP/help" || fail "-help does not list $o with its default"
+for pair in train:train.c eval:eval.c report:report_command.c; do
+  command=${pair%%:*} source="$DT_SRCDIR/src/driver/${pair##*:}"
+  "$DT_BIN" "$command" -help >"$TMP/help" || fail "$command -help exited $?"
+  options=$(sed -n 's/^ *{"\(-[a-z_]*\)", OPT_.*/\1/p' "$source")
+  [ "$(echo "$options" | wc -l)" -ge 4 ] || fail "could not read the option table of $command"
+  for o in $options; do
+    grep -q -- "^  $o .*(default: " "$TMP/help" || fail "$command -help does not list $o with its default"
+  done
+  echo "ok: $command -help lists all $(echo "$options" | wc -w) options with defaults"
 done
-pass "train -help lists all $(echo "$options" | wc -w) options with defaults"
 
 "$DT_BIN" >/dev/null 2>&1 && fail "no command must be an error"
 "$DT_BIN" frobnicate 2>"$TMP/err" && fail "unknown command accepted"

@@ -27,6 +27,8 @@ typedef struct {
   long history_rows, history_cap;
 } Run;
 
+/* An empty run, safe to run_free. */
+void run_init(Run *run);
 /* Read and validate the options, open the data, create the method. */
 PetscErrorCode run_setup(MPI_Comm comm, Run *run);
 /* Open the data and create the method from run->cfg as it stands (norm: how to normalise;
@@ -58,6 +60,10 @@ void stop_clear(const Run *run);
 /* The latents of every sample of the run's archive on every rank: z[n][latents]. Each rank
  * encodes its block of samples, then the blocks are shared. */
 PetscErrorCode run_encode_all(Run *run, double *z);
+/* run_load_model (model "" = RUN_DIR/model.h5, filled in) then run_encode_all into *z
+ * (PetscMalloc'd): what eval and report start from. */
+PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model, size_t model_len, const char *data,
+                                Run *run, double **z);
 
 /* Commands: each sets *code to the process exit code when it returns without error. */
 PetscErrorCode train_main(int help, int *code);

@@ -69,8 +69,7 @@ PetscErrorCode bench_main(int help, int *code) {
     PetscFunctionReturn(0);
   }
   Run run;
-  memset(&run, 0, sizeof run);
-  run.par.group = MPI_COMM_NULL;
+  run_init(&run);
   PetscCall(run_setup(PETSC_COMM_WORLD, &run));
   const Config *cfg = &run.cfg;
 

@@ -60,6 +60,16 @@ PetscErrorCode run_encode_all(Run *run, double *z) {
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model, size_t model_len, const char *data,
+                                Run *run, double **z) {
+  PetscFunctionBeginUser;
+  if (!model[0]) snprintf(model, model_len, "%.4000s/model.h5", run_dir);
+  PetscCall(run_load_model(comm, model, data, run));
+  PetscCall(PetscMalloc1((size_t)run->archive->n * run->method->ae.latents, z));
+  PetscCall(run_encode_all(run, *z));
+  PetscFunctionReturn(0);
+}
+
 /* Activations of `net.denseK` for this rank's block of samples: h[rows][*width] (PetscMalloc'd). */
 static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long *rows, int *width) {
   PetscFunctionBeginUser;
@@ -67,15 +77,13 @@ static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long 
   int dense = -1;
   DT_INPUT_CHECK(sscanf(layer, "%63[^.].dense%d", net_name, &dense) == 2, run->par.world,
                  "option -layer: '%s' is not NET.denseK (e.g. encoder.dense1)", layer);
-  Net *nets[64], *net = NULL;
-  int nn = run->method->ops->nets(run->method, nets, 64);
-  for (int i = 0; i < nn; i++)
-    if (!strcmp(nets[i]->name, net_name)) net = nets[i];
-  DT_INPUT_CHECK(net, run->par.world, "option -layer: no net '%s' in this model (encoder, decoder, ...)", net_name);
+  /* the encoder reads the data, the decoder the code; other nets see other inputs */
+  Net *enc = &run->method->ae.enc, *net = !strcmp(net_name, "encoder") ? enc
+                                           : !strcmp(net_name, "decoder") ? &run->method->ae.dec : NULL;
+  DT_INPUT_CHECK(net, run->par.world, "option -layer: '%s' is not encoder or decoder", net_name);
   DT_INPUT_CHECK(net_dense_output(net, dense, width), run->par.world, "option -layer: net '%s' has no dense%d", net_name,
                  dense);
   const Archive *a = run->archive;
-  Net *enc = &run->method->ae.enc;
   int off, cnt, chunk = run->method->ae.max_batch, w;
   par_slice_chunks(a->n, chunk, run->par.rank, run->par.size, &off, &cnt);
   *rows = cnt;
@@ -83,7 +91,7 @@ static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long 
   for (int start = off; start < off + cnt; start += chunk) {
     int n = PetscMin(chunk, off + cnt - start);
     const float *x = a->x + (size_t)start * a->features;
-    if (net != enc) x = net_forward(enc, x, n); /* the other nets read the code */
+    if (net != enc) x = net_forward(enc, x, n); /* the decoder reads the code */
     net_forward(net, x, n);
     const float *out = net_dense_output(net, dense, &w);
     for (long i = 0; i < (long)n * w; i++) (*h)[(size_t)(start - off) * w + i] = out[i];
@@ -271,18 +279,14 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   DT_INPUT_CHECK(nargs == 0, PETSC_COMM_WORLD, "eval takes options only ('%s' is not one)", nargs ? args[0] : "");
   EvalConfig ec;
   Run run;
-  memset(&run, 0, sizeof run);
-  run.par.group = MPI_COMM_NULL;
+  double *z;
+  run_init(&run);
   PetscCall(options_read(PETSC_COMM_WORLD, eval_spec, NSPEC, &ec));
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, eval_spec, NSPEC));
-  if (!ec.model[0]) snprintf(ec.model, sizeof ec.model, "%.4000s/model.h5", ec.run_dir);
-  PetscCall(run_load_model(PETSC_COMM_WORLD, ec.model, ec.data, &run));
+  PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, &run, &z));
   const Archive *a = run.archive;
-  const int m = run.method->ae.latents, d = ec.tdv_d ? (int)ec.tdv_d : a->nfactors ? a->nfactors : 1;
-  double *z;
+  const int d = ec.tdv_d ? (int)ec.tdv_d : a->nfactors ? a->nfactors : 1;
   Metrics ms = {0};
-  PetscCall(PetscMalloc1((size_t)a->n * m, &z));
-  PetscCall(run_encode_all(&run, z));
   put(&ms, "samples", (double)a->n);
   put(&ms, "factors", a->nfactors);
   put(&ms, "step", run.step);

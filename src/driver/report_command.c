@@ -136,15 +136,11 @@ PetscErrorCode report_command(int help, int *code, int nargs, char **args) {
   DT_INPUT_CHECK(nargs == 0, PETSC_COMM_WORLD, "report takes options only ('%s' is not one)", nargs ? args[0] : "");
   ReportConfig rc;
   Run run;
-  memset(&run, 0, sizeof run);
-  run.par.group = MPI_COMM_NULL;
+  double *z;
+  run_init(&run);
   PetscCall(options_read(PETSC_COMM_WORLD, report_spec, NSPEC, &rc));
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, report_spec, NSPEC));
-  if (!rc.model[0]) snprintf(rc.model, sizeof rc.model, "%.4000s/model.h5", rc.run_dir);
-  PetscCall(run_load_model(PETSC_COMM_WORLD, rc.model, rc.data, &run));
-  double *z;
-  PetscCall(PetscMalloc1((size_t)run.archive->n * run.method->ae.latents, &z));
-  PetscCall(run_encode_all(&run, z));
+  PetscCall(run_load_encoded(PETSC_COMM_WORLD, rc.run_dir, rc.model, sizeof rc.model, rc.data, &run, &z));
   PetscCall(write_report(&run, &rc, z));
   PetscCall(PetscFree(z));
   run_free(&run);

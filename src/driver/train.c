@@ -47,6 +47,11 @@ const OptSpec *train_options(int *n) {
   return train_spec;
 }
 
+void run_init(Run *run) {
+  memset(run, 0, sizeof *run);
+  run->par.group = MPI_COMM_NULL;
+}
+
 PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
   PetscFunctionBeginUser;
   int nspec;
@@ -241,8 +246,7 @@ PetscErrorCode train_main(int help, int *code) {
     PetscFunctionReturn(0);
   }
   Run run;
-  memset(&run, 0, sizeof run);
-  run.par.group = MPI_COMM_NULL;
+  run_init(&run);
   stop_install_handlers();
   PetscLogStage stage_setup, stage_train, stage_eval;
   PetscCall(PetscLogStageRegister("Setup", &stage_setup));
