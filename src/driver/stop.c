@@ -32,9 +32,9 @@ static void stop_file_path(const Run *run, char *buf, size_t len) { snprintf(buf
 
 PetscErrorCode stop_poll(const Run *run, int *stop, int *checkpoint_due) {
   PetscFunctionBeginUser;
-  static double last_file_check, last_checkpoint;
+  static double last_file_check = -1e30, last_checkpoint = -1e30; /* MPI_Wtime may start near 0 */
   double now = log_seconds();
-  if (last_checkpoint == 0) last_checkpoint = now;
+  if (last_checkpoint == -1e30) last_checkpoint = now;
   int flags[2] = {stop_requested != 0, 0};
   if (run->par.rank == 0) {
     if (now - last_file_check >= 1.0) {

@@ -217,6 +217,7 @@ static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds, lo
       progress_line(run, run->step, last, (log_seconds() - t0) / done, cfg->batch * done / (log_seconds() - t0));
     int due;
     PetscCall(stop_poll(run, stopped, &due));
+    if (run->step == cfg->steps) *stopped = 0; /* the last step: finish normally, model.h5 included */
     due |= cfg->checkpoint_every > 0 && run->step % cfg->checkpoint_every == 0;
     if ((due || *stopped) && run->step < cfg->steps) {
       char path[CONFIG_PATH_LEN + 64];
@@ -295,6 +296,7 @@ PetscErrorCode train_main(int help, int *code) {
            latents_active(zmin, zmax, m, cfg->active_threshold), m, (double)cfg->active_threshold, rec,
            ms_per_step);
   log_info(run.par.world, "results in %s/: history.csv, summary.json, model.h5", cfg->run_dir);
+  stop_clear(&run); /* a stop request that came with the last step is void */
   PetscCall(PetscFree2(zmin, zmax));
   PetscCall(PetscLogStagePop());
   run_free(&run);
