@@ -56,4 +56,11 @@ finish_and_check "$TMP/file" "STOP file"
 start_run "$TMP/twice"
 for _ in 1 2 3 4 5; do kill -USR1 "$launcher" 2>/dev/null; sleep 0.01; done
 finish_and_check "$TMP/twice" "five SIGUSR1 in 50 ms"
+# A request that came before the ranks started (SLURM may signal that early): stop after step 1.
+mkdir -p "$TMP/early" && touch "$TMP/early/STOP"
+dt 2 train $(args) -run_dir "$TMP/early" 2>"$TMP/early.err"
+code=$?
+[ "$code" -eq 75 ] && [ -f "$TMP/early/ckpt-00000001.h5" ] && [ ! -e "$TMP/early/STOP" ] ||
+  fail "STOP before the start: exit $code, $(ls "$TMP/early")"
+echo "ok: a STOP file there before the start stops the run after step 1"
 pass "stop requests end in a valid checkpoint and an exact restart"
