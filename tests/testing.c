@@ -1,12 +1,23 @@
 #include "testing.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "disentangle/layers.h"
 
-int test_failures = 0;
+int test_failures = 0, test_passes = 0;
+
+void test_report(int ok, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  printf("%s ", ok ? "PASS" : "FAIL");
+  vprintf(fmt, ap);
+  putchar('\n');
+  va_end(ap);
+  test_failures += !ok, test_passes += ok;
+}
 
 double ref_activation(LayerKind kind, double x) {
   switch (kind) {

@@ -8,7 +8,10 @@
 
 #include "disentangle/net.h"
 
-extern int test_failures;
+extern int test_failures, test_passes;
+
+/* Print "PASS what" or "FAIL what" and count it: for tests that show every check's verdict. */
+void test_report(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define CHECK(cond, ...)                                                                           \
   do {                                                                                             \

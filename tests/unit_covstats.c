@@ -12,21 +12,11 @@
 #include "disentangle/covstats.h"
 #include "disentangle/rng.h"
 #include "disentangle/spectrum.h"
+#include "testing.h"
 
 #define N_SAMPLES 20000
 #define MAX_UNITS 10
 
-static int failures = 0;
-
-static void check(int ok, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  printf("%s ", ok ? "PASS" : "FAIL");
-  vprintf(fmt, ap);
-  putchar('\n');
-  va_end(ap);
-  failures += !ok;
-}
 
 /* Everything the header promises, from one call, for the checks below. */
 typedef struct {
@@ -60,13 +50,13 @@ static PetscErrorCode hand_computed(void) {
   PetscCall(covstats_covariance(PETSC_COMM_WORLD, h, 4, 3, mean, cov));
   for (int k = 0; k < 9; k++) err = fmax(err, fabs(cov[k] - want_cov[k]) / want_cov[k]);
   for (int j = 0; j < 3; j++) err = fmax(err, fabs(mean[j] - want_mean[j]) / want_mean[j]);
-  check(err < 1e-15, "hand 4x3: mean and covariance, max relative error %.1e", err);
+  test_report(err < 1e-15, "hand 4x3: mean and covariance, max relative error %.1e", err);
   double mapc = covstats_mapc(cov, 3, NULL), want_mapc = (1 + 4 / sqrt(20.0)) / 3, cvr = covstats_cvr(cov, 3);
-  check(fabs(mapc - want_mapc) < 1e-15, "hand 4x3: MAPC %.15f, by hand %.15f", mapc, want_mapc);
-  check(fabs(cvr - 193 / 101.0) < 1e-15, "hand 4x3: CVR %.15f, by hand 193/101 = %.15f", cvr, 193 / 101.0);
+  test_report(fabs(mapc - want_mapc) < 1e-15, "hand 4x3: MAPC %.15f, by hand %.15f", mapc, want_mapc);
+  test_report(fabs(cvr - 193 / 101.0) < 1e-15, "hand 4x3: CVR %.15f, by hand 193/101 = %.15f", cvr, 193 / 101.0);
   PetscCall(covstats_range(PETSC_COMM_WORLD, h, 4, 3, hmin, hmax));
   for (int j = 0; j < 3; j++) range_err += fabs(hmin[j] - want_min[j]) + fabs(hmax[j] - want_max[j]);
-  check(range_err == 0, "hand 4x3: per-unit min/max exact");
+  test_report(range_err == 0, "hand 4x3: per-unit min/max exact");
 
   /* the same data shifted by 1e6 (and 1e-3 units of noise that the shift must not drown): the
    * two-pass covariance must not change beyond round-off of the data, where E[x^2] - E[x]^2
@@ -77,7 +67,7 @@ static PetscErrorCode hand_computed(void) {
   PetscCall(covstats_covariance(PETSC_COMM_WORLD, shifted, 200, 3, mean, cov_shifted));
   for (int k = 0; k < 9; k++) shift_err = fmax(shift_err, fabs(cov_shifted[k] - cov_base[k]) / cov_base[0]);
   /* the data themselves are rounded at 1e6 * 2^-53 ~ 1e-10, i.e. 1e-7 relative to sd 1e-3 */
-  check(shift_err < 1e-6, "shift by 1e6 (sd 1e-3): covariance changes by %.1e of the variance", shift_err);
+  test_report(shift_err < 1e-6, "shift by 1e6 (sd 1e-3): covariance changes by %.1e of the variance", shift_err);
   PetscFunctionReturn(0);
 }
 
@@ -107,17 +97,17 @@ static PetscErrorCode independent_units(int p) {
   independent_data(h, N_SAMPLES, p, 100 + p);
   PetscCall(measure(h, N_SAMPLES, p, p / 2, &m));
   const int want_ud90 = (int)ceil(0.9 * p - 1e-9);
-  check(m.s.mapc < 0.02, "independent p=%d: MAPC %.4f (E|r| = %.4f, ceiling 0.02)", p, m.s.mapc, expected_abs_r);
-  check(m.s.cvr >= 1 && m.s.cvr < 1 + 2 * (p - 1) * expected_abs_r, "independent p=%d: CVR %.4f (expected ~%.4f, < %.4f)", p,
+  test_report(m.s.mapc < 0.02, "independent p=%d: MAPC %.4f (E|r| = %.4f, ceiling 0.02)", p, m.s.mapc, expected_abs_r);
+  test_report(m.s.cvr >= 1 && m.s.cvr < 1 + 2 * (p - 1) * expected_abs_r, "independent p=%d: CVR %.4f (expected ~%.4f, < %.4f)", p,
         m.s.cvr, 1 + (p - 1) * expected_abs_r, 1 + 2 * (p - 1) * expected_abs_r);
-  check(m.s.ud90 == want_ud90, "independent p=%d: UD90 %d, want ceil(0.9 p) = %d", p, m.s.ud90, want_ud90);
+  test_report(m.s.ud90 == want_ud90, "independent p=%d: UD90 %d, want ceil(0.9 p) = %d", p, m.s.ud90, want_ud90);
   double worst = 0;
   for (int d = 0; d <= p; d++) worst = fmax(worst, fabs(covstats_tdv(m.w, p, d) - (double)d / p));
-  check(worst < 0.05, "independent p=%d: max_d |TdV(d) - d/p| = %.4f (< 0.05); TdV(%d) = %.4f", p, worst, m.s.tdv_d, m.s.tdv);
+  test_report(worst < 0.05, "independent p=%d: max_d |TdV(d) - d/p| = %.4f (< 0.05); TdV(%d) = %.4f", p, worst, m.s.tdv_d, m.s.tdv);
   const double tc_scale = p * (p - 1) / (4.0 * N_SAMPLES);
-  check(m.s.gaussian_tc >= 0 && m.s.gaussian_tc < 5 * tc_scale && m.tc_units == p,
+  test_report(m.s.gaussian_tc >= 0 && m.s.gaussian_tc < 5 * tc_scale && m.tc_units == p,
         "independent p=%d: Gaussian TC %.2e (~%.2e expected) over %d units", p, m.s.gaussian_tc, tc_scale, m.tc_units);
-  check(m.s.live_units == p && m.w[p - 1] > 0.9 && m.w[0] < 1.1, "independent p=%d: eigenvalues in [%.4f, %.4f]", p,
+  test_report(m.s.live_units == p && m.w[p - 1] > 0.9 && m.w[0] < 1.1, "independent p=%d: eigenvalues in [%.4f, %.4f]", p,
         m.w[p - 1], m.w[0]);
   PetscFunctionReturn(0);
 }
@@ -140,14 +130,14 @@ static PetscErrorCode subspace_data(int p, int d) {
       h[r * p + j] = x;
     }
   PetscCall(measure(h, N_SAMPLES, p, d, &m));
-  check(m.s.ud90 <= d, "subspace d=%d of p=%d: UD90 %d <= d", d, p, m.s.ud90);
-  check(fabs(m.s.tdv - 1) < 1e-12, "subspace d=%d of p=%d: TdV(d) = 1 - %.1e", d, p, 1 - m.s.tdv);
-  check(isinf(m.s.gaussian_tc) && m.s.gaussian_tc > 0 && m.tc_units == p && stats_finite(&m.s),
+  test_report(m.s.ud90 <= d, "subspace d=%d of p=%d: UD90 %d <= d", d, p, m.s.ud90);
+  test_report(fabs(m.s.tdv - 1) < 1e-12, "subspace d=%d of p=%d: TdV(d) = 1 - %.1e", d, p, 1 - m.s.tdv);
+  test_report(isinf(m.s.gaussian_tc) && m.s.gaussian_tc > 0 && m.tc_units == p && stats_finite(&m.s),
         "subspace d=%d of p=%d: Gaussian TC %g over %d units (singular: +inf), other statistics finite", d, p,
         m.s.gaussian_tc, m.tc_units);
   for (long k = 0; k < (long)N_SAMPLES * p; k++) h[k] += 1e-5 * rng_normal(7, 5, k, 0);
   PetscCall(measure(h, N_SAMPLES, p, d, &m));
-  check(isfinite(m.s.gaussian_tc) && m.s.gaussian_tc > 50 && fabs(m.s.tdv - 1) < 1e-9 && m.s.ud90 <= d,
+  test_report(isfinite(m.s.gaussian_tc) && m.s.gaussian_tc > 50 && fabs(m.s.tdv - 1) < 1e-9 && m.s.ud90 <= d,
         "subspace + noise 1e-5: Gaussian TC %.2f (large, finite), TdV(d) = 1 - %.1e, UD90 %d", m.s.gaussian_tc, 1 - m.s.tdv,
         m.s.ud90);
   PetscFunctionReturn(0);
@@ -169,20 +159,20 @@ static PetscErrorCode dead_units(void) {
   }
   PetscCall(measure(h, N_SAMPLES, P, 2, &m));
   PetscCall(measure(h_live, N_SAMPLES, LIVE, 2, &m_live));
-  check(m.s.live_units == LIVE && m.tc_units == LIVE, "dead units: %d live of %d for MAPC, %d for TC", m.s.live_units, P,
+  test_report(m.s.live_units == LIVE && m.tc_units == LIVE, "dead units: %d live of %d for MAPC, %d for TC", m.s.live_units, P,
         m.tc_units);
-  check(stats_finite(&m.s) && !isnan(m.s.gaussian_tc), "dead units: no NaN (MAPC %.4f CVR %.4f TdV %.4f TC %.2e UD90 %d)",
+  test_report(stats_finite(&m.s) && !isnan(m.s.gaussian_tc), "dead units: no NaN (MAPC %.4f CVR %.4f TdV %.4f TC %.2e UD90 %d)",
         m.s.mapc, m.s.cvr, m.s.tdv, m.s.gaussian_tc, m.s.ud90);
-  check(fabs(m.s.mapc - m_live.s.mapc) < 1e-14 && fabs(m.s.gaussian_tc - m_live.s.gaussian_tc) < 1e-12,
+  test_report(fabs(m.s.mapc - m_live.s.mapc) < 1e-14 && fabs(m.s.gaussian_tc - m_live.s.gaussian_tc) < 1e-12,
         "dead units: MAPC %.6f and TC %.3e equal those of the live units alone (%.6f, %.3e)", m.s.mapc, m.s.gaussian_tc,
         m_live.s.mapc, m_live.s.gaussian_tc);
-  check(m.s.ud90 == m_live.s.ud90 && fabs(m.s.tdv - m_live.s.tdv) < 1e-12 && fabs(m.s.cvr - m_live.s.cvr) < 1e-12,
+  test_report(m.s.ud90 == m_live.s.ud90 && fabs(m.s.tdv - m_live.s.tdv) < 1e-12 && fabs(m.s.cvr - m_live.s.cvr) < 1e-12,
         "dead units: UD90 %d, TdV(2) %.4f, CVR %.4f unchanged by the dead units", m.s.ud90, m.s.tdv, m.s.cvr);
 
   /* every unit dead: the documented values for a layer with no variance */
   for (long r = 0; r < N_SAMPLES; r++) h[r * 3] = 1, h[r * 3 + 1] = 2, h[r * 3 + 2] = -3;
   PetscCall(measure(h, N_SAMPLES, 3, 1, &m));
-  check(m.s.live_units == 0 && m.s.mapc == 0 && m.s.cvr == 1 && m.s.tdv == 1 && m.s.ud90 == 0 && m.s.gaussian_tc == 0,
+  test_report(m.s.live_units == 0 && m.s.mapc == 0 && m.s.cvr == 1 && m.s.tdv == 1 && m.s.ud90 == 0 && m.s.gaussian_tc == 0,
         "all units dead: MAPC %g CVR %g TdV %g UD90 %d TC %g over %d live units", m.s.mapc, m.s.cvr, m.s.tdv, m.s.ud90,
         m.s.gaussian_tc, m.s.live_units);
   PetscFunctionReturn(0);
@@ -200,9 +190,9 @@ static PetscErrorCode correlated_pair(void) {
     h[r * 2] = x, h[r * 2 + 1] = -2.5 * x + 3;
   }
   PetscCall(measure(h, N_SAMPLES, 2, 1, &m));
-  check(fabs(m.s.mapc - 1) < 1e-12, "correlated pair: MAPC = 1 - %.1e", 1 - m.s.mapc);
-  check(fabs(m.s.cvr - 12.25 / 7.25) < 1e-12, "correlated pair: CVR %.12f, want 12.25/7.25 = %.12f", m.s.cvr, 12.25 / 7.25);
-  check(isinf(m.s.gaussian_tc) && m.s.ud90 == 1 && fabs(m.s.tdv - 1) < 1e-12, "correlated pair: TC %g, UD90 %d, TdV(1) %.12f",
+  test_report(fabs(m.s.mapc - 1) < 1e-12, "correlated pair: MAPC = 1 - %.1e", 1 - m.s.mapc);
+  test_report(fabs(m.s.cvr - 12.25 / 7.25) < 1e-12, "correlated pair: CVR %.12f, want 12.25/7.25 = %.12f", m.s.cvr, 12.25 / 7.25);
+  test_report(isinf(m.s.gaussian_tc) && m.s.ud90 == 1 && fabs(m.s.tdv - 1) < 1e-12, "correlated pair: TC %g, UD90 %d, TdV(1) %.12f",
         m.s.gaussian_tc, m.s.ud90, m.s.tdv);
 
   const int p = MAX_UNITS;
@@ -210,9 +200,9 @@ static PetscErrorCode correlated_pair(void) {
   for (long r = 0; r < N_SAMPLES; r++) h[r * p + 7] = 3 * h[r * p + 0];
   PetscCall(measure(h, N_SAMPLES, p, p, &m));
   const double floor = 1.0 / 45, ceiling = floor + 0.02;
-  check(m.s.mapc > floor && m.s.mapc < ceiling, "pair among %d independent units: MAPC %.4f in (1/45, 1/45 + 0.02)", p,
+  test_report(m.s.mapc > floor && m.s.mapc < ceiling, "pair among %d independent units: MAPC %.4f in (1/45, 1/45 + 0.02)", p,
         m.s.mapc);
-  check(isinf(m.s.gaussian_tc), "pair among %d independent units: TC %g", p, m.s.gaussian_tc);
+  test_report(isinf(m.s.gaussian_tc), "pair among %d independent units: TC %g", p, m.s.gaussian_tc);
   PetscFunctionReturn(0);
 }
 
@@ -223,7 +213,7 @@ static PetscErrorCode too_few_samples(void) {
   PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
   PetscErrorCode ierr = covstats_covariance(PETSC_COMM_WORLD, h, 1, 3, mean, cov);
   PetscCall(PetscPopErrorHandler());
-  check(ierr == PETSC_ERR_USER_INPUT, "one sample: input error %d (want %d)", (int)ierr, PETSC_ERR_USER_INPUT);
+  test_report(ierr == PETSC_ERR_USER_INPUT, "one sample: input error %d (want %d)", (int)ierr, PETSC_ERR_USER_INPUT);
   PetscFunctionReturn(0);
 }
 
@@ -236,7 +226,7 @@ int main(int argc, char **argv) {
   PetscCall(dead_units());
   PetscCall(correlated_pair());
   PetscCall(too_few_samples());
-  printf(failures ? "FAILED: %d check(s)\n" : "PASS unit_covstats (%d failures)\n", failures);
+  printf(test_failures ? "FAILED: %d test_report(s)\n" : "PASS unit_covstats (%d failures)\n", test_failures);
   PetscCall(PetscFinalize());
-  return failures ? 1 : 0;
+  return test_failures ? 1 : 0;
 }

@@ -12,18 +12,8 @@
 #include "disentangle/factors.h"
 #include "disentangle/gbt.h"
 #include "disentangle/rng.h"
+#include "testing.h"
 
-static int failures, passes;
-
-static void check(int ok, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  printf("%s ", ok ? "PASS" : "FAIL");
-  vprintf(fmt, ap);
-  putchar('\n');
-  va_end(ap);
-  failures += !ok, passes += ok;
-}
 
 static double seconds(void) {
   struct timespec t;
@@ -149,18 +139,18 @@ static void case_identity(void) {
   SapResult s;
   /* the one run at disentanglement_lib's defaults: num_train 10000, num_test 5000 */
   if (score_case("identity", LAT_IDENTITY, 3, 10000, 5000, &d, &s)) {
-    check(0, "identity: scoring failed");
+    test_report(0, "identity: scoring failed");
     return;
   }
   /* each latent is one factor's own code: the trees need no other latent, so off-diagonal
    * importance is only what the last, noise-fitting stages pick up (a few percent at most) */
-  check(d.disentanglement > 0.9 && d.completeness > 0.9, "identity: D %.4f and C %.4f > 0.9", d.disentanglement,
+  test_report(d.disentanglement > 0.9 && d.completeness > 0.9, "identity: D %.4f and C %.4f > 0.9", d.disentanglement,
         d.completeness);
   /* levels 1/7 apart with noise 0.01 (7 sigma): every code recoverable */
-  check(d.informativeness_test > 0.99, "identity: informativeness_test %.4f > 0.99", d.informativeness_test);
+  test_report(d.informativeness_test > 0.99, "identity: informativeness_test %.4f > 0.99", d.informativeness_test);
   /* a 1-D linear one-vs-rest rule cannot recover middle values of a factor; still the own latent
    * beats chance (1/values) by far while the others stay at chance: gap > 0.15 */
-  check(s.score > 0.15, "identity: SAP %.4f > 0.15", s.score);
+  test_report(s.score > 0.15, "identity: SAP %.4f > 0.15", s.score);
   identity_sap = s.score;
   dci_result_free(&d), sap_result_free(&s);
 }
@@ -169,14 +159,14 @@ static void case_rotation(void) {
   DciResult d;
   SapResult s;
   if (score_case("rotation", LAT_ROTATION, 3, 2000, 1000, &d, &s)) {
-    check(0, "rotation: scoring failed");
+    test_report(0, "rotation: scoring failed");
     return;
   }
   /* every latent mixes 2-3 factors, so each row and column of R spreads: an even two-way split
    * alone costs 1 - log 2 / log 3 = 0.37 of the score */
-  check(d.disentanglement < 0.7 && d.completeness < 0.7, "rotation: D %.4f and C %.4f < 0.7", d.disentanglement,
+  test_report(d.disentanglement < 0.7 && d.completeness < 0.7, "rotation: D %.4f and C %.4f < 0.7", d.disentanglement,
         d.completeness);
-  check(s.score < identity_sap - 0.05, "rotation: SAP %.4f below identity's %.4f by > 0.05", s.score, identity_sap);
+  test_report(s.score < identity_sap - 0.05, "rotation: SAP %.4f below identity's %.4f by > 0.05", s.score, identity_sap);
   dci_result_free(&d), sap_result_free(&s);
 }
 
@@ -188,12 +178,12 @@ static void case_noise(void) {
   SapResult s = {0};
   int half = N_ARCHIVE / 2;
   if (archive_make(&a, LAT_NOISE, 3)) {
-    check(0, "noise: archive failed");
+    test_report(0, "noise: archive failed");
     archive_free(&a);
     return;
   }
   GbtParams gp = {0}; /* learning rate 0: refused, and nothing to free */
-  check(dci_from_samples(a.z, a.fd.codes, half, a.z + half * 3, a.fd.codes + half * 3, half, 3, 3, &gp, &d) == -1 &&
+  test_report(dci_from_samples(a.z, a.fd.codes, half, a.z + half * 3, a.fd.codes + half * 3, half, 3, 3, &gp, &d) == -1 &&
             d.importance == NULL,
         "bad GBT parameters refused");
   gp = gbt_default_params();
@@ -201,7 +191,7 @@ static void case_noise(void) {
            sap_from_samples(a.z, a.fd.codes, half, a.z + half * 3, a.fd.codes + half * 3, half, 3, 3, 0.01, &s);
   archive_free(&a);
   if (rc) {
-    check(0, "noise: scoring failed");
+    test_report(0, "noise: scoring failed");
     return;
   }
   double chance = (1.0 / 5 + 1.0 / 8 + 1.0 / 4) / 3;
@@ -210,11 +200,11 @@ static void case_noise(void) {
   print_matrix("R", d.importance, 3, 3);
   print_matrix("S", s.matrix, 3, 3);
   /* accuracy over 1500 test samples has a standard error ~0.01 per factor: within 0.04 of chance */
-  check(fabs(d.informativeness_test - chance) < 0.04, "noise: informativeness_test %.4f within 0.04 of chance %.4f",
+  test_report(fabs(d.informativeness_test - chance) < 0.04, "noise: informativeness_test %.4f within 0.04 of chance %.4f",
         d.informativeness_test, chance);
   /* every latent is equally useless: top-two gaps are sampling noise (~0.01-0.02) */
-  check(s.score < 0.05, "noise: SAP %.4f < 0.05", s.score);
-  check(!has_nan(d.importance, 9) && !isnan(d.disentanglement) && !isnan(d.completeness) && !isnan(s.score),
+  test_report(s.score < 0.05, "noise: SAP %.4f < 0.05", s.score);
+  test_report(!has_nan(d.importance, 9) && !isnan(d.disentanglement) && !isnan(d.completeness) && !isnan(s.score),
         "noise: no NaN");
   dci_result_free(&d), sap_result_free(&s);
 }
@@ -223,16 +213,16 @@ static void case_duplicate(void) {
   DciResult d;
   SapResult s;
   if (score_case("duplicate [f1, f1, f2]", LAT_DUPLICATE, 2, 2000, 1000, &d, &s)) {
-    check(0, "duplicate: scoring failed");
+    test_report(0, "duplicate: scoring failed");
     return;
   }
   /* equal splits on the two copies are shared by the random feature order (as in scikit-learn):
    * each copy gets a large share of f1; f1's column then spreads over two latents (perfect
    * halves would give completeness (1 - log 2 / log 3 + 1) / 2 = 0.68), rows stay pure */
   double r0 = d.importance[0], r1 = d.importance[2];
-  check(r0 > 0.25 && r1 > 0.25, "duplicate: both copies share f1's importance (%.3f, %.3f > 0.25)", r0, r1);
-  check(d.completeness < 0.85, "duplicate: completeness %.4f < 0.85", d.completeness);
-  check(d.disentanglement > 0.9, "duplicate: disentanglement %.4f > 0.9", d.disentanglement);
+  test_report(r0 > 0.25 && r1 > 0.25, "duplicate: both copies share f1's importance (%.3f, %.3f > 0.25)", r0, r1);
+  test_report(d.completeness < 0.85, "duplicate: completeness %.4f < 0.85", d.completeness);
+  test_report(d.disentanglement > 0.9, "duplicate: disentanglement %.4f > 0.9", d.disentanglement);
   dci_result_free(&d), sap_result_free(&s);
 }
 
@@ -240,17 +230,17 @@ static void case_dead(void) {
   DciResult d;
   SapResult s;
   if (score_case("dead latent [f1, f2, f3, 0.5]", LAT_DEAD, 3, 2000, 1000, &d, &s)) {
-    check(0, "dead: scoring failed");
+    test_report(0, "dead: scoring failed");
     return;
   }
   /* a constant latent is never split on: exactly zero importance; it contributes nothing */
   int zero = 1;
   for (int f = 0; f < 3; f++) zero &= d.importance[3 * 3 + f] == 0.0;
-  check(zero, "dead: constant latent has importance exactly 0");
-  check(!has_nan(d.importance, 12) && !has_nan(s.matrix, 12) && !isnan(d.disentanglement) &&
+  test_report(zero, "dead: constant latent has importance exactly 0");
+  test_report(!has_nan(d.importance, 12) && !has_nan(s.matrix, 12) && !isnan(d.disentanglement) &&
             !isnan(d.completeness) && !isnan(s.score),
         "dead: no NaN");
-  check(d.disentanglement > 0.9 && d.completeness > 0.9, "dead: D %.4f and C %.4f stay > 0.9", d.disentanglement,
+  test_report(d.disentanglement > 0.9 && d.completeness > 0.9, "dead: D %.4f and C %.4f stay > 0.9", d.disentanglement,
         d.completeness);
   dci_result_free(&d), sap_result_free(&s);
 }
@@ -264,16 +254,16 @@ static void determinism(void) {
   SapResult s1, s2;
   if (archive_make(&a, LAT_DUPLICATE, 2) || dci_compute(&a.fd, &dp, 7, &d1) || dci_compute(&a.fd, &dp, 7, &d2) ||
       dci_compute(&a.fd, &dp, 8, &d3) || sap_compute(&a.fd, &sp, 7, &s1) || sap_compute(&a.fd, &sp, 7, &s2)) {
-    check(0, "determinism: scoring failed");
+    test_report(0, "determinism: scoring failed");
     archive_free(&a);
     return;
   }
-  check(!memcmp(d1.importance, d2.importance, sizeof(double) * 6) && d1.disentanglement == d2.disentanglement &&
+  test_report(!memcmp(d1.importance, d2.importance, sizeof(double) * 6) && d1.disentanglement == d2.disentanglement &&
             d1.completeness == d2.completeness && d1.informativeness_test == d2.informativeness_test,
         "determinism: same seed -> bit-identical DCI (D %.6f)", d1.disentanglement);
-  check(!memcmp(s1.matrix, s2.matrix, sizeof(double) * 6) && s1.score == s2.score,
+  test_report(!memcmp(s1.matrix, s2.matrix, sizeof(double) * 6) && s1.score == s2.score,
         "determinism: same seed -> identical SAP (%.6f)", s1.score);
-  check(memcmp(d1.importance, d3.importance, sizeof(double) * 6) != 0, "determinism: another seed -> other draws");
+  test_report(memcmp(d1.importance, d3.importance, sizeof(double) * 6) != 0, "determinism: another seed -> other draws");
   dci_result_free(&d1), dci_result_free(&d2), dci_result_free(&d3), sap_result_free(&s1), sap_result_free(&s2);
   archive_free(&a);
 }
@@ -294,17 +284,17 @@ static void gbt_separable(void) {
   Gbt *g;
   double imp[M];
   if (gbt_fit(&g, &p, x, N, M, y) || gbt_predict(g, x, N, pred)) {
-    check(0, "gbt separable: fit failed");
+    test_report(0, "gbt separable: fit failed");
     return;
   }
   gbt_importances(g, imp);
   int hits = 0;
   for (int i = 0; i < N; i++) hits += pred[i] == y[i];
   printf("gbt separable: train accuracy %.4f, importances %.4f %.4f %.4f\n", (double)hits / N, imp[0], imp[1], imp[2]);
-  check(hits == N, "gbt separable: train accuracy 1 (%d/%d)", hits, N);
+  test_report(hits == N, "gbt separable: train accuracy 1 (%d/%d)", hits, N);
   /* the first stages split feature 0 and remove nearly all the variance of the residuals; the
    * noise features only get the small late corrections */
-  check(imp[0] > 0.9 && fabs(imp[0] + imp[1] + imp[2] - 1.0) < 1e-12 && imp[1] >= 0 && imp[2] >= 0,
+  test_report(imp[0] > 0.9 && fabs(imp[0] + imp[1] + imp[2] - 1.0) < 1e-12 && imp[1] >= 0 && imp[2] >= 0,
         "gbt separable: importances concentrate on the informative feature (%.4f > 0.9), sum 1", imp[0]);
   gbt_free(g);
 }
@@ -321,12 +311,12 @@ static void gbt_stumps(void) {
   int yb[6] = {0, 0, 0, 1, 0, 1};
   Gbt *g;
   if (gbt_fit(&g, &p, xb, 6, 2, yb) || gbt_decision_function(g, xb, 6, F)) {
-    check(0, "stump: fit failed");
+    test_report(0, "stump: fit failed");
     return;
   }
   gbt_importances(g, imp);
   double want_lo = -log(2.0) - 0.15, want_hi = -log(2.0) + 0.15;
-  check(gbt_num_scores(g) == 1 && fabs(F[0] - want_lo) < 1e-12 && fabs(F[2] - want_lo) < 1e-12 &&
+  test_report(gbt_num_scores(g) == 1 && fabs(F[0] - want_lo) < 1e-12 && fabs(F[2] - want_lo) < 1e-12 &&
             fabs(F[3] - want_hi) < 1e-12 && fabs(F[5] - want_hi) < 1e-12 && imp[0] == 1.0 && imp[1] == 0.0,
         "stump binary: F(1) %.12f want %.12f, F(6) %.12f want %.12f, importances %.3f %.3f", F[0], want_lo, F[5],
         want_hi, imp[0], imp[1]);
@@ -344,13 +334,13 @@ static void gbt_stumps(void) {
                        {log(0.5) - 0.4 / 3, log(1.0 / 3) + 0.1, log(1.0 / 6) + 0.4}}; /* x = 6 */
   const int at[3] = {0, 3, 5};
   if (gbt_fit(&g, &p, xm, 6, 1, ym) || gbt_decision_function(g, xm, 6, F)) {
-    check(0, "stump 3 classes: fit failed");
+    test_report(0, "stump 3 classes: fit failed");
     return;
   }
   double worst = 0.0;
   for (int r = 0; r < 3; r++)
     for (int c = 0; c < 3; c++) worst = fmax(worst, fabs(F[at[r] * 3 + c] - want[r][c]));
-  check(gbt_num_scores(g) == 3 && worst < 1e-12, "stump 3 classes: leaf values as by hand (largest error %.2e)", worst);
+  test_report(gbt_num_scores(g) == 3 && worst < 1e-12, "stump 3 classes: leaf values as by hand (largest error %.2e)", worst);
   gbt_free(g);
 }
 
@@ -370,7 +360,7 @@ static void gbt_timing(void) {
   int rc = gbt_fit(&g, &p, x, N, M, y);
   double t1 = seconds();
   printf("gbt timing: fit n %d, m %d, 10 classes, 100 stages: %.2f s\n", N, M, t1 - t0);
-  check(!rc, "gbt timing: fit n 10000, m 10, K 10 in %.2f s", t1 - t0);
+  test_report(!rc, "gbt timing: fit n 10000, m 10, K 10 in %.2f s", t1 - t0);
   if (!rc) gbt_free(g);
   free(x), free(y);
 }
@@ -382,10 +372,10 @@ static void dci_formulas(void) {
   double dd = dci_disentanglement(diag, 3, 3), du = dci_disentanglement(uniform, 3, 3);
   double ch = dci_completeness(half, 3, 2), dz = dci_disentanglement(zero, 3, 2);
   /* 1e-11 floors as in dci.py keep the diagonal a hair below 1 */
-  check(fabs(dd - 1.0) < 1e-8 && fabs(du) < 1e-12, "formulas: diagonal D %.12f = 1, uniform D %.2e = 0", dd, du);
+  test_report(fabs(dd - 1.0) < 1e-8 && fabs(du) < 1e-12, "formulas: diagonal D %.12f = 1, uniform D %.2e = 0", dd, du);
   double want = 0.5 * (1.0 - log(2.0) / log(3.0)) + 0.5;
-  check(fabs(ch - want) < 1e-8, "formulas: split column completeness %.6f = %.6f", ch, want);
-  check(fabs(dz) < 1e-12 && !isnan(dz), "formulas: all-zero R gives D %.2e (no NaN)", dz);
+  test_report(fabs(ch - want) < 1e-8, "formulas: split column completeness %.6f = %.6f", ch, want);
+  test_report(fabs(dz) < 1e-12 && !isnan(dz), "formulas: all-zero R gives D %.2e (no NaN)", dz);
 }
 
 /* Degenerate inputs: one class, one latent, non-finite latents. */
@@ -403,11 +393,11 @@ static void edge_cases(void) {
     ok = label[0] == 3 && label[7] == 3 && imp[0] == 0.0 && gbt_num_classes(g) == 1 && gbt_num_scores(g) == 0;
     gbt_free(g);
   }
-  check(ok, "edge: one class -> constant prediction, zero importance");
+  test_report(ok, "edge: one class -> constant prediction, zero importance");
   x[3] = NAN;
-  check(gbt_fit(&g, &p, x, 8, 1, two) == -1 && g == NULL, "edge: NaN latent refused");
+  test_report(gbt_fit(&g, &p, x, 8, 1, two) == -1 && g == NULL, "edge: NaN latent refused");
   x[3] = 1e300; /* beyond float32, where scikit-learn's trees work */
-  check(gbt_fit(&g, &p, x, 8, 1, two) == -1, "edge: latent beyond float32 refused");
+  test_report(gbt_fit(&g, &p, x, 8, 1, two) == -1, "edge: latent beyond float32 refused");
   x[3] = 0.9;
   p.n_estimators = 0; /* no trees: the prior alone */
   ok = !gbt_fit(&g, &p, x, 8, 1, two);
@@ -415,7 +405,7 @@ static void edge_cases(void) {
     ok = !gbt_decision_function(g, x, 1, F) && fabs(F[0]) < 1e-15; /* balanced classes: log-odds 0 */
     gbt_free(g);
   }
-  check(ok, "edge: zero stages -> initial log-odds %.1e", ok ? F[0] : NAN);
+  test_report(ok, "edge: zero stages -> initial log-odds %.1e", ok ? F[0] : NAN);
   /* one latent: DCI defines completeness 1 (the lib divides by log 1), SAP needs two latents */
   DciResult d;
   SapResult s;
@@ -423,11 +413,11 @@ static void edge_cases(void) {
   double z[8] = {0.1, 0.9, 0.2, 0.8, 0.1, 0.7, 0.9, 0.3};
   p = gbt_default_params();
   ok = !dci_from_samples(z, codes, 8, z, codes, 8, 1, 1, &p, &d);
-  check(ok && d.completeness == 1.0 && d.disentanglement == 1.0 && d.informativeness_test == 1.0,
+  test_report(ok && d.completeness == 1.0 && d.disentanglement == 1.0 && d.informativeness_test == 1.0,
         "edge: one latent, one factor: D %.3f C %.3f I %.3f", ok ? d.disentanglement : NAN, ok ? d.completeness : NAN,
         ok ? d.informativeness_test : NAN);
   if (ok) dci_result_free(&d);
-  check(sap_from_samples(z, codes, 8, z, codes, 8, 1, 1, 0.01, &s) == -1 && s.matrix == NULL,
+  test_report(sap_from_samples(z, codes, 8, z, codes, 8, 1, 1, 0.01, &s) == -1 && s.matrix == NULL,
         "edge: SAP refuses one latent");
 }
 
@@ -445,6 +435,6 @@ int main(void) {
   case_dead();
   determinism();
   printf("total %.1f s\n", seconds() - t0);
-  printf("%d passed, %d failed\n", passes, failures);
-  return failures ? 1 : 0;
+  printf("%d passed, %d failed\n", test_passes, test_failures);
+  return test_failures ? 1 : 0;
 }
