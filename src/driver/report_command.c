@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disentangle/covstats.h"
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
 #include "disentangle/latents.h"
@@ -68,20 +69,19 @@ static void read_metrics(const char *dir, char **names, double *values, int *n) 
   fclose(fp);
 }
 
-static void correlation(const double *z, int n, int m, double *corr) {
-  double *mean = calloc(m, sizeof *mean);
-  for (int r = 0; r < n; r++)
-    for (int j = 0; j < m; j++) mean[j] += z[(size_t)r * m + j] / n;
+/* Pearson correlations from the covariance; a latent that never varies correlates with nothing. */
+static PetscErrorCode correlation(const double *z, int n, int m, double *corr) {
+  PetscFunctionBeginUser;
+  double *mean;
+  PetscCall(PetscMalloc1(m, &mean));
+  PetscCall(covstats_covariance(PETSC_COMM_SELF, z, n, m, mean, corr));
+  double *var = mean; /* the means are no longer needed */
+  for (int j = 0; j < m; j++) var[j] = corr[j * m + j];
   for (int a = 0; a < m; a++)
-    for (int b = 0; b < m; b++) {
-      double sab = 0, saa = 0, sbb = 0;
-      for (int r = 0; r < n; r++) {
-        double da = z[(size_t)r * m + a] - mean[a], db = z[(size_t)r * m + b] - mean[b];
-        sab += da * db, saa += da * da, sbb += db * db;
-      }
-      corr[a * m + b] = saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : (a == b ? 1.0 : 0.0);
-    }
-  free(mean);
+    for (int b = 0; b < m; b++)
+      corr[a * m + b] = var[a] > 0 && var[b] > 0 ? corr[a * m + b] / sqrt(var[a] * var[b]) : (a == b ? 1.0 : 0.0);
+  PetscCall(PetscFree(mean));
+  PetscFunctionReturn(0);
 }
 
 static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const double *z) {
@@ -99,7 +99,7 @@ static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const doubl
     for (int r = 0; r < n; r++) zmin[j] = fmin(zmin[j], z[(size_t)r * m + j]), zmax[j] = fmax(zmax[j], z[(size_t)r * m + j]);
     active[j] = zmax[j] - zmin[j] > run->cfg.active_threshold;
   }
-  correlation(z, n, m, corr);
+  PetscCall(correlation(z, n, m, corr));
   int base = (int)PetscMin(rc->base, a->n - 1);
   PetscCall(traversals(run, z, base, zmin, zmax, trav));
   read_metrics(rc->run_dir, names, values, &nmetrics);
