@@ -89,7 +89,7 @@ static void check_method(const char *name, double lambda) {
   ref.me->ops->loss_gradient(ref.me, xf + off * L, cnt, 0, &losses);
 
   double l0 = reference_loss(&ref, p, nashae, lambda);
-  CHECK(fabs(losses.loss - l0) < 1e-5 * (1e-3 + fabs(l0)), "%s: loss %.9g vs reference %.9g", name, losses.loss, l0);
+  CHECK(fabs(losses.value[0] - l0) < 1e-5 * (1e-3 + fabs(l0)), "%s: loss %.9g vs reference %.9g", name, losses.value[0], l0);
   double *fd = malloc(sizeof(double) * ae->nparams);
   for (size_t k = 0; k < ae->nparams; k++) {
     double keep = p[k];
@@ -110,7 +110,7 @@ static void check_method(const char *name, double lambda) {
         fd[where]);
   if (rank == 0)
     printf("%-7s lambda %.2f: loss %.6f (ref %.6f), %zu parameters, max rel gradient error %.2e\n", name, lambda,
-           losses.loss, l0, ae->nparams, err);
+           losses.value[0], l0, ae->nparams, err);
   for (int i = 0; i < M; i++) free(ref.regp[i]);
   free(p), free(fd);
   method_destroy(&ref.me);

@@ -19,38 +19,39 @@ void test_report(int ok, const char *fmt, ...) {
   test_failures += !ok, test_passes += ok;
 }
 
-double ref_activation(LayerKind kind, double x) {
-  switch (kind) {
-  case LAYER_SELU: return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (exp(x) - 1.0);
-  case LAYER_RELU: return x > 0 ? x : 0.0;
-  case LAYER_SIGMOID: return 1.0 / (1.0 + exp(-x));
-  case LAYER_TANH: return tanh(x);
-  default: return x;
-  }
+double ref_activation(const LayerOps *ops, double x) {
+  if (ops == &layer_selu) return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (exp(x) - 1.0);
+  if (ops == &layer_relu) return x > 0 ? x : 0.0;
+  if (ops == &layer_sigmoid) return 1.0 / (1.0 + exp(-x));
+  if (ops == &layer_tanh) return tanh(x);
+  return x;
 }
 
 void ref_net_forward(const Net *net, const double *params, const double *x, int B, double *y) {
-  int widest = 1;
-  for (int l = 0; l < net->nlayers; l++) widest = widest > net->layers[l].out ? widest : net->layers[l].out;
-  widest = widest > net->layers[0].in ? widest : net->layers[0].in;
+  long widest = net_in(net);
+  for (int l = 0; l < net->nlayers; l++) {
+    long o = shape_size(&net->layers[l].out);
+    widest = widest > o ? widest : o;
+  }
   double *a = malloc(sizeof(double) * B * widest), *b = malloc(sizeof(double) * B * widest);
-  memcpy(a, x, sizeof(double) * B * net->layers[0].in);
+  memcpy(a, x, sizeof(double) * B * net_in(net));
   for (int l = 0; l < net->nlayers; l++) {
     const Layer *L = &net->layers[l];
+    long in = shape_size(&L->in), out = shape_size(&L->out);
     for (int r = 0; r < B; r++)
-      for (int o = 0; o < L->out; o++) {
-        if (L->kind == LAYER_DENSE) {
+      for (long o = 0; o < out; o++) {
+        if (L->ops == &layer_dense) {
           double s = params[L->b_off + o];
-          for (int i = 0; i < L->in; i++) s += params[L->w_off + (size_t)o * L->in + i] * a[(size_t)r * L->in + i];
-          b[(size_t)r * L->out + o] = s;
+          for (long i = 0; i < in; i++) s += params[L->w_off + (size_t)o * in + i] * a[(size_t)r * in + i];
+          b[(size_t)r * out + o] = s;
         } else {
-          b[(size_t)r * L->out + o] = ref_activation(L->kind, a[(size_t)r * L->in + o]);
+          b[(size_t)r * out + o] = ref_activation(L->ops, a[(size_t)r * in + o]);
         }
       }
     double *t = a;
     a = b, b = t;
   }
-  memcpy(y, a, sizeof(double) * B * net->layers[net->nlayers - 1].out);
+  memcpy(y, a, sizeof(double) * B * net_out(net));
   free(a), free(b);
 }
 

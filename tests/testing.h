@@ -25,7 +25,7 @@ void test_report(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 /* y[B][out] from x[B][in] with the net's layer list and params given in double. */
 void ref_net_forward(const Net *net, const double *params, const double *x, int B, double *y);
-double ref_activation(LayerKind kind, double x);
+double ref_activation(const LayerOps *ops, double x);
 
 /* Largest |a - b| / (abs_floor + |b|) over n entries, and where it happens. */
 double rel_error(const float *a, const double *b, long n, double abs_floor, long *where);

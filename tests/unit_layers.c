@@ -30,9 +30,17 @@ static double loss_of(const Net *net, const double *p, const double *x, int B, c
 static void fd_check(const char *what, Net *net, int B, double margin, uint64_t seed) {
   int in = net_in(net), out = net_out(net);
   float *params, *grads, *x, *r, *dx;
-  tensor_alloc(net->nparams + 1, &params), tensor_alloc(net->nparams + 1, &grads);
+  ParamSet ps;
+  int group;
+  paramset_init(&ps);
+  paramset_group(&ps, "test", &group);
+  net_register(net, &ps, group);
+  paramset_allocate(&ps);
+  net_bind(net, &ps, B);
+  params = ps.groups[group].params, grads = ps.groups[group].grads;
+  CHECK(net->nparams == ps.groups[group].n && (net->nparams == 0 || net->params == params),
+        "%s: the net's tensors are not its group's block", what);
   tensor_alloc((size_t)B * in, &x), tensor_alloc((size_t)B * out, &r), tensor_alloc((size_t)B * in, &dx);
-  net_bind(net, params, grads, B);
   net_init_params(net, seed, 0);
   double *pd = malloc(sizeof(double) * (net->nparams + 1)), *xd = malloc(sizeof(double) * B * in);
   double *rd = malloc(sizeof(double) * B * out), *gp = malloc(sizeof(double) * (net->nparams + 1));
@@ -88,15 +96,83 @@ static void fd_check(const char *what, Net *net, int B, double margin, uint64_t 
     free(once);
   }
   net_free(net);
-  tensor_free(&params), tensor_free(&grads), tensor_free(&x), tensor_free(&r), tensor_free(&dx);
+  paramset_free(&ps);
+  tensor_free(&x), tensor_free(&r), tensor_free(&dx);
   free(pd), free(xd), free(rd), free(gp), free(gx), free(yd);
 }
 
-static void single_layer(LayerKind kind, int width, Net *net) {
-  memset(net, 0, sizeof *net);
-  snprintf(net->name, sizeof net->name, "%s", net_layer_kind_name(kind));
-  net->nlayers = 1;
-  net->layers[0] = (Layer){.kind = kind, .in = width, .out = width};
+static void single_layer(const LayerOps *ops, int width, Net *net) {
+  net_create(net, ops->kind, shape_vector(width));
+  net_add(net, ops, NULL, 0);
+}
+
+/* A loss on an inner layer: L = sum r . net(x) + sum q . h(x), h the output of hidden layer
+ * "selu1". Its gradient injected there (net->inject) must give the parameter and input
+ * gradients of the whole L, by central differences of the double reference. */
+static double injected_loss(const Net *net, int at, const double *p, const double *x, int B, const double *r,
+                            const double *q) {
+  Net head = *net;
+  head.nlayers = at + 1;
+  long hw = shape_size(&net->layers[at].out);
+  double *h = malloc(sizeof(double) * B * hw), L = loss_of(net, p, x, B, r);
+  ref_net_forward(&head, p, x, B, h);
+  for (long i = 0; i < (long)B * hw; i++) L += q[i] * h[i];
+  free(h);
+  return L;
+}
+
+static void check_injection(void) {
+  int w[4] = {6, 8, 7, 3};
+  const int B = 5;
+  Net net;
+  ParamSet ps;
+  int group;
+  net_init_mlp(&net, "inject", w, 4, &layer_selu, &layer_sigmoid);
+  int at = net_find_layer(&net, "selu1");
+  CHECK(at == 3, "net_find_layer: selu1 is layer %d, want 3", at);
+  paramset_init(&ps);
+  paramset_group(&ps, "g", &group);
+  net_register(&net, &ps, group);
+  paramset_allocate(&ps);
+  net_bind(&net, &ps, B);
+  net_init_params(&net, 31, 0);
+  long hw = shape_size(&net.layers[at].out);
+  float x[30], r[15], q[40], dx[30];
+  double xd[30], rd[15], qd[40], *pd = malloc(sizeof(double) * net.nparams);
+  for (int i = 0; i < B * 6; i++) x[i] = (float)rng_normal(31, 1, 0, i), xd[i] = x[i];
+  for (int i = 0; i < B * 3; i++) r[i] = (float)rng_normal(31, 2, 0, i), rd[i] = r[i];
+  for (int i = 0; i < B * hw; i++) q[i] = (float)rng_normal(31, 3, 0, i), qd[i] = q[i];
+  for (size_t k = 0; k < net.nparams; k++) pd[k] = net.params[k];
+  net_forward(&net, x, B);
+  net.inject[at] = q;
+  net_backward(&net, x, r, B, 1, dx);
+  net.inject[at] = NULL;
+  double worst = 0.0;
+  for (size_t k = 0; k < net.nparams; k++) {
+    double keep = pd[k];
+    pd[k] = keep + FD_STEP;
+    double lp = injected_loss(&net, at, pd, xd, B, rd, qd);
+    pd[k] = keep - FD_STEP;
+    double lm = injected_loss(&net, at, pd, xd, B, rd, qd);
+    pd[k] = keep;
+    double fd = (lp - lm) / (2 * FD_STEP);
+    worst = fmax(worst, fabs(net.grads[k] - fd) / (1e-2 + fabs(fd)));
+  }
+  for (int k = 0; k < B * 6; k++) {
+    double keep = xd[k];
+    xd[k] = keep + FD_STEP;
+    double lp = injected_loss(&net, at, pd, xd, B, rd, qd);
+    xd[k] = keep - FD_STEP;
+    double lm = injected_loss(&net, at, pd, xd, B, rd, qd);
+    xd[k] = keep;
+    double fd = (lp - lm) / (2 * FD_STEP);
+    worst = fmax(worst, fabs(dx[k] - fd) / (1e-2 + fabs(fd)));
+  }
+  CHECK(worst < GRAD_TOL, "injection at selu1: gradient off by %.3g (relative)", worst);
+  printf("%-28s max rel err %.2e\n", "gradient injected at selu1", worst);
+  free(pd);
+  net_free(&net);
+  paramset_free(&ps);
 }
 
 static void check_mse(void) {
@@ -122,20 +198,29 @@ static void check_mse(void) {
 static void check_init(void) {
   int w[3] = {1000, 200, 80};
   Net a, b;
-  float *pa, *pb, *g;
-  net_init_mlp(&a, "a", w, 3, LAYER_SELU, LAYER_IDENTITY);
-  net_init_mlp(&b, "b", w, 3, LAYER_SELU, LAYER_IDENTITY);
-  tensor_alloc(a.nparams, &pa), tensor_alloc(a.nparams, &pb), tensor_alloc(a.nparams, &g);
-  net_bind(&a, pa, g, 1), net_bind(&b, pb, g, 1);
+  float *pa, *pb;
+  ParamSet ps;
+  int ga, gb;
+  paramset_init(&ps);
+  net_init_mlp(&a, "a", w, 3, &layer_selu, NULL);
+  net_init_mlp(&b, "b", w, 3, &layer_selu, NULL);
+  paramset_group(&ps, "ga", &ga), paramset_group(&ps, "gb", &gb);
+  net_register(&a, &ps, ga), net_register(&b, &ps, gb);
+  paramset_allocate(&ps);
+  net_bind(&a, &ps, 1), net_bind(&b, &ps, 1);
+  pa = a.params, pb = b.params;
+  CHECK(paramset_find(&ps, "a/dense1.bias") >= 0 && ps.tensors[paramset_find(&ps, "a/dense0.weight")].dims[1] == 1000,
+        "init: tensors are not registered by name and shape");
   net_init_params(&a, 42, 0);
   net_init_params(&b, 42, 0);
   CHECK(!memcmp(pa, pb, a.nparams * sizeof *pa), "init: same seed gave different parameters");
   net_init_params(&b, 43, 0);
   CHECK(memcmp(pa, pb, a.nparams * sizeof *pa), "init: another seed gave the same parameters");
   const Layer *L = &a.layers[0];
-  double s = 0, s2 = 0, n = (double)L->in * L->out, bmax = 0;
+  int lout = (int)shape_size(&L->out);
+  double s = 0, s2 = 0, n = (double)shape_size(&L->in) * lout, bmax = 0;
   for (size_t i = 0; i < (size_t)n; i++) s += pa[L->w_off + i], s2 += (double)pa[L->w_off + i] * pa[L->w_off + i];
-  for (int o = 0; o < L->out; o++) bmax = fmax(bmax, fabs(pa[L->b_off + o]));
+  for (int o = 0; o < lout; o++) bmax = fmax(bmax, fabs(pa[L->b_off + o]));
   double mean = s / n, sd = sqrt(s2 / n - mean * mean), want = 1.0 / sqrt(1000.0);
   /* 200000 draws: the sample sd is within 0.5% of the true one with overwhelming probability */
   CHECK(fabs(sd / want - 1.0) < 0.01, "init: weight sd %.5f, want 1/sqrt(fan_in) = %.5f", sd, want);
@@ -143,7 +228,7 @@ static void check_init(void) {
   CHECK(bmax <= want && bmax > 0.8 * want, "init: biases must fill +-1/sqrt(fan_in) = %.4f; max |b| = %.4f", want, bmax);
   printf("%-28s sd %.5f (want %.5f), max |bias| %.5f\n", "kaiming-normal, linear gain", sd, want, bmax);
   net_free(&a), net_free(&b);
-  tensor_free(&pa), tensor_free(&pb), tensor_free(&g);
+  paramset_free(&ps);
 }
 
 /* The vectorisable exp/expm1 against libm in double over the ranges the activations see. */
@@ -169,18 +254,19 @@ int main(void) {
   Net net;
   check_vmath();
   int dense_w[2] = {7, 5};
-  net_init_mlp(&net, "dense", dense_w, 2, LAYER_IDENTITY, LAYER_IDENTITY);
+  net_init_mlp(&net, "dense", dense_w, 2, NULL, NULL);
   fd_check("dense 7->5", &net, 6, 0.0, 11);
-  const LayerKind acts[] = {LAYER_SELU, LAYER_RELU, LAYER_SIGMOID, LAYER_TANH, LAYER_IDENTITY};
+  const LayerOps *acts[] = {&layer_selu, &layer_relu, &layer_sigmoid, &layer_tanh, &layer_identity};
   for (int i = 0; i < 5; i++) {
     single_layer(acts[i], 9, &net);
-    fd_check(net_layer_kind_name(acts[i]), &net, 4, 1e-2, 12 + i);
+    fd_check(acts[i]->kind, &net, 4, 1e-2, 12 + i);
   }
   int mlp_w[5] = {12, 9, 7, 5, 3};
-  net_init_mlp(&net, "mlp selu/sigmoid", mlp_w, 5, LAYER_SELU, LAYER_SIGMOID);
+  net_init_mlp(&net, "mlp selu/sigmoid", mlp_w, 5, &layer_selu, &layer_sigmoid);
   fd_check("mlp 12-9-7-5-3 selu,sigmoid", &net, 8, 0.0, 20);
-  net_init_mlp(&net, "mlp tanh/linear", mlp_w, 5, LAYER_TANH, LAYER_IDENTITY);
+  net_init_mlp(&net, "mlp tanh/linear", mlp_w, 5, &layer_tanh, NULL);
   fd_check("mlp 12-9-7-5-3 tanh,linear", &net, 8, 0.0, 21);
+  check_injection();
   check_mse();
   check_init();
   if (test_failures) printf("FAILED: %d check(s)\n", test_failures);

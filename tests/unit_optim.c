@@ -1,4 +1,4 @@
-/* Adam and Adagrad against the torch.optim update rules written out in double. */
+/* Adam, Adagrad and SGD (through OptimOps) against the torch.optim update rules written out in double. */
 #include <math.h>
 #include <string.h>
 
@@ -10,16 +10,16 @@
 #define STEPS 20
 
 static void check_adam(void) {
-  Adam opt;
-  adam_create(&opt, N, 1e-2, 0.9, 0.999, 1e-8);
+  Optim opt;
+  optim_create(&opt, &optim_adam, N, 1e-2);
   float p[N], g[N];
   double pd[N], m[N] = {0}, v[N] = {0};
   for (int i = 0; i < N; i++) p[i] = (float)rng_normal(1, 1, 0, i), pd[i] = p[i];
   double worst = 0.0;
   for (int t = 1; t <= STEPS; t++) {
     for (int i = 0; i < N; i++) g[i] = (float)(rng_normal(1, 2, t, i) * (i % 5 == 0 ? 1e-6 : 1.0));
-    adam_tick(&opt);
-    adam_update(&opt, p, g, 0, N);
+    optim_tick(&opt);
+    optim_update(&opt, p, g, 0, N);
     for (int i = 0; i < N; i++) {
       m[i] = 0.9 * m[i] + 0.1 * g[i];
       v[i] = 0.999 * v[i] + 0.001 * (double)g[i] * g[i];
@@ -35,26 +35,26 @@ static void check_adam(void) {
   /* Only the requested slice moves. */
   float q[N];
   memcpy(q, p, sizeof q);
-  adam_tick(&opt);
-  adam_update(&opt, p, g, 10, 5);
+  optim_tick(&opt);
+  optim_update(&opt, p, g, 10, 5);
   int outside = 0, inside = 0;
   for (int i = 0; i < N; i++) {
     if (i >= 10 && i < 15) inside += p[i] != q[i];
     else outside += p[i] != q[i];
   }
   CHECK(outside == 0 && inside == 5, "adam: slice update touched %d outside, %d inside", outside, inside);
-  adam_free(&opt);
+  optim_free(&opt);
 }
 
 static void check_adagrad(void) {
-  Adagrad opt;
-  adagrad_create(&opt, N, 0.5, 1e-10);
+  Optim opt;
+  optim_create(&opt, &optim_adagrad, N, 0.5);
   float p[N], g[N];
   double pd[N], s[N] = {0}, worst = 0.0;
   for (int i = 0; i < N; i++) p[i] = (float)rng_normal(2, 1, 0, i), pd[i] = p[i];
   for (int t = 1; t <= STEPS; t++) {
     for (int i = 0; i < N; i++) g[i] = (float)rng_normal(2, 2, t, i);
-    adagrad_update(&opt, p, g, 0, N);
+    optim_update(&opt, p, g, 0, N);
     for (int i = 0; i < N; i++) {
       s[i] += (double)g[i] * g[i];
       pd[i] -= 0.5 * g[i] / (sqrt(s[i]) + 1e-10);
@@ -63,27 +63,45 @@ static void check_adagrad(void) {
   }
   CHECK(worst < 1e-5, "adagrad: parameters differ from the reference by %.2e", worst);
   printf("adagrad: max |p - p_ref| after %d steps %.2e\n", STEPS, worst);
-  adagrad_free(&opt);
+  optim_free(&opt);
 }
 
 static void adam_minimises(void) {
   /* f(p) = sum (p_i - i)^2 / 2 from 0: Adam with lr 0.1 gets there */
-  Adam opt;
-  adam_create(&opt, 8, 0.1, 0.9, 0.999, 1e-8);
+  Optim opt;
+  optim_create(&opt, &optim_adam, 8, 0.1);
   float p[8] = {0}, g[8];
   for (int t = 0; t < 2000; t++) {
     for (int i = 0; i < 8; i++) g[i] = p[i] - (float)i;
-    adam_tick(&opt);
-    adam_update(&opt, p, g, 0, 8);
+    optim_tick(&opt);
+    optim_update(&opt, p, g, 0, 8);
   }
   double err = 0;
   for (int i = 0; i < 8; i++) err = fmax(err, fabs(p[i] - i));
   CHECK(err < 1e-2, "adam did not minimise a quadratic: max error %.3g", err);
-  adam_free(&opt);
+  optim_free(&opt);
+}
+
+static void check_sgd(void) {
+  Optim opt;
+  optim_create(&opt, &optim_sgd, N, 0.25);
+  float p[N], g[N];
+  double worst = 0.0;
+  for (int i = 0; i < N; i++) p[i] = (float)rng_normal(3, 1, 0, i), g[i] = (float)rng_normal(3, 2, 0, i);
+  float p0[N];
+  memcpy(p0, p, sizeof p);
+  optim_tick(&opt);
+  optim_update(&opt, p, g, 0, N);
+  for (int i = 0; i < N; i++) worst = fmax(worst, fabs(p[i] - ((double)p0[i] - 0.25 * g[i])));
+  CHECK(worst < 1e-6, "sgd: parameters differ from p - lr g by %.2e", worst);
+  CHECK(opt.ops->nstate == 0 && optim_adam.nstate == 2 && !strcmp(optim_adam.state_names[1], "v"),
+        "optimizer state declarations");
+  optim_free(&opt);
 }
 
 int main(void) {
   check_adam();
+  check_sgd();
   check_adagrad();
   adam_minimises();
   printf(test_failures ? "FAILED\n" : "PASS\n");

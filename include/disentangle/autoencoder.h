@@ -1,6 +1,6 @@
-/* The engine every method stands on: an encoder and a decoder over ONE parameter block,
- * one gradient block and one Adam, trained data-parallel (each rank a slice of the batch,
- * gradients summed with one allreduce). */
+/* The engine every method stands on: an encoder and a decoder, their tensors in one optimizer
+ * group of the method's ParamSet ("autoencoder"), trained data-parallel (each rank a slice of
+ * the batch, gradients summed with one allreduce). */
 #ifndef DISENTANGLE_AUTOENCODER_H
 #define DISENTANGLE_AUTOENCODER_H
 
@@ -8,21 +8,23 @@
 #include "disentangle/config.h"
 #include "disentangle/net.h"
 #include "disentangle/optim.h"
+#include "disentangle/paramset.h"
 
 typedef struct {
   Net enc, dec;
   int features, latents, max_batch;
+  int group;             /* its optimizer group in the ParamSet */
   size_t nparams;
-  float *params, *grads; /* [enc | dec] */
-  Adam adam;
+  float *params, *grads; /* the group's blocks: [enc | dec] */
   float *dz;             /* [max_batch][latents] latent gradient, summed over the loss terms */
   float *dxhat;          /* [max_batch][features] */
 } Autoencoder;
 
 /* Encoder features -> hidden... -> latents (latent_act on the code), decoder mirrored with a
- * linear output. Parameters initialised from cfg->seed (nets 0 and 1). */
-PetscErrorCode autoencoder_create(Autoencoder *ae, const Config *cfg, int features, int max_batch,
-                                  LayerKind latent_act);
+ * linear output; registered in ps as group "autoencoder", allocated, and initialised from
+ * cfg->seed (nets 0 and 1). */
+PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, int features, int max_batch,
+                                  const LayerOps *latent_act);
 void autoencoder_free(Autoencoder *ae);
 
 /* z = enc(x), xhat = dec(z) for n rows. */
@@ -36,8 +38,5 @@ double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float 
 void autoencoder_backward_decoder(Autoencoder *ae, int n);
 /* Backward through the encoder from ae->dz (after the methods added their latent terms). */
 void autoencoder_backward_encoder(Autoencoder *ae, const float *x, int n);
-
-/* One Adam step on the (already summed over ranks) gradients, then clear them. */
-void autoencoder_adam_step(Autoencoder *ae);
 
 #endif

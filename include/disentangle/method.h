@@ -8,28 +8,25 @@
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
 
-/* Losses of one step, global over the batch (every rank holds the same values). */
+#define METHOD_MAX_LOSSES 8
+
+/* Losses of one step, global over the batch (every rank holds the same values), in the order
+ * of the method's loss_names; value[0] is always "loss", what the method's main net minimised. */
 typedef struct {
-  double loss; /* what the autoencoder minimised */
-  double rec;  /* MSE/2 of the reconstruction */
-  double adv;  /* adversarial / regularisation term (NashAE: sum_i cov(z_i, zhat_i)) */
-  double pred; /* adversary's own loss (NashAE: regressor MSE/2), 0 when none */
+  int n;
+  double value[METHOD_MAX_LOSSES];
 } StepLosses;
 
 typedef struct Method Method;
 
-/* An optimizer and the parameter block it updates: tells the checkpoint where each net's
- * moments live (at the same offset in adam->m, adam->v as its parameters in base). */
-typedef struct {
-  Adam *adam;
-  const float *base;
-  size_t n;
-} OptimBinding;
-
 typedef struct {
   const char *name;
   const char *summary;
-  LayerKind latent_act;
+  const LayerOps *latent_act;
+  /* Names of the losses a step reports (history.csv columns, /history, the report). */
+  int nlosses;
+  const char *loss_names[METHOD_MAX_LOSSES];
+  /* Register and allocate the method's own nets and optimizers (the autoencoder exists). */
   PetscErrorCode (*create)(Method *m);
   /* One training step on this rank's slice x[count][features] of the global batch. */
   PetscErrorCode (*step)(Method *m, const float *x, int count, StepLosses *out);
@@ -37,10 +34,8 @@ typedef struct {
    * held as it is; no update. encoded: x was already forwarded by the caller. For the tests. */
   PetscErrorCode (*loss_gradient)(Method *m, const float *x, int count, int encoded, StepLosses *out);
   void (*destroy)(Method *m);
-  /* The nets whose weights make up the trained model, in a fixed order. */
+  /* The nets of the model, in a fixed order (encoder and decoder first). */
   int (*nets)(Method *m, Net **nets, int max);
-  /* Optimizers besides the autoencoder's (NULL: none). */
-  int (*optims)(Method *m, OptimBinding *out, int max);
   /* Make every rank hold the whole optimizer state before a checkpoint (NULL: it does). */
   PetscErrorCode (*sync_state)(Method *m);
 } MethodOps;
@@ -50,6 +45,8 @@ struct Method {
   const Config *cfg;
   const Par *par;
   int features, global_batch;
+  ParamSet params;               /* every trainable tensor, one block per optimizer group */
+  Optim optim[PARAM_MAX_GROUPS]; /* the optimizer of each group */
   Autoencoder ae;
   void *state; /* the method's own */
 };
@@ -58,10 +55,21 @@ struct Method {
 const char *method_choices(void);
 PetscErrorCode method_create(const Config *cfg, const Par *par, int features, Method **out);
 void method_destroy(Method **m);
-/* The whole training state, for checkpoints: every parameter tensor, the Adam moments of each,
- * and the Adam step counts. Tensors point into the live buffers (read fills them). */
+/* The optimizer of a group (me->optim[group]). */
+PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, double lr);
+/* One optimizer step on a group whose gradients are complete (summed over ranks), then clear them. */
+void method_update(Method *m, int group);
+
+/* The whole training state, for checkpoints: every tensor of the ParamSet by name, the state
+ * each optimizer declares for it, and the step counts. Tensors point into the live buffers
+ * (read fills them). */
 PetscErrorCode method_state(Method *m, CkptState *state);
 void method_state_free(CkptState *state);
+
+/* The loss of that name in l (0 when the method has none of that name). */
+double method_loss(const Method *m, const StepLosses *l, const char *name);
+/* Set the losses of l from values named as the method names them (absent: 0). */
+void method_losses_from(const Method *m, StepLosses *l, const char *const *names, const double *values, int n);
 
 /* Latents of n rows (no training state touched): z[n][latents]. */
 void method_encode(Method *m, const float *x, int n, float *z);

@@ -1,34 +1,44 @@
 /* Optimizers over flat parameter blocks (the PyTorch update rules, so published
- * hyper-parameters mean the same thing here). */
+ * hyper-parameters mean the same thing here). An optimizer kind is a table (OptimOps) that
+ * declares its state by name: float vectors the size of the block (Adam: m, v) and a step
+ * count (t), so checkpoints store any optimizer's state without knowing which it is. */
 #ifndef DISENTANGLE_OPTIM_H
 #define DISENTANGLE_OPTIM_H
 
 #include <petscsys.h>
 #include <stddef.h>
 
-typedef struct {
-  double lr, beta1, beta2, eps;
-  long long t;  /* steps taken */
-  size_t n;
-  float *m, *v; /* first and second moments */
-} Adam;
+#define OPTIM_MAX_STATE 2
 
-PetscErrorCode adam_create(Adam *opt, size_t n, double lr, double beta1, double beta2, double eps);
-/* One step on p[offset .. offset+count) with gradient g (same indexing); the caller advances
- * the step count once per step with adam_tick, so several slices can share one count. */
-void adam_tick(Adam *opt);
-void adam_update(Adam *opt, float *p, const float *g, size_t offset, size_t count);
-void adam_free(Adam *opt);
+typedef struct Optim Optim;
 
 typedef struct {
-  double lr, eps;
-  long long t;
-  size_t n;
-  float *sum; /* running sum of squared gradients */
-} Adagrad;
+  const char *name;                         /* adam, adagrad, sgd */
+  int nstate;                               /* state vectors, each the size of the block */
+  const char *state_names[OPTIM_MAX_STATE]; /* as stored in checkpoints */
+  /* One step on p[offset .. offset+count) with gradient g (same indexing). */
+  void (*update)(Optim *o, float *p, const float *g, size_t offset, size_t count);
+} OptimOps;
 
-PetscErrorCode adagrad_create(Adagrad *opt, size_t n, double lr, double eps);
-void adagrad_update(Adagrad *opt, float *p, const float *g, size_t offset, size_t count);
-void adagrad_free(Adagrad *opt);
+struct Optim {
+  const OptimOps *ops;
+  double lr, beta1, beta2, eps; /* those the kind uses */
+  long long t;                  /* steps taken, stored as the count "t" */
+  size_t n;
+  float *state[OPTIM_MAX_STATE];
+};
+
+extern const OptimOps optim_adam, optim_adagrad, optim_sgd;
+
+/* "adam|adagrad|sgd" by name. */
+PetscErrorCode optim_from_name(const char *name, const OptimOps **ops);
+/* An optimizer of n parameters with torch's defaults (Adam: betas 0.9, 0.999, eps 1e-8;
+ * Adagrad: eps 1e-10); change lr, beta1... in the struct afterwards if needed. */
+PetscErrorCode optim_create(Optim *o, const OptimOps *ops, size_t n, double lr);
+/* Advance the step count once per step; several slices of the block may then be updated
+ * with optim_update under the same count. */
+void optim_tick(Optim *o);
+void optim_update(Optim *o, float *p, const float *g, size_t offset, size_t count);
+void optim_free(Optim *o);
 
 #endif

@@ -137,11 +137,16 @@ static PetscErrorCode open_output(MPI_Comm comm, const char *dir, const char *na
 }
 
 static void progress_line(const Run *run, long step, const StepLosses *l, double per_step, double sps) {
-  char eta[32];
+  char eta[32], losses[512] = "";
+  const MethodOps *ops = run->method->ops;
+  for (int k = 0, at = 0; k < ops->nlosses && at < (int)sizeof losses; k++)
+    at += snprintf(losses + at, sizeof losses - at, "  %s %.5f", ops->loss_names[k], l->value[k]);
   log_duration(per_step * (run->cfg.steps - step), eta, sizeof eta);
-  log_info(run->par.world, "step %ld/%ld  loss %.5f  rec %.5f  adv %.5f  pred %.5f  %.0f samples/s  ETA %s", step,
-           (long)run->cfg.steps, l->loss, l->rec, l->adv, l->pred, sps, eta);
+  log_info(run->par.world, "step %ld/%ld%s  %.0f samples/s  ETA %s", step, (long)run->cfg.steps, losses, sps, eta);
 }
+
+/* The columns of /history and history.csv between step and samples_per_s. */
+static const char *const history_losses[] = {"loss", "rec", "adv", "pred"};
 
 static PetscErrorCode write_summary(const Run *run, const double *zmin, const double *zmax, double rec,
                                     const StepLosses *last, double seconds, double ms_per_step) {
@@ -163,8 +168,10 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
       fprintf(fp, "%s%.9g", j ? ", " : "", k == 0 ? zmax[j] - zmin[j] : k == 1 ? zmin[j] : zmax[j]);
     fprintf(fp, "],\n");
   }
-  fprintf(fp, "  \"final_rec\": %.9g,\n  \"last_step_loss\": %.9g,\n  \"last_step_rec\": %.9g,\n", rec, last->loss, last->rec);
-  fprintf(fp, "  \"last_step_adv\": %.9g,\n  \"last_step_pred\": %.9g,\n", last->adv, last->pred);
+  fprintf(fp, "  \"final_rec\": %.9g,\n  \"last_step_loss\": %.9g,\n  \"last_step_rec\": %.9g,\n", rec,
+          method_loss(run->method, last, "loss"), method_loss(run->method, last, "rec"));
+  fprintf(fp, "  \"last_step_adv\": %.9g,\n  \"last_step_pred\": %.9g,\n", method_loss(run->method, last, "adv"),
+          method_loss(run->method, last, "pred"));
   /* timings of this invocation's steps (a restarted run counts only what it did itself) */
   fprintf(fp, "  \"seconds\": %.6g,\n  \"ms_per_step\": %.6g,\n  \"samples_per_s\": %.6g\n}\n", seconds, ms_per_step,
           ms_per_step > 0 ? 1e3 * cfg->batch / ms_per_step : 0.0);
@@ -208,8 +215,8 @@ static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds, lo
     PetscCall(archive_next_batch(a, &cur, off, cnt, x));
     PetscCall(run->method->ops->step(run->method, x, cnt, last));
     run->step++;
-    double row[CKPT_HISTORY_COLS] = {(double)run->step, last->loss, last->rec, last->adv, last->pred,
-                                     cfg->batch / (log_seconds() - ts)};
+    double row[CKPT_HISTORY_COLS] = {(double)run->step, 0, 0, 0, 0, cfg->batch / (log_seconds() - ts)};
+    for (int k = 0; k < 4; k++) row[1 + k] = method_loss(run->method, last, history_losses[k]);
     PetscCall(run_history_append(run, row));
     if (hist) history_line(hist, row);
     long done = run->step - first;
@@ -267,7 +274,7 @@ PetscErrorCode train_main(int help, int *code) {
   StepLosses last = {0};
   if (run.history_rows) { /* a run restarted at its end still reports its last losses */
     const double *r = run.history + (run.history_rows - 1) * CKPT_HISTORY_COLS;
-    last = (StepLosses){.loss = r[1], .rec = r[2], .adv = r[3], .pred = r[4]};
+    method_losses_from(run.method, &last, history_losses, r + 1, 4);
   }
   double seconds = 0.0, ms_per_step;
   long done_steps = 0;

@@ -17,16 +17,15 @@ static PetscErrorCode ae_loss_gradient(Method *me, const float *x, int count, in
   autoencoder_backward_decoder(ae, count);
   autoencoder_backward_encoder(ae, x, count);
   if (me->par->size > 1) PetscCall(par_allreduce_grads(ae->grads, ae->nparams, me->par->world));
-  out->rec = 0.5 * sq / ((double)B * ae->features);
-  out->loss = out->rec;
-  out->adv = out->pred = 0.0;
+  double rec = 0.5 * sq / ((double)B * ae->features);
+  *out = (StepLosses){.n = 2, .value = {rec, rec}};
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode ae_step(Method *me, const float *x, int count, StepLosses *out) {
   PetscFunctionBeginUser;
   PetscCall(ae_loss_gradient(me, x, count, 0, out));
-  autoencoder_adam_step(&me->ae);
+  method_update(me, me->ae.group);
   PetscFunctionReturn(0);
 }
 
@@ -42,7 +41,9 @@ static int ae_nets(Method *me, Net **nets, int max) {
 const MethodOps method_ae = {
   .name = "ae",
   .summary = "plain autoencoder (the lambda = 0 baseline, no regressors)",
-  .latent_act = LAYER_SIGMOID,
+  .latent_act = &layer_sigmoid,
+  .nlosses = 2,
+  .loss_names = {"loss", "rec"},
   .create = ae_create,
   .step = ae_step,
   .loss_gradient = ae_loss_gradient,

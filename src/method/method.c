@@ -19,7 +19,9 @@ PetscErrorCode method_create(const Config *cfg, const Par *par, int features, Me
   Method *me;
   PetscCall(PetscCalloc1(1, &me));
   me->ops = ops, me->cfg = cfg, me->par = par, me->features = features, me->global_batch = (int)cfg->batch;
-  PetscCall(autoencoder_create(&me->ae, cfg, features, me->global_batch, ops->latent_act));
+  paramset_init(&me->params);
+  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, features, me->global_batch, ops->latent_act));
+  PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
   *out = me;
   PetscFunctionReturn(0);
@@ -29,8 +31,25 @@ void method_destroy(Method **m) {
   if (!*m) return;
   (*m)->ops->destroy(*m);
   autoencoder_free(&(*m)->ae);
+  for (int g = 0; g < PARAM_MAX_GROUPS; g++) optim_free(&(*m)->optim[g]);
+  paramset_free(&(*m)->params);
   PetscFree(*m);
   *m = NULL;
+}
+
+double method_loss(const Method *m, const StepLosses *l, const char *name) {
+  for (int k = 0; k < m->ops->nlosses && k < l->n; k++)
+    if (!strcmp(m->ops->loss_names[k], name)) return l->value[k];
+  return 0.0;
+}
+
+void method_losses_from(const Method *m, StepLosses *l, const char *const *names, const double *values, int n) {
+  l->n = m->ops->nlosses;
+  for (int k = 0; k < l->n; k++) {
+    l->value[k] = 0.0;
+    for (int j = 0; j < n; j++)
+      if (!strcmp(names[j], m->ops->loss_names[k])) l->value[k] = values[j];
+  }
 }
 
 void method_encode(Method *m, const float *x, int n, float *z) {
@@ -38,67 +57,64 @@ void method_encode(Method *m, const float *x, int n, float *z) {
   memcpy(z, code, (size_t)n * m->ae.latents * sizeof *z);
 }
 
-#define MAX_NETS 4096
-#define MAX_OPTIMS 8
-
-static void add_tensor(CkptState *st, const char *group, const char *name, float *data, int rows, int cols) {
-  CkptTensor *t = &st->tensors[st->ntensors++];
-  snprintf(t->group, sizeof t->group, "%s", group);
-  snprintf(t->name, sizeof t->name, "%s", name);
-  t->data = data, t->rows = rows, t->cols = cols;
+PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, double lr) {
+  PetscFunctionBeginUser;
+  optim_free(&m->optim[group]);
+  PetscCall(optim_create(&m->optim[group], ops, m->params.groups[group].n, lr));
+  PetscFunctionReturn(0);
 }
 
-static const OptimBinding *binding_of(const Net *net, const OptimBinding *b, int nb) {
-  for (int i = 0; i < nb; i++)
-    if (net->params >= b[i].base && net->params < b[i].base + b[i].n) return &b[i];
-  return NULL;
+void method_update(Method *m, int group) {
+  ParamGroup *G = &m->params.groups[group];
+  optim_tick(&m->optim[group]);
+  optim_update(&m->optim[group], G->params, G->grads, 0, G->n);
+  paramset_zero_grads(&m->params, group);
 }
 
-/* A net's tensors and, when an optimizer holds it, their Adam moments and the step count. */
-static void add_net(CkptState *st, Net *net, const OptimBinding *b) {
-  char pgroup[CKPT_NAME_LEN], ogroup[CKPT_NAME_LEN], name[CKPT_NAME_LEN];
-  snprintf(pgroup, sizeof pgroup, "params/%s", net->name);
-  snprintf(ogroup, sizeof ogroup, "optim/%s", net->name);
-  size_t off = b ? (size_t)(net->params - b->base) : 0;
-  for (int l = 0; l < net->nlayers; l++) {
-    const Layer *L = &net->layers[l];
-    if (L->kind != LAYER_DENSE) continue;
-    for (int bias = 0; bias < 2; bias++) {
-      size_t at = bias ? L->b_off : L->w_off;
-      int cols = bias ? 0 : L->in;
-      net_tensor_name(net, l, bias, name, sizeof name);
-      add_tensor(st, pgroup, name, net->params + at, L->out, cols);
-      if (!b) continue;
-      char mname[CKPT_NAME_LEN + 4];
-      snprintf(mname, sizeof mname, "%s.m", name);
-      add_tensor(st, ogroup, mname, b->adam->m + off + at, L->out, cols);
-      snprintf(mname, sizeof mname, "%s.v", name);
-      add_tensor(st, ogroup, mname, b->adam->v + off + at, L->out, cols);
-    }
-  }
-  if (b) {
-    CkptCount *c = &st->counts[st->ncounts++];
-    snprintf(c->group, sizeof c->group, "%s", ogroup);
-    snprintf(c->name, sizeof c->name, "t");
-    c->value = &b->adam->t;
-  }
+/* A ParamSet name "NET/TENSOR" as the checkpoint's group "params/NET" and name "TENSOR". */
+static void split_name(const char *full, const char *root, char *group, char *name) {
+  const char *slash = strchr(full, '/');
+  int netlen = slash ? (int)(slash - full) : 0;
+  snprintf(group, CKPT_NAME_LEN, "%s/%.*s", root, netlen, full);
+  snprintf(name, CKPT_NAME_LEN, "%s", slash ? slash + 1 : full);
+}
+
+static void add_tensor(CkptState *st, const char *group, const char *name, float *data, const ParamTensor *t) {
+  CkptTensor *c = &st->tensors[st->ntensors++];
+  snprintf(c->group, sizeof c->group, "%s", group);
+  snprintf(c->name, sizeof c->name, "%s", name);
+  c->data = data;
+  c->rows = t->dims[0];
+  c->cols = t->ndim == 1 ? 0 : (int)(t->size / (size_t)t->dims[0]);
 }
 
 PetscErrorCode method_state(Method *m, CkptState *st) {
   PetscFunctionBeginUser;
-  Net **nets;
-  OptimBinding optims[MAX_OPTIMS];
-  PetscCall(PetscMalloc1(MAX_NETS, &nets));
-  int nn = m->ops->nets(m, nets, MAX_NETS), no = 0, tensors = 0;
-  optims[no++] = (OptimBinding){&m->ae.adam, m->ae.params, m->ae.nparams};
-  if (m->ops->optims) no += m->ops->optims(m, optims + no, MAX_OPTIMS - no);
-  for (int i = 0; i < nn; i++)
-    for (int l = 0; l < nets[i]->nlayers; l++) tensors += 6 * (nets[i]->layers[l].kind == LAYER_DENSE);
+  const ParamSet *ps = &m->params;
   memset(st, 0, sizeof *st);
-  PetscCall(PetscCalloc1(tensors, &st->tensors));
-  PetscCall(PetscCalloc1(nn, &st->counts));
-  for (int i = 0; i < nn; i++) add_net(st, nets[i], binding_of(nets[i], optims, no));
-  PetscCall(PetscFree(nets));
+  PetscCall(PetscCalloc1((size_t)ps->ntensors * (1 + OPTIM_MAX_STATE), &st->tensors));
+  PetscCall(PetscCalloc1(ps->ntensors, &st->counts));
+  for (int i = 0; i < ps->ntensors; i++) {
+    const ParamTensor *t = &ps->tensors[i];
+    const Optim *o = &m->optim[t->group];
+    char group[CKPT_NAME_LEN], name[CKPT_NAME_LEN], oname[CKPT_NAME_LEN + 8];
+    split_name(t->name, "params", group, name);
+    add_tensor(st, group, name, paramset_data(ps, i), t);
+    split_name(t->name, "optim", group, name);
+    for (int s = 0; o->ops && s < o->ops->nstate; s++) {
+      snprintf(oname, sizeof oname, "%s.%s", name, o->ops->state_names[s]);
+      add_tensor(st, group, oname, o->state[s] + t->offset, t);
+    }
+    /* the step count, once per net, as attribute "t" of /optim/NET */
+    int seen = 0;
+    for (int c = 0; c < st->ncounts; c++) seen |= !strcmp(st->counts[c].group, group);
+    if (o->ops && !seen) {
+      CkptCount *c = &st->counts[st->ncounts++];
+      snprintf(c->group, sizeof c->group, "%s", group);
+      snprintf(c->name, sizeof c->name, "t");
+      c->value = (long long *)&o->t;
+    }
+  }
   PetscFunctionReturn(0);
 }
 

@@ -18,10 +18,10 @@
 
 typedef struct {
   int m, iters;
-  Net *reg;             /* m regressors over one block */
+  Net *reg;             /* m regressors, optimizer group "regressors" */
+  int group;
   size_t per;           /* parameters per regressor */
-  float *params, *grads, *share;
-  Adam adam;
+  float *params, *grads, *share; /* the group's blocks; a scratch block as large */
   float *zall;          /* [B][m] latents of the global batch */
   float *zin, *dzin;    /* [B][m] masked regressor input, its gradient */
   float *dout;          /* [B] gradient w.r.t. one regressor's output */
@@ -53,18 +53,21 @@ static PetscErrorCode nashae_create(Method *me) {
   for (int i = 0; i < s->m; i++) {
     char name[NET_NAME_LEN];
     snprintf(name, sizeof name, "regressor%d", i);
-    PetscCall(net_init_mlp(&s->reg[i], name, w, nh + 2, LAYER_SELU, LAYER_IDENTITY));
+    PetscCall(net_init_mlp(&s->reg[i], name, w, nh + 2, &layer_selu, NULL));
   }
   s->per = s->reg[0].nparams;
   int B = me->global_batch;
-  PetscCall(tensor_alloc(s->per * s->m, &s->params));
-  PetscCall(tensor_alloc(s->per * s->m, &s->grads));
+  /* registered one after the other: regressor i is the i-th slice of `per` floats of the block */
+  PetscCall(paramset_group(&me->params, "regressors", &s->group));
+  for (int i = 0; i < s->m; i++) PetscCall(net_register(&s->reg[i], &me->params, s->group));
+  PetscCall(paramset_allocate(&me->params));
+  s->params = me->params.groups[s->group].params, s->grads = me->params.groups[s->group].grads;
   PetscCall(tensor_alloc(s->per * s->m, &s->share));
   for (int i = 0; i < s->m; i++) {
-    PetscCall(net_bind(&s->reg[i], s->params + i * s->per, s->grads + i * s->per, B));
+    PetscCall(net_bind(&s->reg[i], &me->params, B));
     net_init_params(&s->reg[i], (uint64_t)cfg->seed, 2 + i);
   }
-  PetscCall(adam_create(&s->adam, s->per * s->m, cfg->reg_lr, 0.9, 0.999, 1e-8));
+  PetscCall(method_set_optimizer(me, s->group, &optim_adam, cfg->reg_lr));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zall));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zin));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->dzin));
@@ -80,8 +83,7 @@ static void nashae_destroy(Method *me) {
   if (!s) return;
   for (int i = 0; i < s->m; i++) net_free(&s->reg[i]);
   PetscFree(s->reg);
-  adam_free(&s->adam);
-  tensor_free(&s->params), tensor_free(&s->grads), tensor_free(&s->share);
+  tensor_free(&s->share);
   tensor_free(&s->zall), tensor_free(&s->zin), tensor_free(&s->dzin), tensor_free(&s->zhat);
   tensor_free(&s->dout);
   tensor_free_double(&s->stats), tensor_free_double(&s->zmean);
@@ -133,9 +135,10 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
     for (int i = 0; i < s->m; i++)
       if (owns(me, i)) sq += regressor_gradient(s, i, off, cnt, B);
     if (par->group_size > 1) PetscCall(par_allreduce_grads(s->grads, nall, par->group));
-    adam_tick(&s->adam);
+    Optim *opt = &me->optim[s->group];
+    optim_tick(opt);
     for (int i = 0; i < s->m; i++)
-      if (owns(me, i)) adam_update(&s->adam, s->params, s->grads, i * s->per, s->per);
+      if (owns(me, i)) optim_update(opt, s->params, s->grads, i * s->per, s->per);
     *pred_sq = sq; /* the last update's error is the one reported */
   }
   if (par->size > 1) PetscCall(share_from_owners(me, s->params));
@@ -201,10 +204,8 @@ static PetscErrorCode nashae_loss_gradient(Method *me, const float *x, int count
   autoencoder_backward_encoder(ae, x, count);
   if (me->par->size > 1) PetscCall(par_allreduce_grads(ae->grads, ae->nparams, me->par->world));
 
-  out->rec = 0.5 * st[3 * m] / ((double)B * ae->features);
-  out->adv = adv;
-  out->loss = (1.0 - lambda) * out->rec + lambda * adv;
-  out->pred = 0.5 * st[3 * m + 1] / ((double)B * m);
+  double rec = 0.5 * st[3 * m] / ((double)B * ae->features);
+  *out = (StepLosses){.n = 4, .value = {(1.0 - lambda) * rec + lambda * adv, rec, adv, 0.5 * st[3 * m + 1] / ((double)B * m)}};
   PetscFunctionReturn(0);
 }
 
@@ -216,15 +217,8 @@ static PetscErrorCode nashae_step(Method *me, const float *x, int count, StepLos
   PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
   PetscCall(train_regressors(me, &s->pred_sq));
   PetscCall(nashae_loss_gradient(me, x, count, 1, out));
-  autoencoder_adam_step(&me->ae);
+  method_update(me, me->ae.group);
   PetscFunctionReturn(0);
-}
-
-static int nashae_optims(Method *me, OptimBinding *out, int max) {
-  Nash *s = me->state;
-  if (max < 1) return 0;
-  out[0] = (OptimBinding){&s->adam, s->params, s->per * s->m};
-  return 1;
 }
 
 /* Only the owners of a regressor update its Adam moments; a checkpoint needs them on every rank. */
@@ -232,8 +226,8 @@ static PetscErrorCode nashae_sync_state(Method *me) {
   PetscFunctionBeginUser;
   Nash *s = me->state;
   if (me->par->size > 1) {
-    PetscCall(share_from_owners(me, s->adam.m));
-    PetscCall(share_from_owners(me, s->adam.v));
+    const Optim *opt = &me->optim[s->group];
+    for (int k = 0; k < opt->ops->nstate; k++) PetscCall(share_from_owners(me, opt->state[k]));
   }
   PetscFunctionReturn(0);
 }
@@ -250,12 +244,13 @@ static int nashae_nets(Method *me, Net **nets, int max) {
 const MethodOps method_nashae = {
   .name = "nashae",
   .summary = "NashAE: adversarial covariance minimisation between each latent and its regressor",
-  .latent_act = LAYER_SIGMOID,
+  .latent_act = &layer_sigmoid,
+  .nlosses = 4,
+  .loss_names = {"loss", "rec", "adv", "pred"},
   .create = nashae_create,
   .step = nashae_step,
   .loss_gradient = nashae_loss_gradient,
   .destroy = nashae_destroy,
   .nets = nashae_nets,
-  .optims = nashae_optims,
   .sync_state = nashae_sync_state,
 };

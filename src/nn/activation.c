@@ -1,4 +1,7 @@
 #include <math.h>
+#include <string.h>
+
+#include "disentangle/net.h"
 
 #include "disentangle/layers.h"
 #include "disentangle/vmath.h"
@@ -42,3 +45,38 @@ void tanh_forward(float *y, const float *x, long n) {
 VMATH_CLONES void tanh_backward(float *dx, const float *dy, const float *y, long n) {
   for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
 }
+
+/* ---- as layer kinds: element-wise, shape-preserving, in place ----------------------------- */
+
+static PetscErrorCode elementwise_setup(Layer *l) {
+  l->out = l->in;
+  return 0;
+}
+
+static void identity_forward(float *y, const float *x, long n) {
+  if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
+}
+static void identity_backward(float *dx, const float *dy, const float *y, long n) {
+  (void)y;
+  if (dx != dy) memcpy(dx, dy, (size_t)n * sizeof *dx);
+}
+
+#define ELEMENTWISE_LAYER(NAME, FWD, BWD)                                                                    \
+  static void NAME##_layer_forward(const Layer *l, const float *params, float *y, const float *x, int B,     \
+                                   float *scratch) {                                                         \
+    (void)params, (void)scratch;                                                                             \
+    FWD(y, x, (long)B * shape_size(&l->in));                                                                 \
+  }                                                                                                          \
+  static void NAME##_layer_backward(const Layer *l, const float *params, float *grads, float *dx,           \
+                                    const float *dy, const float *x, const float *y, int B, float *scratch) { \
+    (void)params, (void)grads, (void)x, (void)scratch;                                                       \
+    if (dx) BWD(dx, dy, y, (long)B * shape_size(&l->in));                                                    \
+  }                                                                                                          \
+  const LayerOps layer_##NAME = {.kind = #NAME, .in_place = 1, .setup = elementwise_setup,                  \
+                                 .forward = NAME##_layer_forward, .backward = NAME##_layer_backward};
+
+ELEMENTWISE_LAYER(selu, selu_forward, selu_backward)
+ELEMENTWISE_LAYER(relu, relu_forward, relu_backward)
+ELEMENTWISE_LAYER(sigmoid, sigmoid_forward, sigmoid_backward)
+ELEMENTWISE_LAYER(tanh, tanh_forward, tanh_backward)
+ELEMENTWISE_LAYER(identity, identity_forward, identity_backward)

@@ -1,136 +1,172 @@
 #include "disentangle/net.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "disentangle/error.h"
-#include "disentangle/layers.h"
 #include "disentangle/rng.h"
 #include "disentangle/tensor.h"
 
-static const char *const kind_names[] = {"dense", "selu", "relu", "sigmoid", "tanh", "identity"};
+static const LayerOps *const activations[] = {&layer_selu, &layer_relu, &layer_sigmoid, &layer_tanh, &layer_identity};
 
-const char *net_layer_kind_name(LayerKind kind) { return kind_names[kind]; }
-
-PetscErrorCode net_activation_from_name(const char *name, LayerKind *kind) {
+PetscErrorCode net_activation_from_name(const char *name, const LayerOps **ops) {
   PetscFunctionBeginUser;
-  for (int k = LAYER_SELU; k <= LAYER_IDENTITY; k++)
-    if (!strcmp(name, kind_names[k])) {
-      *kind = (LayerKind)k;
+  for (size_t k = 0; k < sizeof activations / sizeof *activations; k++)
+    if (!strcmp(name, activations[k]->kind)) {
+      *ops = activations[k];
       PetscFunctionReturn(0);
     }
   if (!strcmp(name, "linear")) {
-    *kind = LAYER_IDENTITY;
+    *ops = &layer_identity;
     PetscFunctionReturn(0);
   }
   DT_INPUT_ERROR(PETSC_COMM_WORLD, "unknown activation '%s'; allowed: selu, relu, sigmoid, tanh, identity", name);
 }
 
-static PetscErrorCode net_push(Net *net, LayerKind kind, int in, int out) {
-  PetscFunctionBeginUser;
-  PetscCheck(net->nlayers < NET_MAX_LAYERS, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
-             "net %s: more than %d layers", net->name, NET_MAX_LAYERS);
-  Layer *l = &net->layers[net->nlayers++];
-  l->kind = kind, l->in = in, l->out = out;
-  if (kind == LAYER_DENSE) {
-    l->w_off = net->nparams;
-    l->b_off = net->nparams + (size_t)in * out;
-    net->nparams += (size_t)in * out + out;
-  }
-  PetscFunctionReturn(0);
-}
-
-PetscErrorCode net_init_mlp(Net *net, const char *name, const int *widths, int n, LayerKind hidden_act,
-                            LayerKind out_act) {
+PetscErrorCode net_create(Net *net, const char *name, Shape in) {
   PetscFunctionBeginUser;
   memset(net, 0, sizeof *net);
   snprintf(net->name, sizeof net->name, "%s", name);
+  net->in = in;
+  net->first_tensor = -1;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode net_add(Net *net, const LayerOps *ops, const int *args, int nargs) {
+  PetscFunctionBeginUser;
+  PetscCheck(net->nlayers < NET_MAX_LAYERS, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "net %s: more than %d layers",
+             net->name, NET_MAX_LAYERS);
+  PetscCheck(nargs <= LAYER_MAX_ARGS, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "net %s: too many layer arguments",
+             net->name);
+  Layer *l = &net->layers[net->nlayers];
+  memset(l, 0, sizeof *l);
+  l->ops = ops;
+  l->in = net->nlayers ? net->layers[net->nlayers - 1].out : net->in;
+  for (int i = 0; i < nargs; i++) l->arg[i] = args[i];
+  PetscCall(ops->setup(l));
+  for (int t = 0; t < l->ntensors; t++) {
+    size_t size = 1;
+    for (int d = 0; d < l->tensor_ndim[t]; d++) size *= (size_t)l->tensor_dims[t][d];
+    l->offset[t] = net->nparams;
+    net->nparams += size;
+  }
+  l->w_off = l->offset[0], l->b_off = l->offset[1];
+  net->nlayers++;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode net_add_dense(Net *net, int out) {
+  PetscFunctionBeginUser;
+  PetscCall(net_add(net, &layer_dense, &out, 1));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode net_init_mlp(Net *net, const char *name, const int *widths, int n, const LayerOps *hidden_act,
+                            const LayerOps *out_act) {
+  PetscFunctionBeginUser;
+  PetscCall(net_create(net, name, shape_vector(widths[0])));
   for (int i = 0; i + 1 < n; i++) {
     PetscCheck(widths[i] > 0 && widths[i + 1] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
                "net %s: layer width must be positive", name);
-    PetscCall(net_push(net, LAYER_DENSE, widths[i], widths[i + 1]));
-    LayerKind act = i + 2 < n ? hidden_act : out_act;
-    if (act != LAYER_IDENTITY) PetscCall(net_push(net, act, widths[i + 1], widths[i + 1]));
+    PetscCall(net_add_dense(net, widths[i + 1]));
+    const LayerOps *act = i + 2 < n ? hidden_act : out_act;
+    if (act && act != &layer_identity) PetscCall(net_add(net, act, NULL, 0));
   }
   PetscFunctionReturn(0);
 }
 
-int net_in(const Net *net) { return net->layers[0].in; }
-int net_out(const Net *net) { return net->layers[net->nlayers - 1].out; }
+int net_in(const Net *net) { return (int)shape_size(&net->in); }
+Shape net_out_shape(const Net *net) { return net->nlayers ? net->layers[net->nlayers - 1].out : net->in; }
+int net_out(const Net *net) {
+  Shape s = net_out_shape(net);
+  return (int)shape_size(&s);
+}
 
-PetscErrorCode net_bind(Net *net, float *params, float *grads, int max_batch) {
+void net_layer_name(const Net *net, int l, char *buf, size_t len) {
+  int index = 0;
+  for (int k = 0; k < l; k++) index += net->layers[k].ops == net->layers[l].ops;
+  snprintf(buf, len, "%s%d", net->layers[l].ops->kind, index);
+}
+
+int net_find_layer(const Net *net, const char *name) {
+  char here[64];
+  for (int l = 0; l < net->nlayers; l++) {
+    net_layer_name(net, l, here, sizeof here);
+    if (!strcmp(here, name)) return l;
+  }
+  return -1;
+}
+
+PetscErrorCode net_register(Net *net, ParamSet *ps, int group) {
   PetscFunctionBeginUser;
-  net->params = params, net->grads = grads, net->max_batch = max_batch;
-  int widest = 0;
+  net->group = group;
+  for (int l = 0; l < net->nlayers; l++) {
+    const Layer *L = &net->layers[l];
+    char lname[64], name[PARAM_NAME_LEN];
+    net_layer_name(net, l, lname, sizeof lname);
+    for (int t = 0; t < L->ntensors; t++) {
+      int index;
+      int len = snprintf(name, sizeof name, "%s/%s.%s", net->name, lname, L->tensor_name[t]);
+      PetscCheck(len < (int)sizeof name, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "tensor name %s/%s too long",
+                 net->name, lname);
+      PetscCall(paramset_add(ps, group, name, L->tensor_ndim[t], L->tensor_dims[t], &index));
+      if (net->first_tensor < 0) net->first_tensor = index;
+      net->ntensors++;
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode net_bind(Net *net, const ParamSet *ps, int max_batch) {
+  PetscFunctionBeginUser;
+  if (net->ntensors) {
+    net->params = paramset_data(ps, net->first_tensor);
+    net->grads = paramset_grad(ps, net->first_tensor);
+  }
+  net->max_batch = max_batch;
+  long widest = shape_size(&net->in);
+  size_t work = 0;
   for (int l = 0; l < net->nlayers; l++) {
     Layer *L = &net->layers[l];
-    widest = PetscMax(widest, PetscMax(L->in, L->out));
-    /* Activations run in place on the previous output: their backward needs only their output. */
-    if (L->kind != LAYER_DENSE && l > 0) net->acts[l] = net->acts[l - 1];
-    else PetscCall(tensor_alloc((size_t)max_batch * L->out, &net->acts[l]));
+    long out = shape_size(&L->out);
+    widest = PetscMax(widest, out);
+    if (L->ops->scratch) work = PetscMax(work, L->ops->scratch(L, max_batch));
+    /* Element-wise layers run in place on the previous output: their backward needs only y. */
+    if (L->ops->in_place && l > 0) net->acts[l] = net->acts[l - 1];
+    else PetscCall(tensor_alloc((size_t)max_batch * out, &net->acts[l]));
   }
   for (int s = 0; s < 2; s++) PetscCall(tensor_alloc((size_t)max_batch * widest, &net->scratch[s]));
+  if (work) PetscCall(tensor_alloc(work, &net->work));
   PetscFunctionReturn(0);
 }
 
 void net_free(Net *net) {
   for (int l = 0; l < net->nlayers; l++)
-    if (net->layers[l].kind == LAYER_DENSE || l == 0) tensor_free(&net->acts[l]);
+    if (!net->layers[l].ops->in_place || l == 0) tensor_free(&net->acts[l]);
   for (int l = 0; l < net->nlayers; l++) net->acts[l] = NULL;
   for (int s = 0; s < 2; s++) tensor_free(&net->scratch[s]);
+  tensor_free(&net->work);
 }
 
 void net_init_params(Net *net, uint64_t seed, int net_id) {
   uint64_t stream = RNG_STREAM_INIT + (uint64_t)net_id;
-  for (int l = 0; l < net->nlayers; l++) {
-    const Layer *L = &net->layers[l];
-    if (L->kind != LAYER_DENSE) continue;
-    double bound = 1.0 / sqrt((double)L->in); /* fan_in; 'linear' gain 1 */
-    size_t nw = (size_t)L->in * L->out;
-    for (size_t i = 0; i < nw; i++) net->params[L->w_off + i] = (float)(bound * rng_normal(seed, stream, 2 * l, i));
-    for (int o = 0; o < L->out; o++)
-      net->params[L->b_off + o] = (float)(bound * (2.0 * rng_uniform(seed, stream, 2 * l + 1, o) - 1.0));
-  }
-}
-
-static void activation_forward(LayerKind kind, float *y, const float *x, long n) {
-  switch (kind) {
-  case LAYER_SELU: selu_forward(y, x, n); break;
-  case LAYER_RELU: relu_forward(y, x, n); break;
-  case LAYER_SIGMOID: sigmoid_forward(y, x, n); break;
-  case LAYER_TANH: tanh_forward(y, x, n); break;
-  case LAYER_IDENTITY:
-    if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
-    break;
-  case LAYER_DENSE: break;
-  }
-}
-
-static void activation_backward(LayerKind kind, float *dx, const float *dy, const float *y, long n) {
-  switch (kind) {
-  case LAYER_SELU: selu_backward(dx, dy, y, n); break;
-  case LAYER_RELU: relu_backward(dx, dy, y, n); break;
-  case LAYER_SIGMOID: sigmoid_backward(dx, dy, y, n); break;
-  case LAYER_TANH: tanh_backward(dx, dy, y, n); break;
-  case LAYER_IDENTITY:
-    if (dx != dy) memcpy(dx, dy, (size_t)n * sizeof *dx);
-    break;
-  case LAYER_DENSE: break;
-  }
+  for (int l = 0; l < net->nlayers; l++)
+    if (net->layers[l].ntensors && net->layers[l].ops->init) net->layers[l].ops->init(&net->layers[l], net->params, seed, stream, l);
 }
 
 const float *net_forward(Net *net, const float *x, int B) {
   const float *in = x;
   for (int l = 0; l < net->nlayers; l++) {
     const Layer *L = &net->layers[l];
-    float *out = net->acts[l];
-    if (L->kind == LAYER_DENSE)
-      dense_forward(out, in, net->params + L->w_off, net->params + L->b_off, B, L->in, L->out);
-    else activation_forward(L->kind, out, in, (long)B * L->out);
-    in = out;
+    L->ops->forward(L, net->params, net->acts[l], in, B, net->work);
+    in = net->acts[l];
   }
   return in;
+}
+
+static void add_into(float *restrict g, const float *restrict extra, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) g[i] += extra[i];
 }
 
 void net_backward(Net *net, const float *x, const float *dout, int B, int param_grads, float *dx) {
@@ -138,30 +174,27 @@ void net_backward(Net *net, const float *x, const float *dout, int B, int param_
   int cur = -1;          /* scratch buffer holding g, -1 while g is the caller's dout */
   for (int l = net->nlayers - 1; l >= 0; l--) {
     const Layer *L = &net->layers[l];
+    if (net->inject[l]) { /* a loss term attached here: its gradient joins the one from above */
+      long n = (long)B * shape_size(&L->out);
+      if (cur < 0) {
+        memcpy(net->scratch[0], g, (size_t)n * sizeof *g);
+        g = net->scratch[0], cur = 0;
+      }
+      add_into(net->scratch[cur], net->inject[l], n);
+    }
     const float *in = l == 0 ? x : net->acts[l - 1];
     int next = cur == 0 ? 1 : 0;
     float *target = l == 0 ? dx : net->scratch[next];
-    if (L->kind == LAYER_DENSE) {
-      float *dw = param_grads ? net->grads + L->w_off : NULL;
-      float *db = param_grads ? net->grads + L->b_off : NULL;
-      dense_backward(target, dw, db, g, in, net->params + L->w_off, B, L->in, L->out);
-    } else if (target) {
-      activation_backward(L->kind, target, g, net->acts[l], (long)B * L->out);
-    }
+    if (L->ntensors || target)
+      L->ops->backward(L, net->params, param_grads ? net->grads : NULL, target, g, in, net->acts[l], B, net->work);
     g = target, cur = next;
   }
 }
 
-void net_tensor_name(const Net *net, int layer, int is_bias, char *buf, size_t len) {
-  int index = 0;
-  for (int l = 0; l < layer; l++) index += net->layers[l].kind == LAYER_DENSE;
-  snprintf(buf, len, "dense%d.%s", index, is_bias ? "bias" : "weight");
-}
-
 const float *net_dense_output(const Net *net, int dense, int *width) {
   for (int l = 0, seen = 0; l < net->nlayers; l++) {
-    if (net->layers[l].kind != LAYER_DENSE || seen++ != dense) continue;
-    *width = net->layers[l].out;
+    if (net->layers[l].ops != &layer_dense || seen++ != dense) continue;
+    *width = (int)shape_size(&net->layers[l].out);
     /* activations run in place, so the dense layer's buffer holds the activated values */
     return net->acts[l];
   }

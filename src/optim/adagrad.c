@@ -3,18 +3,10 @@
 #include <math.h>
 
 #include "disentangle/optim.h"
-#include "disentangle/tensor.h"
 
-PetscErrorCode adagrad_create(Adagrad *opt, size_t n, double lr, double eps) {
-  PetscFunctionBeginUser;
-  *opt = (Adagrad){.lr = lr, .eps = eps, .t = 0, .n = n};
-  PetscCall(tensor_alloc(n, &opt->sum));
-  PetscFunctionReturn(0);
-}
-
-void adagrad_update(Adagrad *opt, float *p, const float *g, size_t offset, size_t count) {
+static void adagrad_update(Optim *opt, float *p, const float *g, size_t offset, size_t count) {
   const float lr = (float)opt->lr, eps = (float)opt->eps;
-  float *s = opt->sum + offset;
+  float *s = opt->state[0] + offset;
   p += offset, g += offset;
   for (size_t i = 0; i < count; i++) {
     s[i] += g[i] * g[i];
@@ -22,4 +14,4 @@ void adagrad_update(Adagrad *opt, float *p, const float *g, size_t offset, size_
   }
 }
 
-void adagrad_free(Adagrad *opt) { tensor_free(&opt->sum); }
+const OptimOps optim_adagrad = {.name = "adagrad", .nstate = 1, .state_names = {"sum"}, .update = adagrad_update};

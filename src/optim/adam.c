@@ -4,24 +4,13 @@
 #include <math.h>
 
 #include "disentangle/optim.h"
-#include "disentangle/tensor.h"
 #include "disentangle/vmath.h"
 
-PetscErrorCode adam_create(Adam *opt, size_t n, double lr, double beta1, double beta2, double eps) {
-  PetscFunctionBeginUser;
-  *opt = (Adam){.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .t = 0, .n = n};
-  PetscCall(tensor_alloc(n, &opt->m));
-  PetscCall(tensor_alloc(n, &opt->v));
-  PetscFunctionReturn(0);
-}
-
-void adam_tick(Adam *opt) { opt->t++; }
-
-VMATH_CLONES void adam_update(Adam *opt, float *p, const float *g, size_t offset, size_t count) {
+static VMATH_CLONES void adam_update(Optim *opt, float *p, const float *g, size_t offset, size_t count) {
   const float b1 = (float)opt->beta1, b2 = (float)opt->beta2, eps = (float)opt->eps;
   const float step = (float)(opt->lr / (1.0 - pow(opt->beta1, (double)opt->t)));
   const float root_c2 = (float)sqrt(1.0 - pow(opt->beta2, (double)opt->t));
-  float *restrict m = opt->m + offset, *restrict v = opt->v + offset, *restrict pp = p + offset;
+  float *restrict m = opt->state[0] + offset, *restrict v = opt->state[1] + offset, *restrict pp = p + offset;
   const float *restrict gg = g + offset;
 #pragma omp simd
   for (size_t i = 0; i < count; i++) {
@@ -31,7 +20,4 @@ VMATH_CLONES void adam_update(Adam *opt, float *p, const float *g, size_t offset
   }
 }
 
-void adam_free(Adam *opt) {
-  tensor_free(&opt->m);
-  tensor_free(&opt->v);
-}
+const OptimOps optim_adam = {.name = "adam", .nstate = 2, .state_names = {"m", "v"}, .update = adam_update};
