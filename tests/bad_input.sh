@@ -36,6 +36,8 @@ expect_refusal "batch larger than the data" "-batch" -batch 361
 expect_refusal "no latents" "-latents" -latents 0
 expect_refusal "lambda above 1" "-lambda" -lambda 1.5
 expect_refusal "lambda below 0" "-lambda" -lambda -0.1
+expect_refusal "lambda, new name, above 1" "-nashae_lambda" -nashae_lambda 2
+expect_refusal "option of another method" "option -nashae_lambda belongs to method nashae" -method ae -nashae_lambda 0.1
 expect_refusal "negative batch" "-batch" -batch -5
 expect_refusal "steps not a number" "-steps" -steps abc
 expect_refusal "unknown option" "unknown option -latent (did you mean -latents?)" -latent 4

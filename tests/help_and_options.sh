@@ -12,6 +12,15 @@ for pair in train:train.c eval:eval.c report:report_command.c; do
   done
   echo "ok: $command -help lists all $(echo "$options" | wc -w) options with defaults"
 done
+# every method's own options (its table in src/method/NAME.c) are listed by train -help too
+"$DT_BIN" train -help >"$TMP/help"
+for source in "$DT_SRCDIR"/src/method/*.c; do
+  for o in $(sed -n 's/^ *{"\(-[a-z_]*\)", OPT_.*/\1/p' "$source"); do
+    grep -q -- "^  $o .*(default: " "$TMP/help" || fail "train -help does not list $o of $(basename "$source")"
+  done
+done
+grep -q -- "^  -nashae_lambda .*also -lambda" "$TMP/help" || fail "train -help does not list -nashae_lambda with its alias"
+echo "ok: train -help lists the options of every method"
 
 "$DT_BIN" >/dev/null 2>&1 && fail "no command must be an error"
 "$DT_BIN" frobnicate 2>"$TMP/err" && fail "unknown command accepted"

@@ -55,13 +55,19 @@ static void check_method(const char *name, double lambda) {
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
   Config cfg;
   memset(&cfg, 0, sizeof cfg);
-  strcpy(cfg.method, name), strcpy(cfg.hidden, "6,5"), strcpy(cfg.activation, "selu"), strcpy(cfg.reg_hidden, "4");
-  cfg.seed = 3, cfg.batch = B, cfg.latents = M, cfg.lambda = lambda, cfg.lr = 1e-3, cfg.reg_lr = 1e-2, cfg.reg_iters = 1;
+  strcpy(cfg.method, name), strcpy(cfg.hidden, "6,5"), strcpy(cfg.activation, "selu");
+  cfg.seed = 3, cfg.batch = B, cfg.latents = M, cfg.lr = 1e-3;
+  char text[256];
+  snprintf(text, sizeof text, "-nashae_lambda %.17g\n-nashae_reg_hidden 4\n-nashae_reg_lr 1e-2\n-nashae_reg_iters 1\n", lambda);
+  const MethodOps *ops;
+  void *opts;
+  method_find(PETSC_COMM_WORLD, name, &ops);
+  method_options_from_text(PETSC_COMM_WORLD, ops, text, &opts);
   Par par;
   par_create(PETSC_COMM_WORLD, size < M ? size : M, &par);
   Ref ref;
   memset(&ref, 0, sizeof ref);
-  method_create(&cfg, &par, L, &ref.me);
+  method_create(&cfg, opts, &par, L, &ref.me);
   Autoencoder *ae = &ref.me->ae;
   int nashae = !strcmp(name, "nashae");
 
@@ -114,6 +120,7 @@ static void check_method(const char *name, double lambda) {
   for (int i = 0; i < M; i++) free(ref.regp[i]);
   free(p), free(fd);
   method_destroy(&ref.me);
+  PetscFree(opts);
   par_free(&par);
 }
 

@@ -75,7 +75,7 @@ echo "ok: flipped bytes are caught by inspect and by -restart"
 
 # A checkpoint of another model is refused, naming the field.
 ck="$dir/ckpt-00000020.h5"
-for change in "-latents 3:-latents" "-method ae:-method" "-hidden 100,40:-hidden" "-reg_hidden 20:-reg_hidden"; do
+for change in "-latents 3:-latents" "-method ae:-method" "-hidden 100,40:-hidden" "-nashae_reg_hidden 20:-nashae_reg_hidden"; do
   args=${change%%:*} field=${change##*:}
   dt 2 train -options_file "$DT_SRCDIR/inputs/beam-nashae.opts" -data "$data" -run_dir "$TMP/y" -restart "$ck" $args \
     2>"$TMP/err"

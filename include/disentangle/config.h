@@ -1,5 +1,5 @@
-/* The configuration of a training run: what `disentangle train` reads from its options and
- * every method and module below it is built from. */
+/* The configuration of a training run that every method shares: what `disentangle train` reads
+ * from its options besides the method's own (MethodOps.options). */
 #ifndef DISENTANGLE_CONFIG_H
 #define DISENTANGLE_CONFIG_H
 
@@ -13,14 +13,10 @@ typedef struct {
   char data[CONFIG_PATH_LEN];    /* comma-separated archives */
   char run_dir[CONFIG_PATH_LEN];
   PetscInt seed, steps, batch, latents;
-  PetscReal lambda;
   char hidden[CONFIG_WORD_LEN];      /* encoder hidden widths, e.g. "200,80,40"; decoder mirrors */
   char activation[CONFIG_WORD_LEN];  /* hidden activation of encoder and decoder */
   PetscReal lr;
-  PetscInt reg_iters;                /* regressor updates per step (NashAE K) */
-  char reg_hidden[CONFIG_WORD_LEN];  /* regressor hidden widths */
-  PetscReal reg_lr;
-  PetscInt groups;                   /* regressor rank groups; 0 = min(ranks, latents) */
+  PetscInt groups;                   /* adversary rank groups; 0 = min(ranks, latents) */
   PetscReal data_mean, data_std;     /* normalisation override; std 0 = from the archive */
   PetscReal active_threshold;        /* a latent is active when its range exceeds this */
   PetscInt progress_every;

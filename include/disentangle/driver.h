@@ -22,6 +22,7 @@ typedef struct {
   Archive *archive;
   Par par;
   Method *method;
+  void *method_opts; /* the method's own options (MethodOps.options) */
   long step;
   double *history; /* [history_rows][CKPT_HISTORY_COLS] */
   long history_rows, history_cap;
@@ -39,6 +40,9 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
  * training, and the trained state loaded. */
 PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run);
 void run_free(Run *run);
+/* "-name value" lines of every option of the run, the common ones and the method's: what a
+ * checkpoint records (PetscMalloc'd). */
+PetscErrorCode run_options_text(const Run *run, char **text);
 PetscErrorCode run_history_append(Run *run, const double *row);
 
 /* Checkpoints of a run (src/driver/checkpoints.c): DIR/ckpt-STEP.h5, the last -checkpoint_keep

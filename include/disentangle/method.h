@@ -7,6 +7,7 @@
 #include "disentangle/ckpt.h"
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
+#include "disentangle/options.h"
 
 #define METHOD_MAX_LOSSES 8
 
@@ -19,9 +20,18 @@ typedef struct {
 
 typedef struct Method Method;
 
+#define METHOD_MAX_STRUCTURAL 4
+
 typedef struct {
   const char *name;
   const char *summary;
+  /* The method's own options, named with the method as prefix (-nashae_lambda), read into a
+   * struct of options_size bytes which the method finds at m->opts. */
+  const OptSpec *options;
+  int noptions;
+  size_t options_size;
+  /* Those of its options that fix the shape of the trained state (a checkpoint must agree). */
+  const char *structural[METHOD_MAX_STRUCTURAL];
   const LayerOps *latent_act;
   /* Names of the losses a step reports (history.csv columns, /history, the report). */
   int nlosses;
@@ -43,6 +53,7 @@ typedef struct {
 struct Method {
   const MethodOps *ops;
   const Config *cfg;
+  const void *opts; /* the method's own options (MethodOps.options) */
   const Par *par;
   int features, global_batch;
   ParamSet params;               /* every trainable tensor, one block per optimizer group */
@@ -51,9 +62,23 @@ struct Method {
   void *state; /* the method's own */
 };
 
-/* "ae|nashae": the names -method accepts (for option validation and -help). */
+/* The registry: every method, in a fixed order. */
+int method_count(void);
+const MethodOps *method_at(int i);
+/* The method called `name`; an input error naming option -method and the choices when none is. */
+PetscErrorCode method_find(MPI_Comm comm, const char *name, const MethodOps **ops);
+/* "ae|nashae|...": the names -method accepts. */
 const char *method_choices(void);
-PetscErrorCode method_create(const Config *cfg, const Par *par, int features, Method **out);
+
+/* The method's options from the command line and option files (PetscMalloc'd struct); options
+ * that belong to ANOTHER method are an input error naming it. */
+PetscErrorCode method_options_read(MPI_Comm comm, const MethodOps *ops, void **opts);
+/* The method's options from defaults and a text of "-name value" lines (a checkpoint's). */
+PetscErrorCode method_options_from_text(MPI_Comm comm, const MethodOps *ops, const char *text, void **opts);
+/* Every option of every method, one table per method, for -help. */
+void method_options_help(FILE *fp);
+
+PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par, int features, Method **out);
 void method_destroy(Method **m);
 /* The optimizer of a group (me->optim[group]). */
 PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, double lr);

@@ -20,6 +20,7 @@ typedef struct {
   double min, max;     /* numbers: allowed closed range */
   const char *choices; /* strings: allowed values "a|b|c", or NULL for free text */
   const char *help;
+  const char *alias;   /* an older name still accepted (messages then use it), or NULL */
 } OptSpec;
 
 /* Fill opts with every default (nothing else). */
@@ -32,6 +33,8 @@ PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opt
 PetscErrorCode options_reject_unknown(MPI_Comm comm, const OptSpec *spec, int n);
 /* The -help text: every option with its default, range and meaning. */
 void options_print_help(FILE *fp, const char *usage, const OptSpec *spec, int n);
+/* Just the lines of the options (for tables printed after the main one). */
+void options_print_table(FILE *fp, const OptSpec *spec, int n);
 /* "-name value" for every option, one per line: what a run records of its configuration. */
 PetscErrorCode options_format(const OptSpec *spec, int n, const void *opts, char **text);
 

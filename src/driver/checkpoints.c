@@ -16,9 +16,7 @@
 
 static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) {
   PetscFunctionBeginUser;
-  int nspec;
-  const OptSpec *spec = train_options(&nspec);
-  PetscCall(options_format(spec, nspec, &run->cfg, options));
+  PetscCall(run_options_text(run, options));
   memset(meta, 0, sizeof *meta);
   meta->step = run->step;
   meta->epoch = (double)run->step * run->cfg.batch / run->archive->n;
@@ -145,26 +143,28 @@ PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len) {
   PetscFunctionReturn(0);
 }
 
-/* Options that fix the shape of the state: a checkpoint must agree on them. */
-static const char *const structural[] = {"-method", "-latents", "-hidden", "-activation", "-reg_hidden"};
+/* Options that fix the shape of the state: a checkpoint must agree on them (and on the
+ * method's own structural options). */
+static const char *const structural[] = {"-method", "-latents", "-hidden", "-activation"};
 
 static PetscErrorCode check_compatible(const Run *run, const char *path, const CkptMeta *meta) {
   PetscFunctionBeginUser;
-  int nspec;
-  const OptSpec *spec = train_options(&nspec);
   char *mine;
-  PetscCall(options_format(spec, nspec, &run->cfg, &mine));
-  for (size_t i = 0; i < sizeof structural / sizeof *structural; i++) {
+  PetscCall(run_options_text(run, &mine));
+  const int ncommon = (int)(sizeof structural / sizeof *structural);
+  for (int i = 0; i < ncommon + METHOD_MAX_STRUCTURAL; i++) {
+    const char *name = i < ncommon ? structural[i] : run->method->ops->structural[i - ncommon];
     char there[256] = "", here[256] = "";
-    ckpt_option(meta->options, structural[i], there, sizeof there);
-    ckpt_option(mine, structural[i], here, sizeof here);
+    if (!name) continue;
+    ckpt_option(meta->options, name, there, sizeof there);
+    ckpt_option(mine, name, here, sizeof here);
     if (strcmp(there, here)) {
       PetscCall(PetscFree(mine));
       DT_INPUT_ERROR(run->par.world, "checkpoint '%s' does not match this run: %s is '%s' there and '%s' here", path,
-                     structural[i], there, here);
+                     name, there, here);
     }
   }
-  const char *informative[] = {"-seed", "-batch", "-data", "-lr", "-reg_lr", "-lambda"};
+  const char *informative[] = {"-seed", "-batch", "-data", "-lr", "-nashae_reg_lr", "-nashae_lambda"};
   for (size_t i = 0; i < sizeof informative / sizeof *informative; i++) {
     char there[CONFIG_PATH_LEN] = "", here[CONFIG_PATH_LEN] = "";
     ckpt_option(meta->options, informative[i], there, sizeof there);
@@ -272,8 +272,11 @@ PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data
   const OptSpec *spec = train_options(&nspec);
   CkptMeta meta;
   PetscCall(ckpt_read_meta(comm, model, &meta));
+  const MethodOps *ops;
   PetscCall(options_defaults(comm, spec, nspec, &run->cfg));
   PetscCall(options_apply_text(comm, spec, nspec, meta.options, &run->cfg));
+  PetscCall(method_find(comm, run->cfg.method, &ops));
+  PetscCall(method_options_from_text(comm, ops, meta.options, &run->method_opts));
   if (data && *data) snprintf(run->cfg.data, sizeof run->cfg.data, "%s", data);
   run->cfg.groups = 0; /* the rank groups of this job, not of the training job */
   ArchiveNorm norm = {.mean = meta.data_mean, .std = meta.data_std, .have_mean = 1, .have_std = 1};

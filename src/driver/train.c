@@ -16,21 +16,17 @@
 #define CFG(field) offsetof(Config, field), sizeof(((Config *)0)->field)
 
 static const OptSpec train_spec[] = {
-  {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, "ae|nashae", "what to train: NashAE, or the plain autoencoder baseline"},
+  {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, NULL, "what to train (see the methods' own options below)"},
   {"-data", OPT_STRING, CFG(data), "data/beam.h5", 0, 0, NULL, "input archive(s), comma-separated HDF5 files with /data"},
   {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory for history.csv, summary.json, model.h5"},
   {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
   {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
   {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
-  {"-lambda", OPT_REAL, CFG(lambda), "0.2", 0, 1, NULL, "adversarial weight: (1-lambda) rec + lambda sum_i cov(z_i, zhat_i)"},
   {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
   {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
   {"-lr", OPT_REAL, CFG(lr), "1e-3", 1e-12, 10, NULL, "Adam learning rate of encoder and decoder"},
-  {"-reg_iters", OPT_INT, CFG(reg_iters), "5", 1, 1000, NULL, "regressor updates per step (NashAE K)"},
-  {"-reg_hidden", OPT_STRING, CFG(reg_hidden), "40,40", 0, 0, NULL, "regressor hidden widths (SELU)"},
-  {"-reg_lr", OPT_REAL, CFG(reg_lr), "1e-2", 1e-12, 10, NULL, "Adam learning rate of the regressors"},
-  {"-groups", OPT_INT, CFG(groups), "0", 0, 1e6, NULL, "regressor rank groups G (regressor i on group i mod G); 0 = min(ranks, latents)"},
+  {"-groups", OPT_INT, CFG(groups), "0", 0, 1e6, NULL, "adversary rank groups G (NashAE: regressor i on group i mod G); 0 = min(ranks, latents)"},
   {"-data_mean", OPT_REAL, CFG(data_mean), "0", -1e300, 1e300, NULL, "normalisation mean (used with -data_std)"},
   {"-data_std", OPT_REAL, CFG(data_std), "0", 0, 1e300, NULL, "normalisation std; 0 = the archive's mean/std attributes, else computed"},
   {"-active_threshold", OPT_REAL, CFG(active_threshold), "0.2", 0, 1e300, NULL, "a latent is active when its range over the data exceeds this"},
@@ -47,6 +43,21 @@ const OptSpec *train_options(int *n) {
   return train_spec;
 }
 
+PetscErrorCode run_options_text(const Run *run, char **text) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  char *common, *own;
+  PetscCall(options_format(spec, nspec, &run->cfg, &common));
+  PetscCall(options_format(run->method->ops->options, run->method->ops->noptions, run->method_opts, &own));
+  size_t n = strlen(common) + strlen(own) + 1;
+  PetscCall(PetscMalloc1(n, text));
+  snprintf(*text, n, "%s%s", common, own);
+  PetscCall(PetscFree(common));
+  PetscCall(PetscFree(own));
+  PetscFunctionReturn(0);
+}
+
 void run_init(Run *run) {
   memset(run, 0, sizeof *run);
   run->par.group = MPI_COMM_NULL;
@@ -56,7 +67,10 @@ PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
   PetscFunctionBeginUser;
   int nspec;
   const OptSpec *spec = train_options(&nspec);
+  const MethodOps *ops;
   PetscCall(options_read(comm, spec, nspec, &run->cfg));
+  PetscCall(method_find(comm, run->cfg.method, &ops));
+  PetscCall(method_options_read(comm, ops, &run->method_opts));
   PetscCall(options_reject_unknown(comm, spec, nspec));
   ArchiveNorm norm = {.mean = run->cfg.data_mean, .std = run->cfg.data_std, .have_mean = run->cfg.data_std > 0,
                       .have_std = run->cfg.data_std > 0};
@@ -80,7 +94,7 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
                  (long long)run->archive->n, cfg->data, (long long)run->archive->n);
   PetscCall(par_create(comm, (int)cfg->groups, &run->par));
-  PetscCall(method_create(cfg, &run->par, (int)run->archive->features, &run->method));
+  PetscCall(method_create(cfg, run->method_opts, &run->par, (int)run->archive->features, &run->method));
   PetscFunctionReturn(0);
 }
 
@@ -88,6 +102,7 @@ void run_free(Run *run) {
   method_destroy(&run->method);
   archive_close(&run->archive);
   par_free(&run->par);
+  PetscFree(run->method_opts);
   PetscFree(run->history);
 }
 
@@ -158,7 +173,11 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
   int m = (int)cfg->latents;
   fprintf(fp, "{\n  \"method\": \"%s\",\n  \"ranks\": %d,\n  \"steps\": %ld,\n  \"seed\": %ld,\n", cfg->method,
           run->par.size, (long)cfg->steps, (long)cfg->seed);
-  fprintf(fp, "  \"batch\": %ld,\n  \"latents\": %d,\n  \"lambda\": %.17g,\n", (long)cfg->batch, m, (double)cfg->lambda);
+  char lambda[64] = "0", *options;
+  PetscCall(run_options_text(run, &options));
+  ckpt_option(options, "-nashae_lambda", lambda, sizeof lambda);
+  PetscCall(PetscFree(options));
+  fprintf(fp, "  \"batch\": %ld,\n  \"latents\": %d,\n  \"lambda\": %s,\n", (long)cfg->batch, m, lambda);
   fprintf(fp, "  \"active_latents\": %d,\n  \"active_threshold\": %.17g,\n",
           latents_active(zmin, zmax, m, cfg->active_threshold), (double)cfg->active_threshold);
   const char *keys[3] = {"latent_ranges", "latent_min", "latent_max"};
@@ -251,6 +270,7 @@ PetscErrorCode train_main(int help, int *code) {
                                "Train a model on HDF5 archives; writes RUN_DIR/history.csv, summary.json, model.h5.\n"
                                "SIGTERM, SIGUSR1 or a file RUN_DIR/STOP: finish the step, write a checkpoint, exit 75.",
                        spec, nspec);
+    method_options_help(stdout);
     PetscFunctionReturn(0);
   }
   Run run;

@@ -84,13 +84,17 @@ PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opt
   PetscCall(PetscMalloc1(VALUE_LEN, &value));
   for (int i = 0; i < n; i++) {
     PetscBool set = PETSC_FALSE;
+    OptSpec o = spec[i];
     value[0] = 0;
-    PetscCall(PetscOptionsGetString(NULL, NULL, spec[i].name, value, VALUE_LEN, &set));
-    DT_INPUT_CHECK(!set || strlen(value) < VALUE_LEN - 1, comm, "option %s: value too long", spec[i].name);
+    PetscCall(PetscOptionsGetString(NULL, NULL, o.name, value, VALUE_LEN, &set));
+    if (!set && o.alias) { /* the older name: messages use the name the user wrote */
+      PetscCall(PetscOptionsGetString(NULL, NULL, o.alias, value, VALUE_LEN, &set));
+      o.name = o.alias;
+    }
+    DT_INPUT_CHECK(!set || strlen(value) < VALUE_LEN - 1, comm, "option %s: value too long", o.name);
     if (!set) continue;
-    DT_INPUT_CHECK(spec[i].type == OPT_BOOL || value[0], comm, "option %s needs a value (%s)", spec[i].name,
-                   spec[i].help);
-    PetscCall(parse_value(comm, &spec[i], value, opts));
+    DT_INPUT_CHECK(o.type == OPT_BOOL || value[0], comm, "option %s needs a value (%s)", o.name, o.help);
+    PetscCall(parse_value(comm, &o, value, opts));
   }
   PetscCall(PetscFree(value));
   PetscFunctionReturn(0);
@@ -149,16 +153,22 @@ PetscErrorCode options_reject_unknown(MPI_Comm comm, const OptSpec *spec, int n)
   PetscFunctionReturn(0);
 }
 
-void options_print_help(FILE *fp, const char *usage, const OptSpec *spec, int n) {
-  fprintf(fp, "%s\n\nOptions (PETSc style: -name value, or -options_file FILE with one per line):\n", usage);
+void options_print_table(FILE *fp, const OptSpec *spec, int n) {
   for (int i = 0; i < n; i++) {
     const OptSpec *o = &spec[i];
     char range[128] = "";
     if (o->type == OPT_INT) snprintf(range, sizeof range, " [%.0f..%.0f]", o->min, o->max);
     else if (o->type == OPT_REAL) snprintf(range, sizeof range, " [%g..%g]", o->min, o->max);
     else if (o->choices) snprintf(range, sizeof range, " {%s}", o->choices);
-    fprintf(fp, "  %-20s %s (default: %s)%s\n", o->name, o->help, *o->def ? o->def : "\"\"", range);
+    char alias[80] = "";
+    if (o->alias) snprintf(alias, sizeof alias, "; also %s", o->alias);
+    fprintf(fp, "  %-20s %s (default: %s)%s%s\n", o->name, o->help, *o->def ? o->def : "\"\"", range, alias);
   }
+}
+
+void options_print_help(FILE *fp, const char *usage, const OptSpec *spec, int n) {
+  fprintf(fp, "%s\n\nOptions (PETSc style: -name value, or -options_file FILE with one per line):\n", usage);
+  options_print_table(fp, spec, n);
   fprintf(fp, "\nPETSc options also work, e.g. -log_view for a timing table of the phases.\n");
 }
 

@@ -5,20 +5,84 @@
 
 #include "disentangle/error.h"
 
+/* The registry: a new method is one file and one line here. */
 static const MethodOps *const registry[] = {&method_ae, &method_nashae};
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
-const char *method_choices(void) { return "ae|nashae"; }
+int method_count(void) { return NMETHODS; }
+const MethodOps *method_at(int i) { return registry[i]; }
 
-PetscErrorCode method_create(const Config *cfg, const Par *par, int features, Method **out) {
+const char *method_choices(void) {
+  static char choices[256];
+  if (!choices[0])
+    for (int i = 0, at = 0; i < NMETHODS; i++)
+      at += snprintf(choices + at, sizeof choices - at, "%s%s", i ? "|" : "", registry[i]->name);
+  return choices;
+}
+
+PetscErrorCode method_find(MPI_Comm comm, const char *name, const MethodOps **ops) {
   PetscFunctionBeginUser;
-  const MethodOps *ops = NULL;
+  *ops = NULL;
   for (int i = 0; i < NMETHODS; i++)
-    if (!strcmp(cfg->method, registry[i]->name)) ops = registry[i];
-  DT_INPUT_CHECK(ops, par->world, "option -method: unknown method '%s'; allowed: %s", cfg->method, method_choices());
+    if (!strcmp(name, registry[i]->name)) *ops = registry[i];
+  DT_INPUT_CHECK(*ops, comm, "option -method: unknown method '%s'; allowed: %s", name, method_choices());
+  PetscFunctionReturn(0);
+}
+
+/* An option of another method given to this one: name the method it belongs to. */
+static PetscErrorCode reject_foreign(MPI_Comm comm, const MethodOps *ops) {
+  PetscFunctionBeginUser;
+  for (int i = 0; i < NMETHODS; i++) {
+    const MethodOps *other = registry[i];
+    if (other == ops) continue;
+    for (int k = 0; k < other->noptions; k++) {
+      const char *names[2] = {other->options[k].name, other->options[k].alias};
+      for (int a = 0; a < 2; a++) {
+        PetscBool given = PETSC_FALSE;
+        int shared = 0; /* an alias that this method also accepts is not foreign */
+        for (int j = 0; names[a] && j < ops->noptions; j++)
+          shared |= !strcmp(names[a], ops->options[j].name) || (ops->options[j].alias && !strcmp(names[a], ops->options[j].alias));
+        if (names[a] && !shared) PetscCall(PetscOptionsHasName(NULL, NULL, names[a], &given));
+        DT_INPUT_CHECK(!given, comm, "option %s belongs to method %s, but this run's -method is %s; drop it or change -method",
+                       names[a], other->name, ops->name);
+      }
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_options_read(MPI_Comm comm, const MethodOps *ops, void **opts) {
+  PetscFunctionBeginUser;
+  PetscCall(reject_foreign(comm, ops));
+  PetscCall(PetscCalloc(ops->options_size ? ops->options_size : 1, opts));
+  PetscCall(options_read(comm, ops->options, ops->noptions, *opts));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_options_from_text(MPI_Comm comm, const MethodOps *ops, const char *text, void **opts) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscCalloc(ops->options_size ? ops->options_size : 1, opts));
+  PetscCall(options_defaults(comm, ops->options, ops->noptions, *opts));
+  PetscCall(options_apply_text(comm, ops->options, ops->noptions, text, *opts));
+  PetscFunctionReturn(0);
+}
+
+void method_options_help(FILE *fp) {
+  for (int i = 0; i < NMETHODS; i++) {
+    if (!registry[i]->noptions) continue;
+    fprintf(fp, "\nOptions of -method %s (%s):\n", registry[i]->name, registry[i]->summary);
+    options_print_table(fp, registry[i]->options, registry[i]->noptions);
+  }
+}
+
+PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par, int features, Method **out) {
+  PetscFunctionBeginUser;
+  const MethodOps *ops;
+  PetscCall(method_find(par->world, cfg->method, &ops));
   Method *me;
   PetscCall(PetscCalloc1(1, &me));
-  me->ops = ops, me->cfg = cfg, me->par = par, me->features = features, me->global_batch = (int)cfg->batch;
+  me->ops = ops, me->cfg = cfg, me->opts = opts, me->par = par, me->features = features;
+  me->global_batch = (int)cfg->batch;
   paramset_init(&me->params);
   PetscCall(autoencoder_create(&me->ae, &me->params, cfg, features, me->global_batch, ops->latent_act));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));

@@ -6,6 +6,7 @@
  *   3. one autoencoder update on (1 - lambda) MSE/2 + lambda sum_i cov(z_i, zhat_i), z_i held
  *      constant inside the covariance so the gradient reaches the encoder only through the
  *      regressors' inputs. The batch statistics of the covariance take ONE allreduce. */
+#include <stddef.h>
 #include <string.h>
 
 #include "disentangle/error.h"
@@ -15,6 +16,22 @@
 #include "disentangle/tensor.h"
 
 #define MAX_REG_HIDDEN 8
+
+typedef struct {
+  PetscReal lambda;
+  PetscInt reg_iters;
+  char reg_hidden[64];
+  PetscReal reg_lr;
+} NashOptions;
+
+#define NOPT(field) offsetof(NashOptions, field), sizeof(((NashOptions *)0)->field)
+
+static const OptSpec nashae_options[] = {
+  {"-nashae_lambda", OPT_REAL, NOPT(lambda), "0.2", 0, 1, NULL, "adversarial weight: (1-lambda) rec + lambda sum_i cov(z_i, zhat_i)", "-lambda"},
+  {"-nashae_reg_iters", OPT_INT, NOPT(reg_iters), "5", 1, 1000, NULL, "regressor updates per step (K)", "-reg_iters"},
+  {"-nashae_reg_hidden", OPT_STRING, NOPT(reg_hidden), "40,40", 0, 0, NULL, "regressor hidden widths (SELU)", "-reg_hidden"},
+  {"-nashae_reg_lr", OPT_REAL, NOPT(reg_lr), "1e-2", 1e-12, 10, NULL, "Adam learning rate of the regressors", "-reg_lr"},
+};
 
 typedef struct {
   int m, iters;
@@ -41,12 +58,13 @@ static void mask_input(float *zin, const float *z, int rows, int m, int drop) {
 static PetscErrorCode nashae_create(Method *me) {
   PetscFunctionBeginUser;
   const Config *cfg = me->cfg;
+  const NashOptions *opt = me->opts;
   Nash *s;
   PetscCall(PetscCalloc1(1, &s));
   me->state = s;
-  s->m = (int)cfg->latents, s->iters = (int)cfg->reg_iters;
+  s->m = (int)cfg->latents, s->iters = (int)opt->reg_iters;
   int hidden[MAX_REG_HIDDEN], nh, w[MAX_REG_HIDDEN + 2];
-  PetscCall(options_parse_widths("-reg_hidden", cfg->reg_hidden, hidden, MAX_REG_HIDDEN, &nh));
+  PetscCall(options_parse_widths("-nashae_reg_hidden", opt->reg_hidden, hidden, MAX_REG_HIDDEN, &nh));
   w[0] = s->m, w[nh + 1] = 1;
   for (int i = 0; i < nh; i++) w[1 + i] = hidden[i];
   PetscCall(PetscCalloc1(s->m, &s->reg));
@@ -67,7 +85,7 @@ static PetscErrorCode nashae_create(Method *me) {
     PetscCall(net_bind(&s->reg[i], &me->params, B));
     net_init_params(&s->reg[i], (uint64_t)cfg->seed, 2 + i);
   }
-  PetscCall(method_set_optimizer(me, s->group, &optim_adam, cfg->reg_lr));
+  PetscCall(method_set_optimizer(me, s->group, &optim_adam, opt->reg_lr));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zall));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zin));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->dzin));
@@ -182,7 +200,7 @@ static PetscErrorCode nashae_loss_gradient(Method *me, const float *x, int count
   Nash *s = me->state;
   Autoencoder *ae = &me->ae;
   const int B = me->global_batch, m = s->m;
-  const double lambda = me->cfg->lambda;
+  const double lambda = ((const NashOptions *)me->opts)->lambda;
   const float *z;
   if (!encoded) autoencoder_forward(ae, x, count, NULL, NULL);
   z = ae->enc.acts[ae->enc.nlayers - 1];
@@ -244,6 +262,10 @@ static int nashae_nets(Method *me, Net **nets, int max) {
 const MethodOps method_nashae = {
   .name = "nashae",
   .summary = "NashAE: adversarial covariance minimisation between each latent and its regressor",
+  .options = nashae_options,
+  .noptions = sizeof nashae_options / sizeof *nashae_options,
+  .options_size = sizeof(NashOptions),
+  .structural = {"-nashae_reg_hidden"},
   .latent_act = &layer_sigmoid,
   .nlosses = 4,
   .loss_names = {"loss", "rec", "adv", "pred"},
