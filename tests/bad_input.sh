@@ -37,11 +37,17 @@ expect_refusal "no latents" "-latents" -latents 0
 expect_refusal "lambda above 1" "-lambda" -lambda 1.5
 expect_refusal "lambda below 0" "-lambda" -lambda -0.1
 expect_refusal "lambda, new name, above 1" "-nashae_lambda" -nashae_lambda 2
-expect_refusal "option of another method" "option -nashae_lambda belongs to method nashae" -method ae -nashae_lambda 0.1
 expect_refusal "negative batch" "-batch" -batch -5
 expect_refusal "steps not a number" "-steps" -steps abc
 expect_refusal "unknown option" "unknown option -latent (did you mean -latents?)" -latent 4
 expect_refusal "unknown method" "-method" -method vae
 expect_refusal "bad widths" "-hidden" -hidden 200,x,40
 expect_refusal "empty archive list entry" "-data" -data "$good,"
+# An option of another method is not an error (options files are shared between methods), but
+# the run says it ignores it.
+dt 1 train -data "$good" -run_dir "$TMP/foreign" -steps 2 -method ae -nashae_lambda 0.1 -progress_every 0 \
+  >"$TMP/out" 2>"$TMP/err" || fail "an option of another method stopped the run: $(cat "$TMP/err")"
+grep -q "note: -nashae_lambda is an option of method nashae; ignored for -method ae" "$TMP/out" "$TMP/err" ||
+  fail "no note about the ignored option: $(cat "$TMP/out" "$TMP/err")"
+echo "ok: an option of another method is ignored with a note"
 pass "$checked kinds of bad input refused with one clear line"

@@ -19,8 +19,36 @@
 #define M 3
 #define FD_STEP 1e-6
 
+/* A test term on an INNER layer, to check that a term's gradient injected at a hidden layer of
+ * the encoder reaches the parameters through the engine's one statistics allreduce:
+ * weight * sum_rows |h_r|^2 / B, h the output of encoder layer HIDDEN_LAYER ("selu0"). */
+#define HIDDEN_LAYER 1
+static int energy_nstats(const Term *t, const Method *m) {
+  (void)t, (void)m;
+  return 1;
+}
+static void energy_local(Term *t, Method *m, const float *x, int count, double *stats) {
+  (void)t, (void)x;
+  const float *h = m->ae.enc.acts[HIDDEN_LAYER];
+  long n = (long)count * shape_size(&m->ae.enc.layers[HIDDEN_LAYER].out);
+  stats[0] = 0;
+  for (long i = 0; i < n; i++) stats[0] += (double)h[i] * h[i];
+}
+static void energy_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
+                            float *grad) {
+  (void)x;
+  const float *h = m->ae.enc.acts[HIDDEN_LAYER];
+  long n = (long)count * shape_size(&m->ae.enc.layers[HIDDEN_LAYER].out);
+  for (long i = 0; i < n; i++) grad[i] += (float)(t->weight * 2.0 * h[i] / m->global_batch);
+  values[0] = stats[0] / m->global_batch;
+}
+static const TermOps term_energy = {.name = "energy", .nvalues = 1, .value_names = {"energy"},
+                                    .nstats = energy_nstats, .local = energy_local, .backward = energy_backward};
+#define ENERGY_WEIGHT 0.3
+
 typedef struct {
   Method *me;
+  int energy;     /* the test term is attached */
   double *x;      /* [B][L] */
   double *zfixed; /* [B][M] latents at the unperturbed parameters */
   Net *regs[M];
@@ -34,7 +62,18 @@ static double reference_loss(Ref *ref, const double *p, int nashae, double lambd
   ref_net_forward(&ae->dec, p + ae->enc.nparams, z, B, xhat);
   for (int i = 0; i < B * L; i++) rec += (xhat[i] - ref->x[i]) * (xhat[i] - ref->x[i]);
   rec = 0.5 * rec / (B * L);
-  if (!nashae) return rec;
+  double energy = 0.0;
+  if (ref->energy) {
+    Net head = ae->enc;
+    head.nlayers = HIDDEN_LAYER + 1;
+    long w = shape_size(&ae->enc.layers[HIDDEN_LAYER].out);
+    double *h = malloc(sizeof(double) * B * w), e = 0.0;
+    ref_net_forward(&head, p, ref->x, B, h);
+    for (long i = 0; i < B * w; i++) e += h[i] * h[i];
+    free(h);
+    energy = ENERGY_WEIGHT * e / B;
+  }
+  if (!nashae) return rec + energy;
   for (int i = 0; i < M; i++) {
     double in[B * M], zh[B], sz = 0, szh = 0, szzh = 0;
     memcpy(in, z, sizeof in);
@@ -46,10 +85,10 @@ static double reference_loss(Ref *ref, const double *p, int nashae, double lambd
     }
     adv += szzh / B - (sz / B) * (szh / B);
   }
-  return (1 - lambda) * rec + lambda * adv;
+  return (1 - lambda) * rec + lambda * adv + energy;
 }
 
-static void check_method(const char *name, double lambda) {
+static void check_method(const char *name, double lambda, int energy) {
   int rank, size;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Comm_size(PETSC_COMM_WORLD, &size);
@@ -68,6 +107,8 @@ static void check_method(const char *name, double lambda) {
   Ref ref;
   memset(&ref, 0, sizeof ref);
   method_create(&cfg, opts, &par, L, &ref.me);
+  ref.energy = energy;
+  if (energy) method_add_term(ref.me, &term_energy, ENERGY_WEIGHT, SITE_ENCODER, HIDDEN_LAYER, NULL);
   Autoencoder *ae = &ref.me->ae;
   int nashae = !strcmp(name, "nashae");
 
@@ -115,7 +156,7 @@ static void check_method(const char *name, double lambda) {
   CHECK(err < 1e-3, "%s: gradient off by %.3g (relative) at parameter %ld: %g vs %g", name, err, where, ae->grads[where],
         fd[where]);
   if (rank == 0)
-    printf("%-7s lambda %.2f: loss %.6f (ref %.6f), %zu parameters, max rel gradient error %.2e\n", name, lambda,
+    printf("%-7s lambda %.2f%s: loss %.6f (ref %.6f), %zu parameters, max rel gradient error %.2e\n", name, lambda, energy ? " + term on encoder selu0" : "",
            losses.value[0], l0, ae->nparams, err);
   for (int i = 0; i < M; i++) free(ref.regp[i]);
   free(p), free(fd);
@@ -126,9 +167,11 @@ static void check_method(const char *name, double lambda) {
 
 int main(int argc, char **argv) {
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
-  check_method("ae", 0.0);
-  check_method("nashae", 0.5);
-  check_method("nashae", 1.0);
+  check_method("ae", 0.0, 0);
+  check_method("nashae", 0.5, 0);
+  check_method("nashae", 1.0, 0);
+  check_method("ae", 0.0, 1);
+  check_method("nashae", 0.5, 1);
   int failures = test_failures, rank;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);

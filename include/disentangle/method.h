@@ -8,17 +8,18 @@
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
 #include "disentangle/options.h"
+#include "disentangle/terms.h"
 
 #define METHOD_MAX_LOSSES 8
 
 /* Losses of one step, global over the batch (every rank holds the same values), in the order
  * of the method's loss_names; value[0] is always "loss", what the method's main net minimised. */
-typedef struct {
+typedef struct StepLosses {
   int n;
   double value[METHOD_MAX_LOSSES];
 } StepLosses;
 
-typedef struct Method Method;
+#define METHOD_MAX_TERMS 8
 
 #define METHOD_MAX_STRUCTURAL 4
 
@@ -59,6 +60,11 @@ struct Method {
   ParamSet params;               /* every trainable tensor, one block per optimizer group */
   Optim optim[PARAM_MAX_GROUPS]; /* the optimizer of each group */
   Autoencoder ae;
+  int nterms;                   /* the loss terms of the autoencoder's objective */
+  Term terms[METHOD_MAX_TERMS];
+  int nstats;                   /* their statistics buffer */
+  double *stats;
+  float *site_grad[2][NET_MAX_LAYERS]; /* gradients injected at encoder [0] / decoder [1] layers */
   void *state; /* the method's own */
 };
 
@@ -71,7 +77,7 @@ PetscErrorCode method_find(MPI_Comm comm, const char *name, const MethodOps **op
 const char *method_choices(void);
 
 /* The method's options from the command line and option files (PetscMalloc'd struct); options
- * that belong to ANOTHER method are an input error naming it. */
+ * that belong to ANOTHER method are ignored with a note naming it. */
 PetscErrorCode method_options_read(MPI_Comm comm, const MethodOps *ops, void **opts);
 /* The method's options from defaults and a text of "-name value" lines (a checkpoint's). */
 PetscErrorCode method_options_from_text(MPI_Comm comm, const MethodOps *ops, const char *text, void **opts);
@@ -80,6 +86,9 @@ void method_options_help(FILE *fp);
 
 PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par, int features, Method **out);
 void method_destroy(Method **m);
+/* Attach a loss term (state: the term's own, not owned); its statistics slot is allocated here. */
+PetscErrorCode method_add_term(Method *m, const TermOps *ops, double weight, TermSite site, int layer, void *state);
+
 /* The optimizer of a group (me->optim[group]). */
 PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, double lr);
 /* One optimizer step on a group whose gradients are complete (summed over ranks), then clear them. */

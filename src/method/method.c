@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "disentangle/error.h"
+#include "disentangle/log.h"
+#include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here. */
 static const MethodOps *const registry[] = {&method_ae, &method_nashae};
@@ -29,8 +31,10 @@ PetscErrorCode method_find(MPI_Comm comm, const char *name, const MethodOps **op
   PetscFunctionReturn(0);
 }
 
-/* An option of another method given to this one: name the method it belongs to. */
-static PetscErrorCode reject_foreign(MPI_Comm comm, const MethodOps *ops) {
+/* An option of another method given to this one is ignored with a note naming the method it
+ * belongs to: `-options_file nashae.opts -method ae` is how a baseline is run with the same
+ * settings, so it is not an error (and a typo is still caught: it belongs to no method). */
+static PetscErrorCode note_foreign(MPI_Comm comm, const MethodOps *ops) {
   PetscFunctionBeginUser;
   for (int i = 0; i < NMETHODS; i++) {
     const MethodOps *other = registry[i];
@@ -42,9 +46,8 @@ static PetscErrorCode reject_foreign(MPI_Comm comm, const MethodOps *ops) {
         int shared = 0; /* an alias that this method also accepts is not foreign */
         for (int j = 0; names[a] && j < ops->noptions; j++)
           shared |= !strcmp(names[a], ops->options[j].name) || (ops->options[j].alias && !strcmp(names[a], ops->options[j].alias));
-        if (names[a] && !shared) PetscCall(PetscOptionsHasName(NULL, NULL, names[a], &given));
-        DT_INPUT_CHECK(!given, comm, "option %s belongs to method %s, but this run's -method is %s; drop it or change -method",
-                       names[a], other->name, ops->name);
+        if (names[a] && !shared) PetscCall(PetscOptionsHasName(NULL, NULL, names[a], &given)); /* marks it used */
+        if (given) log_info(comm, "note: %s is an option of method %s; ignored for -method %s", names[a], other->name, ops->name);
       }
     }
   }
@@ -53,7 +56,7 @@ static PetscErrorCode reject_foreign(MPI_Comm comm, const MethodOps *ops) {
 
 PetscErrorCode method_options_read(MPI_Comm comm, const MethodOps *ops, void **opts) {
   PetscFunctionBeginUser;
-  PetscCall(reject_foreign(comm, ops));
+  PetscCall(note_foreign(comm, ops));
   PetscCall(PetscCalloc(ops->options_size ? ops->options_size : 1, opts));
   PetscCall(options_read(comm, ops->options, ops->noptions, *opts));
   PetscFunctionReturn(0);
@@ -87,6 +90,10 @@ PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par
   PetscCall(autoencoder_create(&me->ae, &me->params, cfg, features, me->global_batch, ops->latent_act));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
+  int nvalues = 1;
+  for (int t = 0; t < me->nterms; t++) nvalues += me->terms[t].ops->nvalues;
+  PetscCheck(!me->nterms || nvalues == ops->nlosses, PETSC_COMM_SELF, PETSC_ERR_PLIB,
+             "method %s: its terms report %d losses, its loss_names %d", ops->name, nvalues, ops->nlosses);
   *out = me;
   PetscFunctionReturn(0);
 }
@@ -96,6 +103,9 @@ void method_destroy(Method **m) {
   (*m)->ops->destroy(*m);
   autoencoder_free(&(*m)->ae);
   for (int g = 0; g < PARAM_MAX_GROUPS; g++) optim_free(&(*m)->optim[g]);
+  for (int s = 0; s < 2; s++)
+    for (int l = 0; l < NET_MAX_LAYERS; l++) tensor_free(&(*m)->site_grad[s][l]);
+  tensor_free_double(&(*m)->stats);
   paramset_free(&(*m)->params);
   PetscFree(*m);
   *m = NULL;
@@ -119,6 +129,26 @@ void method_losses_from(const Method *m, StepLosses *l, const char *const *names
 void method_encode(Method *m, const float *x, int n, float *z) {
   const float *code = net_forward(&m->ae.enc, x, n);
   memcpy(z, code, (size_t)n * m->ae.latents * sizeof *z);
+}
+
+PetscErrorCode method_add_term(Method *m, const TermOps *ops, double weight, TermSite site, int layer, void *state) {
+  PetscFunctionBeginUser;
+  PetscCheck(m->nterms < METHOD_MAX_TERMS, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "more than %d loss terms",
+             METHOD_MAX_TERMS);
+  Term *t = &m->terms[m->nterms++];
+  *t = (Term){.ops = ops, .weight = weight, .site = site, .layer = layer, .state = state, .offset = m->nstats};
+  t->nstats = ops->nstats(t, m);
+  m->nstats += t->nstats;
+  tensor_free_double(&m->stats);
+  PetscCall(tensor_alloc_double((size_t)m->nstats + 1, &m->stats));
+  if (site == SITE_ENCODER || site == SITE_DECODER) {
+    const Net *net = site == SITE_ENCODER ? &m->ae.enc : &m->ae.dec;
+    PetscCheck(layer >= 0 && layer < net->nlayers, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "term %s: no layer %d in %s",
+               ops->name, layer, net->name);
+    float **g = &m->site_grad[site == SITE_DECODER][layer];
+    if (!*g) PetscCall(tensor_alloc((size_t)m->global_batch * shape_size(&net->layers[layer].out), g));
+  }
+  PetscFunctionReturn(0);
 }
 
 PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, double lr) {

@@ -43,10 +43,11 @@ typedef struct {
   float *zin, *dzin;    /* [B][m] masked regressor input, its gradient */
   float *dout;          /* [B] gradient w.r.t. one regressor's output */
   float *zhat;          /* [B][m] predictions for this rank's slice */
-  double *stats;        /* [3m + 2] */
   double *zmean;        /* [m] */
   double pred_sq;       /* regressors' squared error in their last update, this rank's part */
 } Nash;
+
+static const TermOps term_nash;
 
 static int owns(const Method *me, int i) { return i % me->par->ngroups == me->par->group_id; }
 
@@ -86,12 +87,13 @@ static PetscErrorCode nashae_create(Method *me) {
     net_init_params(&s->reg[i], (uint64_t)cfg->seed, 2 + i);
   }
   PetscCall(method_set_optimizer(me, s->group, &optim_adam, opt->reg_lr));
+  PetscCall(method_add_term(me, &term_mse, 1.0 - opt->lambda, SITE_OUTPUT, 0, NULL));
+  PetscCall(method_add_term(me, &term_nash, opt->lambda, SITE_LATENTS, 0, s));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zall));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zin));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->dzin));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zhat));
   PetscCall(tensor_alloc((size_t)B, &s->dout));
-  PetscCall(tensor_alloc_double(3 * (size_t)s->m + 2, &s->stats));
   PetscCall(tensor_alloc_double((size_t)s->m, &s->zmean));
   PetscFunctionReturn(0);
 }
@@ -104,7 +106,7 @@ static void nashae_destroy(Method *me) {
   tensor_free(&s->share);
   tensor_free(&s->zall), tensor_free(&s->zin), tensor_free(&s->dzin), tensor_free(&s->zhat);
   tensor_free(&s->dout);
-  tensor_free_double(&s->stats), tensor_free_double(&s->zmean);
+  tensor_free_double(&s->zmean);
   PetscFree(me->state);
 }
 
@@ -193,39 +195,42 @@ static void adversary_backward(Nash *s, const float *z, int count, const double 
   }
 }
 
-/* The autoencoder's loss with the regressors as they are, and its gradient summed over ranks
- * in ae->grads. encoded: this rank's slice was already forwarded (the step reuses it). */
-static PetscErrorCode nashae_loss_gradient(Method *me, const float *x, int count, int encoded, StepLosses *out) {
-  PetscFunctionBeginUser;
-  Nash *s = me->state;
-  Autoencoder *ae = &me->ae;
+/* ---- the adversarial term: lambda sum_i cov(z_i, zhat_i), at the latents ------------------ */
+
+/* Statistics: sum z_i, sum zhat_i, sum z_i zhat_i (m each), then the regressors' squared error
+ * of their last update (reported as "pred"). */
+static int nash_nstats(const Term *t, const Method *me) {
+  (void)me;
+  return 3 * ((const Nash *)t->state)->m + 1;
+}
+
+static void nash_local(Term *t, Method *me, const float *x, int count, double *stats) {
+  (void)x;
+  Nash *s = t->state;
+  adversary_statistics(s, me->ae.enc.acts[me->ae.enc.nlayers - 1], count, stats);
+  stats[3 * s->m] = s->pred_sq;
+}
+
+static void nash_backward(Term *t, Method *me, const float *x, int count, const double *st, double *values, float *dz) {
+  (void)x;
+  Nash *s = t->state;
   const int B = me->global_batch, m = s->m;
-  const double lambda = ((const NashOptions *)me->opts)->lambda;
-  const float *z;
-  if (!encoded) autoencoder_forward(ae, x, count, NULL, NULL);
-  z = ae->enc.acts[ae->enc.nlayers - 1];
-
-  double *st = s->stats;
-  adversary_statistics(s, z, count, st);
-  float rec_scale = (float)((1.0 - lambda) / ((double)B * ae->features));
-  st[3 * m] = autoencoder_reconstruction(ae, x, count, rec_scale);
-  st[3 * m + 1] = s->pred_sq;
-  PetscCall(par_allreduce_stats(st, 3 * m + 2, me->par->world));
-
   double *zmean = s->zmean, adv = 0.0;
   for (int i = 0; i < m; i++) {
     zmean[i] = st[i] / B;
     adv += st[2 * m + i] / B - zmean[i] * (st[m + i] / B);
   }
-  autoencoder_backward_decoder(ae, count);
-  adversary_backward(s, z, count, zmean, lambda, B, ae->dz);
-  autoencoder_backward_encoder(ae, x, count);
-  if (me->par->size > 1) PetscCall(par_allreduce_grads(ae->grads, ae->nparams, me->par->world));
-
-  double rec = 0.5 * st[3 * m] / ((double)B * ae->features);
-  *out = (StepLosses){.n = 4, .value = {(1.0 - lambda) * rec + lambda * adv, rec, adv, 0.5 * st[3 * m + 1] / ((double)B * m)}};
-  PetscFunctionReturn(0);
+  adversary_backward(s, me->ae.enc.acts[me->ae.enc.nlayers - 1], count, zmean, t->weight, B, dz);
+  values[0] = adv;
+  values[1] = 0.5 * st[3 * m] / ((double)B * m);
 }
+
+static const TermOps term_nash = {.name = "nash_adversary",
+                                  .nvalues = 2,
+                                  .value_names = {"adv", "pred"},
+                                  .nstats = nash_nstats,
+                                  .local = nash_local,
+                                  .backward = nash_backward};
 
 static PetscErrorCode nashae_step(Method *me, const float *x, int count, StepLosses *out) {
   PetscFunctionBeginUser;
@@ -234,7 +239,7 @@ static PetscErrorCode nashae_step(Method *me, const float *x, int count, StepLos
   autoencoder_forward(&me->ae, x, count, &z, NULL);
   PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
   PetscCall(train_regressors(me, &s->pred_sq));
-  PetscCall(nashae_loss_gradient(me, x, count, 1, out));
+  PetscCall(terms_loss_gradient(me, x, count, 1, out));
   method_update(me, me->ae.group);
   PetscFunctionReturn(0);
 }
@@ -271,7 +276,7 @@ const MethodOps method_nashae = {
   .loss_names = {"loss", "rec", "adv", "pred"},
   .create = nashae_create,
   .step = nashae_step,
-  .loss_gradient = nashae_loss_gradient,
+  .loss_gradient = terms_loss_gradient,
   .destroy = nashae_destroy,
   .nets = nashae_nets,
   .sync_state = nashae_sync_state,

@@ -1,0 +1,62 @@
+/* Loss terms. A term has two halves, so that every term of a step shares ONE statistics
+ * allreduce (DESIGN.md "Loss terms"):
+ *   local:    after the forward pass, this rank's sums into the term's slot of the step's
+ *             statistics buffer (doubles);
+ *   backward: after the allreduce, its values (global) and the gradient of weight * value added
+ *             at the place it is attached to: the decoder's output, the latents, or any layer
+ *             of the encoder or decoder (the nets take gradients injected at inner layers).
+ * A term reports one or two named values (history.csv columns); the first is what it adds,
+ * times its weight, to the objective. */
+#ifndef DISENTANGLE_TERMS_H
+#define DISENTANGLE_TERMS_H
+
+#include <petscsys.h>
+
+typedef struct Method Method;
+typedef struct Term Term;
+
+#define TERM_MAX_VALUES 2
+
+typedef enum {
+  SITE_OUTPUT,  /* the decoder's output (reconstruction terms) */
+  SITE_LATENTS, /* the encoder's output */
+  SITE_ENCODER, /* the output of encoder layer `layer` */
+  SITE_DECODER  /* the output of decoder layer `layer` */
+} TermSite;
+
+typedef struct {
+  const char *name;
+  int nvalues;
+  const char *value_names[TERM_MAX_VALUES];
+  /* Its local half OVERWRITES the whole output gradient (MSE does: it needs no global
+   * statistic), so nothing has to clear it first. */
+  int sets_output_gradient;
+  /* Doubles of the term's slot in the statistics buffer. */
+  int (*nstats)(const Term *t, const Method *m);
+  /* This rank's part: x[count] is its slice of the global batch, forwarded already. */
+  void (*local)(Term *t, Method *m, const float *x, int count, double *stats);
+  /* Values from the global statistics; grad += d(weight * values[0]) / d(site output), grad
+   * [count][width of the site]. */
+  void (*backward)(Term *t, Method *m, const float *x, int count, const double *stats, double *values, float *grad);
+} TermOps;
+
+struct Term {
+  const TermOps *ops;
+  double weight;
+  TermSite site;
+  int layer;   /* SITE_ENCODER / SITE_DECODER: the layer index */
+  void *state; /* the term's own (e.g. the method's adversary), not owned */
+  int offset, nstats; /* its slot in the statistics buffer */
+};
+
+/* Reconstruction as MSE/2 over the global batch: sum (xhat - x)^2 / (2 B L), at SITE_OUTPUT. */
+extern const TermOps term_mse;
+
+/* The objective of the method's terms and its gradient, summed over ranks, in every optimizer
+ * group the encoder and decoder use: forward (unless encoded), every term's local sums, ONE
+ * allreduce, the terms' gradients at their sites, backward through decoder and encoder, the
+ * gradient allreduce. out: "loss" (sum of weight * first value) then every term's values. */
+struct StepLosses;
+PetscErrorCode terms_loss_gradient(Method *m, const float *x, int count, int encoded, struct StepLosses *out);
+
+#endif

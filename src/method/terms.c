@@ -1,0 +1,104 @@
+/* The step's objective as a sum of loss terms over one statistics allreduce (terms.h). */
+#include "disentangle/terms.h"
+
+#include <string.h>
+
+#include "disentangle/layers.h"
+#include "disentangle/method.h"
+
+/* ---- reconstruction: MSE/2 ------------------------------------------------------------------ */
+
+static int mse_nstats(const Term *t, const Method *m) {
+  (void)t, (void)m;
+  return 1;
+}
+
+/* The gradient needs no global statistic, so it is written here with the sum (one pass over
+ * the output); backward only reads the value. */
+static void mse_local(Term *t, Method *m, const float *x, int count, double *stats) {
+  Autoencoder *ae = &m->ae;
+  float scale = (float)(t->weight / ((double)m->global_batch * ae->features));
+  stats[0] = mse_forward_backward(ae->dxhat, ae->dec.acts[ae->dec.nlayers - 1], x, (long)count * ae->features, scale);
+}
+
+static void mse_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
+                         float *grad) {
+  (void)t, (void)x, (void)count, (void)grad;
+  values[0] = 0.5 * stats[0] / ((double)m->global_batch * m->ae.features);
+}
+
+const TermOps term_mse = {
+  .name = "mse", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1, .nstats = mse_nstats, .local = mse_local, .backward = mse_backward};
+
+/* ---- the pass over all terms ------------------------------------------------------------------ */
+
+static float *site_gradient(Method *m, const Term *t) {
+  switch (t->site) {
+  case SITE_OUTPUT: return m->ae.dxhat;
+  case SITE_LATENTS: return m->ae.dz;
+  case SITE_ENCODER: return m->site_grad[0][t->layer];
+  case SITE_DECODER: return m->site_grad[1][t->layer];
+  }
+  return NULL;
+}
+
+static long site_width(const Method *m, const Term *t) {
+  switch (t->site) {
+  case SITE_OUTPUT: return m->ae.features;
+  case SITE_LATENTS: return m->ae.latents;
+  case SITE_ENCODER: return shape_size(&m->ae.enc.layers[t->layer].out);
+  case SITE_DECODER: return shape_size(&m->ae.dec.layers[t->layer].out);
+  }
+  return 0;
+}
+
+/* Add the gradients of the terms at `site` (and clear nothing else). */
+static void site_backward(Method *m, TermSite site, const float *x, int count, double *values) {
+  for (int k = 0, v = 1; k < m->nterms; v += m->terms[k].ops->nvalues, k++) {
+    Term *t = &m->terms[k];
+    if (t->site != site) continue;
+    t->ops->backward(t, m, x, count, m->stats + t->offset, values + v, site_gradient(m, t));
+  }
+}
+
+/* Point the nets at the gradients of terms on inner layers, cleared for this step. */
+static void inject_sites(Method *m, int count, int on) {
+  for (int k = 0; k < m->nterms; k++) {
+    const Term *t = &m->terms[k];
+    if (t->site != SITE_ENCODER && t->site != SITE_DECODER) continue;
+    Net *net = t->site == SITE_ENCODER ? &m->ae.enc : &m->ae.dec;
+    float *g = site_gradient(m, t);
+    if (on && !net->inject[t->layer]) memset(g, 0, (size_t)count * site_width(m, t) * sizeof *g);
+    net->inject[t->layer] = on ? g : NULL;
+  }
+}
+
+PetscErrorCode terms_loss_gradient(Method *m, const float *x, int count, int encoded, StepLosses *out) {
+  PetscFunctionBeginUser;
+  Autoencoder *ae = &m->ae;
+  double values[METHOD_MAX_LOSSES] = {0};
+  if (!encoded) autoencoder_forward(ae, x, count, NULL, NULL);
+  int set = 0;
+  for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
+  if (!set) memset(ae->dxhat, 0, (size_t)count * ae->features * sizeof *ae->dxhat);
+  for (int k = 0; k < m->nterms; k++) m->terms[k].ops->local(&m->terms[k], m, x, count, m->stats + m->terms[k].offset);
+  PetscCall(par_allreduce_stats(m->stats, m->nstats, m->par->world));
+
+  inject_sites(m, count, 1);
+  site_backward(m, SITE_OUTPUT, x, count, values);
+  site_backward(m, SITE_DECODER, x, count, values);
+  autoencoder_backward_decoder(ae, count); /* dz = d/dz of everything downstream */
+  site_backward(m, SITE_LATENTS, x, count, values);
+  site_backward(m, SITE_ENCODER, x, count, values);
+  autoencoder_backward_encoder(ae, x, count);
+  inject_sites(m, count, 0);
+  if (m->par->size > 1) PetscCall(par_allreduce_grads(ae->grads, ae->nparams, m->par->world));
+
+  out->n = 1;
+  for (int k = 0; k < m->nterms; k++) {
+    values[0] += m->terms[k].weight * values[out->n];
+    out->n += m->terms[k].ops->nvalues;
+  }
+  memcpy(out->value, values, sizeof out->value);
+  PetscFunctionReturn(0);
+}
