@@ -40,7 +40,9 @@ PetscErrorCode jsonio_set_int(json_t *obj, const char *key, long long v) {
 
 PetscErrorCode jsonio_set_string(json_t *obj, const char *key, const char *s) {
   PetscFunctionBeginUser;
-  PetscCall(jsonio_set(obj, key, json_string(s)));
+  json_t *value = json_string(s);
+  PetscCheck(value, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG, "JSON member '%s': its text is not UTF-8 (or out of memory)", key);
+  PetscCall(jsonio_set(obj, key, value));
   PetscFunctionReturn(0);
 }
 
@@ -56,6 +58,7 @@ PetscErrorCode jsonio_set_numbers(json_t *obj, const char *key, const double *v,
 
 /* 0, or the errno of the failure. */
 static int write_file(const char *path, const char *tmp, const json_t *root, int digits) {
+  errno = 0; /* json_dumpf may fail without setting it */
   FILE *fp = fopen(tmp, "w");
   if (!fp) return errno ? errno : EIO;
   int err = 0;
