@@ -32,7 +32,20 @@ csv_column() {
   awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $c }' "$1"
 }
 
-# json_number FILE KEY: a top-level number of a flat JSON object
+# json_number FILE KEY: a top-level number of a flat JSON object (as the program writes it: one member a line)
 json_number() {
   sed -n "s/^ *\"$2\": *\([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1"
+}
+
+# json_strict FILE: FILE is one valid JSON document; NaN and Infinity (which Python would accept) are refused
+json_strict() {
+  /usr/bin/python3 -c 'import json, sys
+json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(sys.argv[1] + ": bad constant " + c))' "$1"
+}
+
+# json_value FILE KEY: a top-level member parsed as JSON; an array one element a line; null prints as "null"
+json_value() {
+  /usr/bin/python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))[sys.argv[2]]
+for x in v if isinstance(v, list) else [v]: print(json.dumps(x))' "$1" "$2"
 }

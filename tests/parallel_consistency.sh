@@ -64,8 +64,7 @@ for method in nashae ae; do
       fail "$method 1 vs $np ranks: final encoder/decoder differ by more than 6e-2 relative"
     [ "$(summary_value "$a/summary.json" active_latents)" = "$(summary_value "$b/summary.json" active_latents)" ] ||
       fail "$method 1 vs $np ranks: active latent counts differ"
-    paste <(summary_value "$a/summary.json" latent_ranges | tr -d '[]' | tr ',' '\n') \
-      <(summary_value "$b/summary.json" latent_ranges | tr -d '[]' | tr ',' '\n') |
+    paste <(json_value "$a/summary.json" latent_ranges) <(json_value "$b/summary.json" latent_ranges) |
       awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.02) bad = 1 } END { exit bad }' ||
       fail "$method 1 vs $np ranks: latent ranges differ by more than 0.02"
   done

@@ -20,7 +20,10 @@ grep -q 'step 100/300 .*samples/s .*ETA' "$TMP/stderr" || fail "no progress line
 for key in active_latents final_rec ms_per_step ranks steps seed; do
   [ -n "$(json_number "$run/summary.json" "$key")" ] || fail "summary.json lacks number $key"
 done
-grep -q '"latent_ranges": \[[^]]*,[^]]*,[^]]*,[^]]*\]' "$run/summary.json" || fail "latent_ranges is not 4 numbers"
+json_strict "$run/summary.json" || fail "summary.json is not valid JSON"
+ranges=$(json_value "$run/summary.json" latent_ranges)
+[ "$(echo "$ranges" | grep -c '^[-0-9.eE+]*$')" -eq 4 ] && [ "$(echo "$ranges" | wc -l)" -eq 4 ] ||
+  fail "latent_ranges is not 4 numbers: $ranges"
 [ "$(json_number "$run/summary.json" ranks)" = 2 ] || fail "summary.json ranks != 2"
 [ "$(json_number "$run/summary.json" steps)" = 300 ] || fail "summary.json steps != 300"
 

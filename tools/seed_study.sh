@@ -14,7 +14,10 @@ for method in nashae ae; do
     dir="$out/$method-$seed"
     mpiexec -n 2 --oversubscribe src/disentangle train -options_file "$src/inputs/beam-$method.opts" \
       -data data/beam.h5 -run_dir "$dir" -seed "$seed" -progress_every 0 2>/dev/null
-    value() { sed -n "s/^ *\"$1\": *\(.*\),$/\1/p" "$dir/summary.json"; }
+    # compact JSON of one member; null (a non-finite value) as nan so that printf takes it
+    value() { python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))[sys.argv[2]]
+print("nan" if v is None else json.dumps(v, separators=(",", ":")))' "$dir/summary.json" "$1"; }
     printf "%-7s %5d %7s %10.5f  %s\n" "$method" "$seed" "$(value active_latents)" "$(value final_rec)" "$(value latent_ranges)"
   done
 done | tee "$out.txt"

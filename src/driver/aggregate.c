@@ -2,14 +2,26 @@
  * ask: per method and metric the median, quartiles, min and max of DIR/metrics.json values.
  * Prints the table and writes the same numbers as CSV (-csv FILE). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
+#include "disentangle/jsonio.h"
 
 #define KEY_LEN 96
+
+typedef struct {
+  char csv[4096];
+} AggregateConfig;
+
+static const OptSpec aggregate_spec[] = {
+  {"-csv", OPT_STRING, offsetof(AggregateConfig, csv), sizeof(((AggregateConfig *)0)->csv), "", 0, 0, NULL,
+   "also write the table as CSV to this file"},
+};
+#define NSPEC ((int)(sizeof aggregate_spec / sizeof aggregate_spec[0]))
 
 typedef struct {
   char method[64], key[KEY_LEN];
@@ -41,22 +53,25 @@ static void add(Series *s, double v) {
   s->v[s->n++] = v;
 }
 
-/* metrics.json is flat, one "key": value per line (we write it so): numbers and the method. */
+/* metrics.json: a flat object, the method and numbers; null (a non-finite value) is left out. */
 static PetscErrorCode read_run(MPI_Comm comm, const char *dir, Table *t) {
   PetscFunctionBeginUser;
-  char path[4200], line[1024], key[KEY_LEN], method[64] = "?";
+  char path[4200], method[64];
+  const char *key;
+  json_t *doc, *value;
   snprintf(path, sizeof path, "%s/metrics.json", dir);
-  FILE *fp = fopen(path, "r");
-  DT_INPUT_CHECK(fp, comm, "aggregate: cannot read '%s'; run `disentangle eval -run_dir %s` first", path, dir);
-  while (fgets(line, sizeof line, fp))
-    if (sscanf(line, " \"method\": \"%63[^\"]\"", method) == 1) break;
-  rewind(fp);
-  while (fgets(line, sizeof line, fp)) {
+  PetscCall(jsonio_read(comm, path, &doc));
+  DT_INPUT_CHECK(doc, comm, "aggregate: no '%s'; run `disentangle eval -run_dir %s` first", path, dir);
+  PetscCall(jsonio_get_string(comm, path, doc, "method", method, sizeof method));
+  json_object_foreach(doc, key, value) {
     double v;
-    char rest[8];
-    if (sscanf(line, " \"%95[^\"]\": %lf%7s", key, &v, rest) >= 2 && strcmp(key, "method")) add(series(t, method, key), v);
+    if (!strcmp(key, "method")) continue;
+    PetscCall(jsonio_to_number(comm, path, key, value, &v));
+    DT_INPUT_CHECK(strlen(key) < KEY_LEN, comm, "'%s': metric name \"%.40s...\" is longer than %d characters", path, key,
+                   KEY_LEN - 1);
+    if (isfinite(v)) add(series(t, method, key), v);
   }
-  fclose(fp);
+  json_decref(doc);
   PetscFunctionReturn(0);
 }
 
@@ -75,16 +90,19 @@ static double quantile(const double *v, int n, double q) {
 PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args) {
   PetscFunctionBeginUser;
   *code = DT_EXIT_OK;
-  char csv[4096] = "";
-  PetscBool set;
   if (help || nargs == 0) {
-    printf("usage: disentangle aggregate RUN_DIR... [-csv FILE]\n\nMedian, quartiles, min and max of every number in "
-           "RUN_DIR/metrics.json, per method,\nover the run directories given (e.g. one per seed).\n");
+    options_print_help(help ? stdout : stderr,
+                       "usage: disentangle aggregate RUN_DIR... [-csv FILE]\n\nMedian, quartiles, min and max of every "
+                       "number in RUN_DIR/metrics.json, per method,\nover the run directories given (e.g. one per seed).",
+                       aggregate_spec, NSPEC);
     if (!help) *code = DT_EXIT_INPUT;
     PetscFunctionReturn(0);
   }
-  PetscCall(PetscOptionsGetString(NULL, NULL, "-csv", csv, sizeof csv, &set));
   MPI_Comm comm = PETSC_COMM_WORLD;
+  AggregateConfig ac;
+  PetscCall(options_read(comm, aggregate_spec, NSPEC, &ac));
+  PetscCall(options_reject_unknown(comm, aggregate_spec, NSPEC));
+  const char *csv = ac.csv;
   Table t = {0};
   for (int i = 0; i < nargs; i++) PetscCall(read_run(comm, args[i], &t));
   FILE *out = NULL;

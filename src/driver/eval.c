@@ -1,7 +1,8 @@
 /* `disentangle eval`: encode an archive with a trained model (each rank a block of samples) and
  * measure the code: unsupervised statistics of the latents (and of any hidden layer), and, when
  * the archive has /factors, the supervised disentanglement scores. Writes RUN_DIR/metrics.json
- * (flat: one "key": number per line) and prints a table. The same numbers on any rank count. */
+ * (a flat object: the method, then one "key": number per line) and prints a table. The same
+ * numbers on any rank count. */
 #include <ctype.h>
 #include <math.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include "disentangle/error.h"
 #include "disentangle/eval.h"
 #include "disentangle/factors.h"
+#include "disentangle/jsonio.h"
 #include "disentangle/log.h"
 #include "disentangle/scores.h"
 
@@ -123,23 +125,21 @@ static void put_indexed(Metrics *ms, const char *prefix, int i, double v) {
   put(ms, name, v);
 }
 
-/* JSON has no inf or NaN: such values are written as null (and shown as n/a). */
+/* Non-finite values are written as null (jsonio), and shown as n/a. */
 static PetscErrorCode write_metrics(const Run *run, const EvalConfig *ec, const Metrics *ms) {
   PetscFunctionBeginUser;
-  if (run->par.rank != 0) PetscFunctionReturn(0);
-  char path[CONFIG_PATH_LEN + 32], tmp[CONFIG_PATH_LEN + 40];
+  char path[CONFIG_PATH_LEN + 32];
   snprintf(path, sizeof path, "%s/metrics.json", ec->run_dir);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *fp = fopen(tmp, "w");
-  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write '%s'", tmp);
-  fprintf(fp, "{\n  \"method\": \"%s\",\n", run->cfg.method);
+  json_t *doc = json_object();
+  PetscCheck(doc, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building metrics.json");
+  PetscCall(jsonio_set_string(doc, "method", run->cfg.method));
   for (int i = 0; i < ms->n; i++) {
-    const char *sep = i + 1 < ms->n ? "," : "";
-    if (isfinite(ms->value[i])) fprintf(fp, "  \"%s\": %.9g%s\n", ms->name[i], ms->value[i], sep);
-    else fprintf(fp, "  \"%s\": null%s\n", ms->name[i], sep);
+    PetscCheck(!json_object_get(doc, ms->name[i]), PETSC_COMM_SELF, PETSC_ERR_PLIB, "metric '%s' measured twice", ms->name[i]);
+    PetscCall(jsonio_set_number(doc, ms->name[i], ms->value[i]));
   }
-  fprintf(fp, "}\n");
-  PetscCheck(fclose(fp) == 0 && rename(tmp, path) == 0, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write '%s'", path);
+  /* 9 digits, as the table's float32 inputs warrant; the same text on any rank count */
+  PetscCall(jsonio_write(run->par.world, path, doc, 9));
+  json_decref(doc);
   PetscFunctionReturn(0);
 }
 

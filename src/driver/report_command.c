@@ -11,6 +11,7 @@
 #include "disentangle/covstats.h"
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
+#include "disentangle/jsonio.h"
 #include "disentangle/latents.h"
 #include "disentangle/log.h"
 #include "disentangle/report.h"
@@ -55,18 +56,24 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
   PetscFunctionReturn(0);
 }
 
-/* name/value pairs of a flat metrics.json; *n = 0 when there is none yet. */
-static void read_metrics(const char *dir, char **names, double *values, int *n) {
-  char path[CONFIG_PATH_LEN + 32], line[1024], key[128];
+/* The metrics of DIR/metrics.json (names point into *doc, which the caller releases); *n = 0
+ * when eval has not written it yet. The first MAX_METRICS are shown; null reads as NaN (n/a). */
+static PetscErrorCode read_metrics(MPI_Comm comm, const char *dir, json_t **doc, const char **names, double *values,
+                                   int *n) {
+  PetscFunctionBeginUser;
+  char path[CONFIG_PATH_LEN + 32];
+  const char *key;
+  json_t *value;
   snprintf(path, sizeof path, "%s/metrics.json", dir);
-  FILE *fp = fopen(path, "r");
   *n = 0;
-  if (!fp) return;
-  while (fgets(line, sizeof line, fp) && *n < MAX_METRICS) {
-    double v;
-    if (sscanf(line, " \"%127[^\"]\": %lf", key, &v) == 2) names[*n] = strdup(key), values[(*n)++] = v;
+  PetscCall(jsonio_read(comm, path, doc));
+  if (!*doc) PetscFunctionReturn(0);
+  json_object_foreach(*doc, key, value) {
+    if (!strcmp(key, "method") || *n == MAX_METRICS) continue;
+    PetscCall(jsonio_to_number(comm, path, key, value, &values[*n]));
+    names[(*n)++] = key;
   }
-  fclose(fp);
+  PetscFunctionReturn(0);
 }
 
 /* Pearson correlations from the covariance; a latent that never varies correlates with nothing. */
@@ -84,13 +91,14 @@ static PetscErrorCode correlation(const double *z, int n, int m, double *corr) {
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const double *z) {
+static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const double *z, int nmetrics,
+                                   const char *const *names, const double *values) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
   const int m = run->method->ae.latents, n = (int)a->n;
-  double *zmin, *zmax, *corr, values[MAX_METRICS];
-  int *active, nmetrics;
-  char *names[MAX_METRICS], path[CONFIG_PATH_LEN + 32], title[256], subtitle[2 * CONFIG_PATH_LEN + 32];
+  double *zmin, *zmax, *corr;
+  int *active;
+  char path[CONFIG_PATH_LEN + 32], title[256], subtitle[2 * CONFIG_PATH_LEN + 32];
   float *trav;
   PetscCall(PetscMalloc4(m, &zmin, m, &zmax, (size_t)m * m, &corr, m, &active));
   PetscCall(PetscMalloc1((size_t)m * TRAVERSAL_STEPS * a->features, &trav));
@@ -102,7 +110,6 @@ static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const doubl
   PetscCall(correlation(z, n, m, corr));
   int base = (int)PetscMin(rc->base, a->n - 1);
   PetscCall(traversals(run, z, base, zmin, zmax, trav));
-  read_metrics(rc->run_dir, names, values, &nmetrics);
   snprintf(title, sizeof title, "%s, %d latents, seed %ld, step %ld", run->cfg.method, m, (long)run->cfg.seed, run->step);
   snprintf(subtitle, sizeof subtitle, "run %s, data %s", rc->run_dir, run->cfg.data);
   ReportData d = {.title = title, .subtitle = subtitle, .history = run->history, .history_rows = run->history_rows,
@@ -110,14 +117,13 @@ static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const doubl
                   .active_threshold = run->cfg.active_threshold, .k = a->nfactors, .factors = a->factors,
                   .factor_names = (const char *const *)a->factor_names, .steps = TRAVERSAL_STEPS, .length = (int)a->features,
                   .traversals = trav, .base_index = base, .corr = corr, .nmetrics = nmetrics,
-                  .metric_names = (const char *const *)names, .metric_values = values};
+                  .metric_names = names, .metric_values = values};
   snprintf(path, sizeof path, "%s/report.html", rc->run_dir);
   int failed = run->par.rank == 0 ? report_write_html(path, &d) : 0;
   PetscCallMPI(MPI_Bcast(&failed, 1, MPI_INT, 0, run->par.world));
   PetscCheck(!failed, run->par.world, PETSC_ERR_FILE_WRITE, "cannot write '%s'", path);
   log_info(run->par.world, "wrote %s (%d of %d latents active%s)", path, latents_active(zmin, zmax, m, run->cfg.active_threshold),
            m, nmetrics ? "" : "; run `disentangle eval` first to include the metrics");
-  for (int i = 0; i < nmetrics; i++) free(names[i]);
   PetscCall(PetscFree(trav));
   PetscCall(PetscFree4(zmin, zmax, corr, active));
   PetscFunctionReturn(0);
@@ -136,12 +142,18 @@ PetscErrorCode report_command(int help, int *code, int nargs, char **args) {
   DT_INPUT_CHECK(nargs == 0, PETSC_COMM_WORLD, "report takes options only ('%s' is not one)", nargs ? args[0] : "");
   ReportConfig rc;
   Run run;
-  double *z;
+  double *z, values[MAX_METRICS];
+  const char *names[MAX_METRICS];
+  int nmetrics;
+  json_t *metrics;
   run_init(&run);
   PetscCall(options_read(PETSC_COMM_WORLD, report_spec, NSPEC, &rc));
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, report_spec, NSPEC));
+  /* before the model is loaded and the data encoded: a bad metrics.json is refused at once */
+  PetscCall(read_metrics(PETSC_COMM_WORLD, rc.run_dir, &metrics, names, values, &nmetrics));
   PetscCall(run_load_encoded(PETSC_COMM_WORLD, rc.run_dir, rc.model, sizeof rc.model, rc.data, &run, &z));
-  PetscCall(write_report(&run, &rc, z));
+  PetscCall(write_report(&run, &rc, z, nmetrics, names, values));
+  json_decref(metrics);
   PetscCall(PetscFree(z));
   run_free(&run);
   PetscFunctionReturn(0);

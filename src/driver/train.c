@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "disentangle/ckpt.h"
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
+#include "disentangle/jsonio.h"
 #include "disentangle/latents.h"
 #include "disentangle/log.h"
 #include "disentangle/tensor.h"
@@ -139,11 +141,11 @@ static PetscErrorCode make_run_dir(MPI_Comm comm, const char *dir) {
 
 static PetscErrorCode open_output(MPI_Comm comm, const char *dir, const char *name, FILE **fp) {
   PetscFunctionBeginUser;
+  *fp = NULL;
   char path[CONFIG_PATH_LEN + 64];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   int rank;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  *fp = NULL;
   if (rank == 0) *fp = fopen(path, "w");
   int ok = rank != 0 || *fp != NULL;
   PetscCallMPI(MPI_Bcast(&ok, 1, MPI_INT, 0, comm));
@@ -167,34 +169,43 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
                                     const StepLosses *last, double seconds, double ms_per_step) {
   PetscFunctionBeginUser;
   const Config *cfg = &run->cfg;
-  FILE *fp;
-  PetscCall(open_output(run->par.world, cfg->run_dir, "summary.json", &fp));
-  if (!fp) PetscFunctionReturn(0);
+  char path[CONFIG_PATH_LEN + 32];
   int m = (int)cfg->latents;
-  fprintf(fp, "{\n  \"method\": \"%s\",\n  \"ranks\": %d,\n  \"steps\": %ld,\n  \"seed\": %ld,\n", cfg->method,
-          run->par.size, (long)cfg->steps, (long)cfg->seed);
+  double *ranges;
+  json_t *s = json_object();
+  PetscCheck(s, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
+  PetscCall(PetscMalloc1(m, &ranges));
+  for (int j = 0; j < m; j++) ranges[j] = zmax[j] - zmin[j];
   char lambda[64] = "0", *options;
   PetscCall(run_options_text(run, &options));
   ckpt_option(options, "-nashae_lambda", lambda, sizeof lambda);
   PetscCall(PetscFree(options));
-  fprintf(fp, "  \"batch\": %ld,\n  \"latents\": %d,\n  \"lambda\": %s,\n", (long)cfg->batch, m, lambda);
-  fprintf(fp, "  \"active_latents\": %d,\n  \"active_threshold\": %.17g,\n",
-          latents_active(zmin, zmax, m, cfg->active_threshold), (double)cfg->active_threshold);
-  const char *keys[3] = {"latent_ranges", "latent_min", "latent_max"};
-  for (int k = 0; k < 3; k++) {
-    fprintf(fp, "  \"%s\": [", keys[k]);
-    for (int j = 0; j < m; j++)
-      fprintf(fp, "%s%.9g", j ? ", " : "", k == 0 ? zmax[j] - zmin[j] : k == 1 ? zmin[j] : zmax[j]);
-    fprintf(fp, "],\n");
+  PetscCall(jsonio_set_string(s, "method", cfg->method));
+  PetscCall(jsonio_set_int(s, "ranks", run->par.size));
+  PetscCall(jsonio_set_int(s, "steps", (long long)cfg->steps));
+  PetscCall(jsonio_set_int(s, "seed", (long long)cfg->seed));
+  PetscCall(jsonio_set_int(s, "batch", (long long)cfg->batch));
+  PetscCall(jsonio_set_int(s, "latents", m));
+  PetscCall(jsonio_set_number(s, "lambda", atof(lambda)));
+  PetscCall(jsonio_set_int(s, "active_latents", latents_active(zmin, zmax, m, cfg->active_threshold)));
+  PetscCall(jsonio_set_number(s, "active_threshold", (double)cfg->active_threshold));
+  PetscCall(jsonio_set_numbers(s, "latent_ranges", ranges, m));
+  PetscCall(jsonio_set_numbers(s, "latent_min", zmin, m));
+  PetscCall(jsonio_set_numbers(s, "latent_max", zmax, m));
+  PetscCall(jsonio_set_number(s, "final_rec", rec));
+  for (int k = 0; k < run->method->ops->nlosses; k++) { /* last_step_loss, last_step_rec, ... by the method's names */
+    char key[64];
+    snprintf(key, sizeof key, "last_step_%s", run->method->ops->loss_names[k]);
+    PetscCall(jsonio_set_number(s, key, last->value[k]));
   }
-  fprintf(fp, "  \"final_rec\": %.9g,\n  \"last_step_loss\": %.9g,\n  \"last_step_rec\": %.9g,\n", rec,
-          method_loss(run->method, last, "loss"), method_loss(run->method, last, "rec"));
-  fprintf(fp, "  \"last_step_adv\": %.9g,\n  \"last_step_pred\": %.9g,\n", method_loss(run->method, last, "adv"),
-          method_loss(run->method, last, "pred"));
   /* timings of this invocation's steps (a restarted run counts only what it did itself) */
-  fprintf(fp, "  \"seconds\": %.6g,\n  \"ms_per_step\": %.6g,\n  \"samples_per_s\": %.6g\n}\n", seconds, ms_per_step,
-          ms_per_step > 0 ? 1e3 * cfg->batch / ms_per_step : 0.0);
-  fclose(fp);
+  PetscCall(jsonio_set_number(s, "seconds", seconds));
+  PetscCall(jsonio_set_number(s, "ms_per_step", ms_per_step));
+  PetscCall(jsonio_set_number(s, "samples_per_s", ms_per_step > 0 ? 1e3 * cfg->batch / ms_per_step : 0.0));
+  snprintf(path, sizeof path, "%s/summary.json", cfg->run_dir);
+  PetscCall(jsonio_write(run->par.world, path, s, 9)); /* a non-finite value is written as null */
+  json_decref(s);
+  PetscCall(PetscFree(ranges));
   PetscFunctionReturn(0);
 }
 
