@@ -301,28 +301,35 @@ static void test_batches(void) {
     end_test("batches");
     return;
   }
-  BatchCursor cur = {12345, 0, B}, ref = cur;
+  Sampler cur, ref;
+  sampler_init(&cur, SAMPLER_IID, 12345, 0, B, N);
+  ref = cur;
   int counts[64], displs[64], q = B / size, r = B % size;
   for (int p = 0; p < size; p++) counts[p] = (q + (p < r)) * L, displs[p] = (p * q + (p < r ? p : r)) * L;
   int off = displs[rank] / L, cnt = counts[rank] / L, distinct = 0;
   float mine[B * L], gathered[B * L], full[B * L];
+  int64_t mine_index[B], full_index[B];
   for (int step = 0; step < 3; step++) {
-    int64_t first = archive_batch_index(a, &cur, 0);
-    for (int j = 1; j < B; j++) distinct += archive_batch_index(a, &cur, j) != first;
+    int64_t first = sampler_index(&cur, 0);
+    for (int j = 1; j < B; j++) distinct += sampler_index(&cur, j) != first;
     for (int j = 0; j < B; j++) /* the documented draw: counters (step, position) of the batch stream */
-      expect(archive_batch_index(a, &cur, j) ==
+      expect(sampler_index(&cur, j) ==
                  (int64_t)rng_below(cur.seed, RNG_STREAM_BATCH, (uint64_t)step, (uint64_t)j, N),
              "step %d row %d: index not rng_below", step, j);
-    PetscErrorCode code = archive_next_batch(a, &cur, off, cnt, mine);
+    Batch mb = {.offset = off, .count = cnt, .x = mine, .index = mine_index};
+    PetscErrorCode code = archive_next_batch(a, &cur, &mb);
     expect(!code && cur.step == step + 1, "archive_next_batch: code %d, step %lld; expected 0, %d", (int)code,
            (long long)cur.step, step + 1);
     for (int j = 0; j < cnt; j++) {
-      int64_t s = archive_batch_index(a, &ref, off + j);
-      expect(s >= 0 && s < N && !memcmp(mine + j * L, a->x + s * L, sizeof(float) * L),
+      int64_t s = sampler_index(&ref, off + j);
+      float want[L];
+      archive_read(a, s, 1, want);
+      expect(s >= 0 && s < N && mine_index[j] == s && !memcmp(mine + j * L, want, sizeof(float) * L),
              "step %d row %d: not sample %lld", step, off + j, (long long)s);
     }
     (void)MPI_Allgatherv(mine, cnt * L, MPI_FLOAT, gathered, counts, displs, MPI_FLOAT, PETSC_COMM_WORLD);
-    archive_next_batch(a, &ref, 0, B, full); /* the whole batch, on one rank */
+    Batch fb = {.offset = 0, .count = B, .x = full, .index = full_index};
+    archive_next_batch(a, &ref, &fb); /* the whole batch, on one rank */
     expect(!memcmp(gathered, full, sizeof full), "step %d: slices over %d ranks differ from the one-rank batch", step,
            size);
   }

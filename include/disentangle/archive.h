@@ -40,18 +40,45 @@ typedef struct {
 PetscErrorCode archive_open(MPI_Comm comm, const char *paths_csv, const ArchiveNorm *norm, Archive **out);
 void archive_close(Archive **a);
 
-/* Which global batch comes next: the sample indices are drawn from (seed, step), with
- * replacement, so they do not depend on the number of ranks. */
-typedef struct {
-  uint64_t seed;
-  int64_t step;
-  int global_batch;
-} BatchCursor;
+/* What callers may know of an archive (the struct above is on its way to being private: read
+ * it through these, so the reader behind them can become a streaming one). */
+int64_t archive_samples(const Archive *a);
+int64_t archive_features(const Archive *a);           /* values per sample */
+int archive_sample_dims(const Archive *a, int64_t *dims); /* 1 ([L]) or 3 ([C, H, W]); dims[3] */
+void archive_normalisation(const Archive *a, double *mean, double *std);
+int archive_nfactors(const Archive *a);
+const double *archive_factors(const Archive *a);      /* [n][nfactors], or NULL */
+const char *const *archive_factor_names(const Archive *a);
+/* Normalised samples [first, first + count) into x[count][features]. */
+PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x);
 
-/* Global index of row j of the batch for cursor->step. */
-int64_t archive_batch_index(const Archive *a, const BatchCursor *cur, int j);
-/* Fill rows [offset, offset + count) of the cursor's global batch into x[count][features]
- * and advance the cursor by one step. */
-PetscErrorCode archive_next_batch(const Archive *a, BatchCursor *cur, int offset, int count, float *x);
+/* Which samples make each global batch. The indices depend on (seed, step) only, never on the
+ * number of ranks. Kinds: SAMPLER_IID draws with replacement (rng_below per row). */
+typedef enum { SAMPLER_IID } SamplerKind;
+
+typedef struct {
+  SamplerKind kind;
+  uint64_t seed;
+  int64_t step;     /* the batch that comes next */
+  int global_batch;
+  int64_t n;        /* samples to draw from */
+} Sampler;
+
+void sampler_init(Sampler *s, SamplerKind kind, uint64_t seed, int64_t step, int global_batch, int64_t n);
+/* Global sample index of row j of the batch of s->step. */
+int64_t sampler_index(const Sampler *s, int j);
+
+/* This rank's rows [offset, offset + count) of a global batch: the samples and their indices. */
+typedef struct {
+  int offset, count;
+  float *x;       /* [count][features] */
+  int64_t *index; /* [count] */
+} Batch;
+
+/* Buffers for `count` rows of this archive's samples. */
+PetscErrorCode batch_create(const Archive *a, int offset, int count, Batch *b);
+void batch_free(Batch *b);
+/* Fill b with its rows of the sampler's next global batch and advance the sampler one step. */
+PetscErrorCode archive_next_batch(const Archive *a, Sampler *s, Batch *b);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef DISENTANGLE_METHOD_H
 #define DISENTANGLE_METHOD_H
 
+#include "disentangle/archive.h"
 #include "disentangle/autoencoder.h"
 #include "disentangle/ckpt.h"
 #include "disentangle/comm.h"
@@ -39,8 +40,8 @@ typedef struct {
   const char *loss_names[METHOD_MAX_LOSSES];
   /* Register and allocate the method's own nets and optimizers (the autoencoder exists). */
   PetscErrorCode (*create)(Method *m);
-  /* One training step on this rank's slice x[count][features] of the global batch. */
-  PetscErrorCode (*step)(Method *m, const float *x, int count, StepLosses *out);
+  /* One training step on this rank's rows of the global batch. */
+  PetscErrorCode (*step)(Method *m, const Batch *b, StepLosses *out);
   /* The autoencoder's loss and its gradient (summed over ranks) in ae.grads, with any adversary
    * held as it is; no update. encoded: x was already forwarded by the caller. For the tests. */
   PetscErrorCode (*loss_gradient)(Method *m, const float *x, int count, int encoded, StepLosses *out);

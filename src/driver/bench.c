@@ -37,22 +37,23 @@ static PetscErrorCode measure_steps(Run *run, int warmup, int steps, double *ms)
   const Config *cfg = &run->cfg;
   int off, cnt;
   par_slice((int)cfg->batch, run->par.rank, run->par.size, &off, &cnt);
-  float *x;
-  PetscCall(tensor_alloc((size_t)cnt * run->archive->features, &x));
-  BatchCursor cur = {.seed = (uint64_t)cfg->seed, .step = 0, .global_batch = (int)cfg->batch};
+  Batch batch;
+  PetscCall(batch_create(run->archive, off, cnt, &batch));
+  Sampler cur;
+  sampler_init(&cur, SAMPLER_IID, (uint64_t)cfg->seed, 0, (int)cfg->batch, archive_samples(run->archive));
   StepLosses l;
   for (int s = 0; s < warmup; s++) { /* page in buffers, settle the clocks */
-    PetscCall(archive_next_batch(run->archive, &cur, off, cnt, x));
-    PetscCall(run->method->ops->step(run->method, x, cnt, &l));
+    PetscCall(archive_next_batch(run->archive, &cur, &batch));
+    PetscCall(run->method->ops->step(run->method, &batch, &l));
   }
   PetscCallMPI(MPI_Barrier(run->par.world));
   double t0 = log_seconds();
   for (int s = 0; s < steps; s++) {
-    PetscCall(archive_next_batch(run->archive, &cur, off, cnt, x));
-    PetscCall(run->method->ops->step(run->method, x, cnt, &l));
+    PetscCall(archive_next_batch(run->archive, &cur, &batch));
+    PetscCall(run->method->ops->step(run->method, &batch, &l));
   }
   *ms = 1e3 * (log_seconds() - t0) / steps;
-  tensor_free(&x);
+  batch_free(&batch);
   PetscFunctionReturn(0);
 }
 

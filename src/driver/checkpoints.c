@@ -19,14 +19,13 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   PetscCall(run_options_text(run, options));
   memset(meta, 0, sizeof *meta);
   meta->step = run->step;
-  meta->epoch = (double)run->step * run->cfg.batch / run->archive->n;
+  meta->epoch = (double)run->step * run->cfg.batch / archive_samples(run->archive);
   snprintf(meta->method, sizeof meta->method, "%s", run->cfg.method);
   meta->options = *options;
   meta->ranks = run->par.size;
   meta->seed = (uint64_t)run->cfg.seed;
   meta->global_batch = (int)run->cfg.batch;
-  meta->data_mean = run->archive->mean;
-  meta->data_std = run->archive->std;
+  archive_normalisation(run->archive, &meta->data_mean, &meta->data_std);
   meta->history = run->history;
   meta->history_rows = run->history_rows;
   PetscFunctionReturn(0);

@@ -45,16 +45,20 @@ PetscErrorCode run_encode_all(Run *run, double *z) {
   const Archive *a = run->archive;
   const int m = run->method->ae.latents, chunk = run->method->ae.max_batch;
   int rank = run->par.rank, size = run->par.size, off, cnt;
-  par_slice_chunks(a->n, chunk, rank, size, &off, &cnt);
+  par_slice_chunks(archive_samples(a), chunk, rank, size, &off, &cnt);
+  float *x;
+  PetscCall(tensor_alloc((size_t)chunk * archive_features(a), &x));
   for (int start = off; start < off + cnt; start += chunk) {
     int rows = PetscMin(chunk, off + cnt - start);
-    const float *code = net_forward(&run->method->ae.enc, a->x + (size_t)start * a->features, rows);
+    PetscCall(archive_read(a, start, rows, x));
+    const float *code = net_forward(&run->method->ae.enc, x, rows);
     for (long i = 0; i < (long)rows * m; i++) z[(size_t)start * m + i] = code[i];
   }
+  tensor_free(&x);
   int *counts, *displs;
   PetscCall(PetscMalloc2(size, &counts, size, &displs));
   for (int p = 0; p < size; p++) {
-    par_slice_chunks(a->n, chunk, p, size, &displs[p], &counts[p]);
+    par_slice_chunks(archive_samples(a), chunk, p, size, &displs[p], &counts[p]);
     counts[p] *= m, displs[p] *= m;
   }
   PetscCallMPI(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DOUBLE, z, counts, displs, MPI_DOUBLE, run->par.world));
@@ -67,7 +71,7 @@ PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model,
   PetscFunctionBeginUser;
   if (!model[0]) snprintf(model, model_len, "%.4000s/model.h5", run_dir);
   PetscCall(run_load_model(comm, model, data, run));
-  PetscCall(PetscMalloc1((size_t)run->archive->n * run->method->ae.latents, z));
+  PetscCall(PetscMalloc1((size_t)archive_samples(run->archive) * run->method->ae.latents, z));
   PetscCall(run_encode_all(run, *z));
   PetscFunctionReturn(0);
 }
@@ -87,17 +91,21 @@ static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long 
                  dense);
   const Archive *a = run->archive;
   int off, cnt, chunk = run->method->ae.max_batch, w;
-  par_slice_chunks(a->n, chunk, run->par.rank, run->par.size, &off, &cnt);
+  par_slice_chunks(archive_samples(a), chunk, run->par.rank, run->par.size, &off, &cnt);
   *rows = cnt;
   PetscCall(PetscMalloc1((size_t)PetscMax(cnt, 1) * *width, h));
+  float *xbuf;
+  PetscCall(tensor_alloc((size_t)chunk * archive_features(a), &xbuf));
   for (int start = off; start < off + cnt; start += chunk) {
     int n = PetscMin(chunk, off + cnt - start);
-    const float *x = a->x + (size_t)start * a->features;
+    PetscCall(archive_read(a, start, n, xbuf));
+    const float *x = xbuf;
     if (net != enc) x = net_forward(enc, x, n); /* the decoder reads the code */
     net_forward(net, x, n);
     const float *out = net_dense_output(net, dense, &w);
     for (long i = 0; i < (long)n * w; i++) (*h)[(size_t)(start - off) * w + i] = out[i];
   }
+  tensor_free(&xbuf);
   PetscFunctionReturn(0);
 }
 
@@ -195,7 +203,7 @@ static PetscErrorCode latent_metrics(Run *run, const EvalConfig *ec, const doubl
   PetscFunctionBeginUser;
   const int m = run->method->ae.latents;
   int first = ms->n; /* covariance_metrics puts "active" first */
-  PetscCall(covariance_metrics(run, PETSC_COMM_SELF, ec, z, run->archive->n, m, d, "", 1, ms));
+  PetscCall(covariance_metrics(run, PETSC_COMM_SELF, ec, z, archive_samples(run->archive), m, d, "", 1, ms));
   put(ms, "active_latents", ms->value[first]); /* NashAE's name for the count of latents in use */
   PetscFunctionReturn(0);
 }
@@ -237,7 +245,7 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
   FactorData fd;
-  PetscCheck(factors_create(&fd, z, (int)a->n, run->method->ae.latents, a->factors, a->nfactors, (int)ec->factor_values,
+  PetscCheck(factors_create(&fd, z, (int)archive_samples(a), run->method->ae.latents, archive_factors(a), archive_nfactors(a), (int)ec->factor_values,
                             (int)ec->factor_bins) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
   ScoreParams sp = scores_default_params();
   sp.beta_vae.num_train = sp.factor_vae.num_train = sp.mig.num_train = sp.modexpl.num_train = (int)ec->metric_train;
@@ -285,14 +293,14 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, eval_spec, NSPEC));
   PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, &run, &z));
   const Archive *a = run.archive;
-  const int d = ec.tdv_d ? (int)ec.tdv_d : a->nfactors ? a->nfactors : 1;
+  const int d = ec.tdv_d ? (int)ec.tdv_d : archive_nfactors(a) ? archive_nfactors(a) : 1;
   Metrics ms = {0};
-  put(&ms, "samples", (double)a->n);
-  put(&ms, "factors", a->nfactors);
+  put(&ms, "samples", (double)archive_samples(a));
+  put(&ms, "factors", archive_nfactors(a));
   put(&ms, "step", run.step);
   PetscCall(latent_metrics(&run, &ec, z, d, &ms));
   if (ec.layer[0]) PetscCall(layer_metrics(&run, &ec, d, &ms));
-  if (a->nfactors) PetscCall(supervised_metrics(&run, &ec, z, &ms));
+  if (archive_nfactors(a)) PetscCall(supervised_metrics(&run, &ec, z, &ms));
   else log_info(run.par.world, "'%s' has no /factors: supervised scores skipped", run.cfg.data);
   PetscCall(write_metrics(&run, &ec, &ms));
   print_table(&run, &ms);

@@ -46,11 +46,12 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
       for (int i = 0; i < m; i++) c[i] = (float)z[(size_t)base * m + i];
       c[j] = (float)(zmin[j] + (zmax[j] - zmin[j]) * s / (TRAVERSAL_STEPS - 1));
     }
+  double mean, std;
+  archive_normalisation(run->archive, &mean, &std);
   for (int start = 0; start < rows; start += ae->max_batch) {
     int n = PetscMin(ae->max_batch, rows - start);
     const float *x = net_forward(&ae->dec, codes + (size_t)start * m, n);
-    for (long i = 0; i < (long)n * L; i++)
-      out[(size_t)start * L + i] = (float)(x[i] * run->archive->std + run->archive->mean);
+    for (long i = 0; i < (long)n * L; i++) out[(size_t)start * L + i] = (float)(x[i] * std + mean);
   }
   PetscCall(PetscFree(codes));
   PetscFunctionReturn(0);
@@ -95,27 +96,27 @@ static PetscErrorCode write_report(Run *run, const ReportConfig *rc, const doubl
                                    const char *const *names, const double *values) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
-  const int m = run->method->ae.latents, n = (int)a->n;
+  const int m = run->method->ae.latents, n = (int)archive_samples(a);
   double *zmin, *zmax, *corr;
   int *active;
   char path[CONFIG_PATH_LEN + 32], title[256], subtitle[2 * CONFIG_PATH_LEN + 32];
   float *trav;
   PetscCall(PetscMalloc4(m, &zmin, m, &zmax, (size_t)m * m, &corr, m, &active));
-  PetscCall(PetscMalloc1((size_t)m * TRAVERSAL_STEPS * a->features, &trav));
+  PetscCall(PetscMalloc1((size_t)m * TRAVERSAL_STEPS * archive_features(a), &trav));
   for (int j = 0; j < m; j++) {
     zmin[j] = INFINITY, zmax[j] = -INFINITY;
     for (int r = 0; r < n; r++) zmin[j] = fmin(zmin[j], z[(size_t)r * m + j]), zmax[j] = fmax(zmax[j], z[(size_t)r * m + j]);
     active[j] = zmax[j] - zmin[j] > run->cfg.active_threshold;
   }
   PetscCall(correlation(z, n, m, corr));
-  int base = (int)PetscMin(rc->base, a->n - 1);
+  int base = (int)PetscMin(rc->base, archive_samples(a) - 1);
   PetscCall(traversals(run, z, base, zmin, zmax, trav));
   snprintf(title, sizeof title, "%s, %d latents, seed %ld, step %ld", run->cfg.method, m, (long)run->cfg.seed, run->step);
   snprintf(subtitle, sizeof subtitle, "run %s, data %s", rc->run_dir, run->cfg.data);
   ReportData d = {.title = title, .subtitle = subtitle, .history = run->history, .history_rows = run->history_rows,
                   .n = n, .m = m, .z = z, .zmin = zmin, .zmax = zmax, .active = active,
-                  .active_threshold = run->cfg.active_threshold, .k = a->nfactors, .factors = a->factors,
-                  .factor_names = (const char *const *)a->factor_names, .steps = TRAVERSAL_STEPS, .length = (int)a->features,
+                  .active_threshold = run->cfg.active_threshold, .k = archive_nfactors(a), .factors = archive_factors(a),
+                  .factor_names = archive_factor_names(a), .steps = TRAVERSAL_STEPS, .length = (int)archive_features(a),
                   .traversals = trav, .base_index = base, .corr = corr, .nmetrics = nmetrics,
                   .metric_names = names, .metric_values = values};
   snprintf(path, sizeof path, "%s/report.html", rc->run_dir);

@@ -92,11 +92,11 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  (int)cfg->batch, size);
   openblas_set_num_threads((int)cfg->blas_threads);
   PetscCall(archive_open(comm, cfg->data, norm, &run->archive));
-  DT_INPUT_CHECK(!training || cfg->batch <= run->archive->n, comm,
+  DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
-                 (long long)run->archive->n, cfg->data, (long long)run->archive->n);
+                 (long long)archive_samples(run->archive), cfg->data, (long long)archive_samples(run->archive));
   PetscCall(par_create(comm, (int)cfg->groups, &run->par));
-  PetscCall(method_create(cfg, run->method_opts, &run->par, (int)run->archive->features, &run->method));
+  PetscCall(method_create(cfg, run->method_opts, &run->par, (int)archive_features(run->archive), &run->method));
   PetscFunctionReturn(0);
 }
 
@@ -232,18 +232,19 @@ static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds, lo
   const Archive *a = run->archive;
   int off, cnt;
   par_slice((int)cfg->batch, run->par.rank, run->par.size, &off, &cnt);
-  float *x;
-  PetscCall(tensor_alloc((size_t)cnt * a->features, &x));
+  Batch batch;
+  PetscCall(batch_create(a, off, cnt, &batch));
   FILE *hist;
   PetscCall(open_history(run, &hist));
-  BatchCursor cur = {.seed = (uint64_t)cfg->seed, .step = run->step, .global_batch = (int)cfg->batch};
+  Sampler sampler;
+  sampler_init(&sampler, SAMPLER_IID, (uint64_t)cfg->seed, run->step, (int)cfg->batch, archive_samples(a));
   long first = run->step;
   double t0 = log_seconds();
   *stopped = 0;
   while (run->step < cfg->steps && !*stopped) {
     double ts = log_seconds();
-    PetscCall(archive_next_batch(a, &cur, off, cnt, x));
-    PetscCall(run->method->ops->step(run->method, x, cnt, last));
+    PetscCall(archive_next_batch(a, &sampler, &batch));
+    PetscCall(run->method->ops->step(run->method, &batch, last));
     run->step++;
     double row[CKPT_HISTORY_COLS] = {(double)run->step, 0, 0, 0, 0, cfg->batch / (log_seconds() - ts)};
     for (int k = 0; k < 4; k++) row[1 + k] = method_loss(run->method, last, history_losses[k]);
@@ -267,7 +268,7 @@ static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds, lo
   *seconds = log_seconds() - t0;
   *done_steps = run->step - first;
   if (hist) fclose(hist);
-  tensor_free(&x);
+  batch_free(&batch);
   PetscFunctionReturn(0);
 }
 
@@ -298,7 +299,7 @@ PetscErrorCode train_main(int help, int *code) {
   PetscCall(make_run_dir(run.par.world, run.cfg.run_dir));
   const Config *cfg = &run.cfg;
   log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, steps %ld..%ld",
-           cfg->method, (long long)run.archive->n, (long long)run.archive->features, run.par.size, run.par.ngroups,
+           cfg->method, (long long)archive_samples(run.archive), (long long)archive_features(run.archive), run.par.size, run.par.ngroups,
            (long)cfg->batch, run.step + 1, (long)cfg->steps);
   PetscCall(PetscLogStagePop());
 

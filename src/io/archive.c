@@ -10,6 +10,7 @@
 #include "disentangle/archive.h"
 #include "disentangle/error.h"
 #include "disentangle/rng.h"
+#include "disentangle/tensor.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -549,19 +550,62 @@ void archive_close(Archive **ap) {
   *ap = NULL;
 }
 
-int64_t archive_batch_index(const Archive *a, const BatchCursor *cur, int j) {
-  return (int64_t)rng_below(cur->seed, RNG_STREAM_BATCH, (uint64_t)cur->step, (uint64_t)j, (uint64_t)a->n);
+int64_t archive_samples(const Archive *a) { return a->n; }
+int64_t archive_features(const Archive *a) { return a->features; }
+
+int archive_sample_dims(const Archive *a, int64_t *dims) {
+  for (int d = 0; d < 3; d++) dims[d] = d < a->ndims ? a->dims[d] : 1;
+  return a->ndims;
 }
 
-PetscErrorCode archive_next_batch(const Archive *a, BatchCursor *cur, int offset, int count, float *x) {
+void archive_normalisation(const Archive *a, double *mean, double *std) {
+  if (mean) *mean = a->mean;
+  if (std) *std = a->std;
+}
+
+int archive_nfactors(const Archive *a) { return a->nfactors; }
+const double *archive_factors(const Archive *a) { return a->factors; }
+const char *const *archive_factor_names(const Archive *a) { return (const char *const *)a->factor_names; }
+
+PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x) {
   PetscFunctionBeginUser;
-  PetscCheck(offset >= 0 && count >= 0 && (cur->global_batch <= 0 || offset + count <= cur->global_batch),
-             PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "batch rows [%d, %d) outside the global batch of %d", offset,
-             offset + count, cur->global_batch);
-  for (int j = 0; j < count; j++) {
-    int64_t s = archive_batch_index(a, cur, offset + j);
-    PetscCall(PetscArraycpy(x + (size_t)j * a->features, a->x + (size_t)s * a->features, (size_t)a->features));
+  PetscCheck(first >= 0 && count >= 0 && first + count <= a->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
+             "samples [%lld, %lld) outside the archive's %lld", (long long)first, (long long)(first + count),
+             (long long)a->n);
+  PetscCall(PetscArraycpy(x, a->x + (size_t)first * a->features, (size_t)count * a->features));
+  PetscFunctionReturn(0);
+}
+
+void sampler_init(Sampler *s, SamplerKind kind, uint64_t seed, int64_t step, int global_batch, int64_t n) {
+  *s = (Sampler){.kind = kind, .seed = seed, .step = step, .global_batch = global_batch, .n = n};
+}
+
+int64_t sampler_index(const Sampler *s, int j) {
+  return (int64_t)rng_below(s->seed, RNG_STREAM_BATCH, (uint64_t)s->step, (uint64_t)j, (uint64_t)s->n);
+}
+
+PetscErrorCode batch_create(const Archive *a, int offset, int count, Batch *b) {
+  PetscFunctionBeginUser;
+  *b = (Batch){.offset = offset, .count = count};
+  PetscCall(tensor_alloc((size_t)PetscMax(count, 1) * a->features, &b->x));
+  PetscCall(PetscMalloc1(PetscMax(count, 1), &b->index));
+  PetscFunctionReturn(0);
+}
+
+void batch_free(Batch *b) {
+  tensor_free(&b->x);
+  (void)PetscFree(b->index);
+}
+
+PetscErrorCode archive_next_batch(const Archive *a, Sampler *s, Batch *b) {
+  PetscFunctionBeginUser;
+  PetscCheck(b->offset >= 0 && b->count >= 0 && b->offset + b->count <= s->global_batch, PETSC_COMM_SELF,
+             PETSC_ERR_ARG_OUTOFRANGE, "batch rows [%d, %d) outside the global batch of %d", b->offset,
+             b->offset + b->count, s->global_batch);
+  for (int j = 0; j < b->count; j++) {
+    b->index[j] = sampler_index(s, b->offset + j);
+    PetscCall(archive_read(a, b->index[j], 1, b->x + (size_t)j * a->features));
   }
-  cur->step++;
+  s->step++;
   PetscFunctionReturn(0);
 }

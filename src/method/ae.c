@@ -7,8 +7,10 @@ static PetscErrorCode ae_create(Method *me) {
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ae_step(Method *me, const float *x, int count, StepLosses *out) {
+static PetscErrorCode ae_step(Method *me, const Batch *b, StepLosses *out) {
   PetscFunctionBeginUser;
+  const float *x = b->x;
+  const int count = b->count;
   PetscCall(terms_loss_gradient(me, x, count, 0, out));
   method_update(me, me->ae.group);
   PetscFunctionReturn(0);

@@ -232,8 +232,10 @@ static const TermOps term_nash = {.name = "nash_adversary",
                                   .local = nash_local,
                                   .backward = nash_backward};
 
-static PetscErrorCode nashae_step(Method *me, const float *x, int count, StepLosses *out) {
+static PetscErrorCode nashae_step(Method *me, const Batch *b, StepLosses *out) {
   PetscFunctionBeginUser;
+  const float *x = b->x;
+  const int count = b->count;
   Nash *s = me->state;
   const float *z;
   autoencoder_forward(&me->ae, x, count, &z, NULL);
