@@ -21,11 +21,17 @@ typedef struct {
   ConvShape s;
   float *w, *b, *dw, *db, *y, *dy; /* y/dy: this layer's output and its gradient */
   double fwd_s, bwd_s;
+  double fwd_floor, bwd_floor; /* seconds of the layer's sgemm calls at their measured rates */
 } Layer;
+
+/* CPU time of this process by default: on a shared machine it leaves out the time other
+ * processes hold the core (not their effect on the caches). -wall 1 for wall-clock time.
+ * With OPENBLAS_NUM_THREADS=1 the process time is the one thread's. */
+static clockid_t clock_id = CLOCK_PROCESS_CPUTIME_ID;
 
 static double now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(clock_id, &t);
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
@@ -42,21 +48,30 @@ static float *alloc(long n) {
   return p;
 }
 
+static void forward(Layer *L, int i, const float *x, int B, float *scratch) {
+  const float *in = i ? L[i - 1].y : x;
+  if (L[i].transposed) conv_transpose2d_forward(L[i].y, in, L[i].w, L[i].b, B, &L[i].s, scratch);
+  else conv2d_forward(L[i].y, in, L[i].w, L[i].b, B, &L[i].s, scratch);
+}
+
+/* no input gradient for the first layer: its input is data */
+static void backward(Layer *L, int i, const float *x, int B, float *scratch) {
+  const float *in = i ? L[i - 1].y : x;
+  float *din = i ? L[i - 1].dy : NULL;
+  if (L[i].transposed) conv_transpose2d_backward(din, L[i].dw, L[i].db, L[i].dy, in, L[i].w, B, &L[i].s, scratch);
+  else conv2d_backward(din, L[i].dw, L[i].db, L[i].dy, in, L[i].w, B, &L[i].s, scratch);
+}
+
 /* Forward through all layers, then backward; per-layer times added to the layers. */
-static void pass(Layer *L, const float *x, float *dx0, int B, float *scratch) {
+static void pass(Layer *L, const float *x, int B, float *scratch) {
   for (int i = 0; i < NL; i++) {
-    const float *in = i ? L[i - 1].y : x;
     double t = now();
-    if (L[i].transposed) conv_transpose2d_forward(L[i].y, in, L[i].w, L[i].b, B, &L[i].s, scratch);
-    else conv2d_forward(L[i].y, in, L[i].w, L[i].b, B, &L[i].s, scratch);
+    forward(L, i, x, B, scratch);
     L[i].fwd_s += now() - t;
   }
   for (int i = NL - 1; i >= 0; i--) {
-    const float *in = i ? L[i - 1].y : x;
-    float *din = i ? L[i - 1].dy : dx0; /* dx0 NULL: no input gradient for the data */
     double t = now();
-    if (L[i].transposed) conv_transpose2d_backward(din, L[i].dw, L[i].db, L[i].dy, in, L[i].w, B, &L[i].s, scratch);
-    else conv2d_backward(din, L[i].dw, L[i].db, L[i].dy, in, L[i].w, B, &L[i].s, scratch);
+    backward(L, i, x, B, scratch);
     L[i].bwd_s += now() - t;
   }
 }
@@ -79,10 +94,10 @@ static double time_shape(const GemmShape *s, double min_seconds) {
 
 static int usage(int rc) {
   fprintf(rc ? stderr : stdout,
-          "usage: convbench [-batch 64] [-passes 20] [-columns N]\n"
+          "usage: convbench [-batch 64] [-passes 20] [-columns N] [-wall 0|1]\n"
           "Times the conv layers of the dSprites NashAE net (forward + backward) at the given batch and compares\n"
           "with the sgemm rate of the same GEMM shapes. -columns sets the minimum GEMM width (images are\n"
-          "grouped to reach it; default %ld).\n",
+          "grouped to reach it; default %ld). Times are CPU time of the process unless -wall 1.\n",
           conv_gemm_columns());
   return rc;
 }
@@ -95,13 +110,14 @@ int main(int argc, char **argv) {
     if (i + 1 >= argc) return usage(2);
     char *end;
     long v = strtol(argv[i + 1], &end, 10);
-    if (*end || v < 1 || v > 1000000) {
+    if (*end || v < 0 || v > 1000000) {
       fprintf(stderr, "convbench: option %s: '%s' is not valid; expected a positive integer\n", argv[i], argv[i + 1]);
       return 2;
     }
     if (!strcmp(argv[i], "-batch")) B = (int)v;
     else if (!strcmp(argv[i], "-passes")) passes = (int)v;
     else if (!strcmp(argv[i], "-columns")) columns = v;
+    else if (!strcmp(argv[i], "-wall")) clock_id = v ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID;
     else {
       fprintf(stderr, "convbench: unknown option '%s'; see convbench -help\n", argv[i]);
       return 2;
@@ -135,26 +151,39 @@ int main(int argc, char **argv) {
   float *x = alloc(in_size(&L[0], B)), *scratch = alloc((long)nscratch);
   fill(x, in_size(&L[0], B), 99);
 
-  GemmLedger ledger;
+  /* the GEMM shapes of each layer and direction, then of the whole pass */
+  GemmLedger ledger, one;
+  for (int i = 0; i < NL; i++)
+    for (int dir = 0; dir < 2; dir++) {
+      tensor_ledger_start(&one);
+      if (dir) backward(L, i, x, B, scratch);
+      else forward(L, i, x, B, scratch);
+      tensor_ledger_stop();
+      double fl = 0;
+      for (int j = 0; j < one.nshapes; j++) fl += one.shapes[j].calls * time_shape(&one.shapes[j], 0.02);
+      *(dir ? &L[i].bwd_floor : &L[i].fwd_floor) = fl;
+    }
   tensor_ledger_start(&ledger);
-  pass(L, x, NULL, B, scratch);
+  pass(L, x, B, scratch);
   tensor_ledger_stop();
-  for (int w = 0; w < 3; w++) pass(L, x, NULL, B, scratch);
+  for (int w = 0; w < 3; w++) pass(L, x, B, scratch);
   for (int i = 0; i < NL; i++) L[i].fwd_s = L[i].bwd_s = 0;
   double best = 1e30, t0 = now();
   for (int p = 0; p < passes; p++) {
     double t = now();
-    pass(L, x, NULL, B, scratch);
+    pass(L, x, B, scratch);
     t = now() - t;
     best = t < best ? t : best;
   }
   double mean = (now() - t0) / passes;
 
-  printf("dSprites conv layers, batch %d, %d passes (forward + backward), GEMM columns >= %ld, scratch %.1f MB\n\n", B,
-         passes, conv_gemm_columns(), nscratch * 4e-6);
-  printf("  %-24s %9s %9s\n", "layer", "fwd ms", "bwd ms");
+  printf("dSprites conv layers, batch %d, %d passes (forward + backward), GEMM columns >= %ld, scratch %.1f MB, %s time\n\n",
+         B, passes, conv_gemm_columns(), nscratch * 4e-6, clock_id == CLOCK_MONOTONIC ? "wall-clock" : "CPU");
+  printf("  %-24s %9s %9s %9s %9s   (floor: the layer's sgemm calls alone)\n", "layer", "fwd ms", "floor", "bwd ms",
+         "floor");
   for (int i = 0; i < NL; i++)
-    printf("  %-24s %9.3f %9.3f\n", L[i].name, 1e3 * L[i].fwd_s / passes, 1e3 * L[i].bwd_s / passes);
+    printf("  %-24s %9.3f %9.3f %9.3f %9.3f\n", L[i].name, 1e3 * L[i].fwd_s / passes, 1e3 * L[i].fwd_floor,
+           1e3 * L[i].bwd_s / passes, 1e3 * L[i].bwd_floor);
 
   double floor_s = 0, flops = 0;
   printf("\n  sgemm shapes of one pass:\n  %-4s %-4s %6s %6s %6s %6s %10s %9s\n", "opA", "opB", "M", "N", "K", "calls",
