@@ -133,6 +133,16 @@ static inline __attribute__((always_inline)) void gather(float *restrict row, co
   }
 }
 
+/* Stride 2, kernel columns kj and kj + 1 together: one pass over the input row fills both. */
+static inline __attribute__((always_inline)) void gather_pair(float *restrict r0, float *restrict r1,
+                                                              const float *restrict base, const Geo *g) {
+  for (int oy = 0; oy < g->hs; oy++) {
+    const float *restrict in = base + (long)oy * 2 * g->wp;
+    float *restrict a = r0 + (long)oy * g->ws, *restrict b = r1 + (long)oy * g->ws;
+    for (int ox = 0; ox < g->ws; ox++) a[ox] = in[2 * ox], b[ox] = in[2 * ox + 1];
+  }
+}
+
 static inline __attribute__((always_inline)) void scatter(float *restrict base, const float *restrict row,
                                                           const Geo *g, const int st) {
   for (int oy = 0; oy < g->hs; oy++) {
@@ -159,14 +169,18 @@ static VMATH_CLONES void im2col(float *restrict col, long ld, const float *img, 
   const float *p = img;
   if (g->pad) pad_image(padded, img, g), p = padded;
   for (int c = 0; c < g->cb; c++)
-    for (int ki = 0; ki < k; ki++)
-      for (int kj = 0; kj < k; kj++) {
-        float *row = col + ((long)(c * k + ki) * k + kj) * ld;
-        const float *base = p + ((long)c * g->hp + ki) * g->wp + kj;
-        if (st == 1) gather(row, base, g, 1);
-        else if (st == 2) gather(row, base, g, 2);
-        else gather(row, base, g, st);
+    for (int ki = 0; ki < k; ki++) {
+      float *rows = col + (long)(c * k + ki) * k * ld;
+      const float *base = p + ((long)c * g->hp + ki) * g->wp;
+      int kj = 0;
+      if (st == 2)
+        for (; kj + 1 < k; kj += 2) gather_pair(rows + kj * ld, rows + (kj + 1) * ld, base + kj, g);
+      for (; kj < k; kj++) {
+        if (st == 1) gather(rows + kj * ld, base + kj, g, 1);
+        else if (st == 2) gather(rows + kj * ld, base + kj, g, 2);
+        else gather(rows + kj * ld, base + kj, g, st);
       }
+    }
 }
 
 /* The adjoint of im2col, overwriting: img[c][iy][ix] = bias[c] (or 0) + every column entry
