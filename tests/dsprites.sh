@@ -109,6 +109,21 @@ for path in sys.argv[3:]:
 sys.exit(1 if bad else 0)
 EOF
 
+# the default grid is dSprites' 3 x 6 x 40 x 32 x 32; a subset of it has the factor values of that grid
+"$DSPRITES" -out "$TMP/full.h5" -n 200 -seed 5 >"$TMP/out" || fail "-n 200 of the full grid"
+grep -q "wrote 200 of 737280 images" "$TMP/out" || fail "the default grid is not 737,280 images: $(cat "$TMP/out")"
+"$PY" - "$TMP/full.h5" <<'EOF' || fail "factor values of the full grid"
+import math, sys
+import h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")["/factors"][:]
+def on(col, values):
+    return bool(np.all(np.min(np.abs(col[:, None] - np.array(values)[None, :]), 1) < 1e-12))
+ok = on(f[:, 0], [1, 2, 3]) and on(f[:, 1], np.linspace(0.5, 1, 6)) and \
+     on(f[:, 2], [2 * math.pi * j / 40 for j in range(40)]) and on(f[:, 3], np.linspace(0, 1, 32)) and on(f[:, 4], np.linspace(0, 1, 32))
+print("PASS" if ok else "FAIL", "200 of the full grid: shape in {1,2,3}, 6 scales 0.5..1, 40 orientations 2 pi j/40, 32 positions 0..1")
+sys.exit(0 if ok else 1)
+EOF
+
 # bad options: one line naming the option, exit 2
 expect_bad() {
   local want=$1
