@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
   libhdf5-openmpi-dev hdf5-tools libscalapack-openmpi-dev petsc-dev libjansson-dev"
-[ "${1:-}" = "--tests" ] && PACKAGES="$PACKAGES slurm-wlm munge procps chromium netpbm fonts-dejavu-core"
+[ "${1:-}" = "--tests" ] && PACKAGES="$PACKAGES slurm-wlm munge procps chromium netpbm fonts-dejavu-core python3-h5py"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
