@@ -152,12 +152,40 @@ static void fill(double *x, int n, int f, double scale, double shift, int first)
     for (int v = 0; v < f; v++) x[i * f + v] = ival(first + i, v) * scale + shift;
 }
 
+/* Every normalised value of an archive, read through archive_read (malloc'd). */
+static float *values_of(const Archive *a) {
+  float *x = malloc(sizeof(float) * (size_t)(archive_samples(a) * archive_features(a) + 1));
+  archive_read(a, 0, (int)archive_samples(a), x);
+  return x;
+}
+static double mean_of(const Archive *a) {
+  double m;
+  archive_normalisation(a, &m, NULL);
+  return m;
+}
+static double std_of(const Archive *a) {
+  double s;
+  archive_normalisation(a, NULL, &s);
+  return s;
+}
+static int64_t dim_of(const Archive *a, int i) {
+  int64_t d[3];
+  archive_sample_dims(a, d);
+  return d[i];
+}
+static int nd_of(const Archive *a) {
+  int64_t d[3];
+  return archive_sample_dims(a, d);
+}
+
 static void check_values(const Archive *a, const double *v, double mean, double std, const char *what) {
   int bad = -1;
-  for (int64_t i = 0; i < a->n * a->features && bad < 0; i++)
-    if (a->x[i] != (float)((v[i] - mean) / std)) bad = (int)i;
-  expect(bad < 0, "%s: x[%d] = %.9g; expected (%g - %g) / %g = %.9g", what, bad, bad < 0 ? 0.0 : (double)a->x[bad],
+  float *x = values_of(a);
+  for (int64_t i = 0; i < archive_samples(a) * archive_features(a) && bad < 0; i++)
+    if (x[i] != (float)((v[i] - mean) / std)) bad = (int)i;
+  expect(bad < 0, "%s: x[%d] = %.9g; expected (%g - %g) / %g = %.9g", what, bad, bad < 0 ? 0.0 : (double)x[bad],
          bad < 0 ? 0.0 : v[bad], mean, std, bad < 0 ? 0.0 : (double)(float)((v[bad] - mean) / std));
+  free(x);
 }
 
 static void test_values(void) {
@@ -168,17 +196,20 @@ static void test_values(void) {
   Spec sp = {H5T_IEEE_F32LE, 2, {N, L}, x, K, 0, fac, "alpha, beta", 0, 1, 0.5, 1.5};
   Archive *a = open_ok(write_archive("values.h5", &sp), NULL);
   if (a) {
-    expect(a->n == N && a->features == L && a->ndims == 1 && a->dims[0] == L,
-           "n %lld features %lld ndims %d dims[0] %lld; expected %d %d 1 %d", (long long)a->n, (long long)a->features,
-           a->ndims, (long long)a->dims[0], N, L, L);
-    expect(a->mean == 0.5 && a->std == 1.5, "mean %g std %g; expected the attributes 0.5 1.5", a->mean, a->std);
-    expect(((uintptr_t)a->x % 64) == 0, "x not 64-byte aligned");
+    expect(archive_samples(a) == N && archive_features(a) == L && nd_of(a) == 1 && dim_of(a, 0) == L,
+           "n %lld features %lld ndims %d dims[0] %lld; expected %d %d 1 %d", (long long)archive_samples(a), (long long)archive_features(a),
+           nd_of(a), (long long)dim_of(a, 0), N, L, L);
+    expect(mean_of(a) == 0.5 && std_of(a) == 1.5, "mean %g std %g; expected the attributes 0.5 1.5", mean_of(a), std_of(a));
+    Batch b;
+    batch_create(a, 0, 3, &b);
+    expect(((uintptr_t)b.x % 64) == 0, "batch rows not 64-byte aligned");
+    batch_free(&b);
     check_values(a, x, 0.5, 1.5, "float32 [N, L]");
-    expect(a->nfactors == K && a->factors && !memcmp(a->factors, fac, sizeof fac),
-           "factors not read back (nfactors %d)", a->nfactors);
-    expect(a->nfactors == K && !strcmp(a->factor_names[0], "alpha") && !strcmp(a->factor_names[1], "beta"),
-           "factor names '%s','%s'; expected alpha,beta", a->nfactors > 0 ? a->factor_names[0] : "",
-           a->nfactors > 1 ? a->factor_names[1] : "");
+    expect(archive_nfactors(a) == K && archive_factors(a) && !memcmp(archive_factors(a), fac, sizeof fac),
+           "factors not read back (nfactors %d)", archive_nfactors(a));
+    expect(archive_nfactors(a) == K && !strcmp(archive_factor_names(a)[0], "alpha") && !strcmp(archive_factor_names(a)[1], "beta"),
+           "factor names '%s','%s'; expected alpha,beta", archive_nfactors(a) > 0 ? archive_factor_names(a)[0] : "",
+           archive_nfactors(a) > 1 ? archive_factor_names(a)[1] : "");
     archive_close(&a);
     expect(a == NULL, "archive_close does not clear the pointer");
   }
@@ -188,17 +219,17 @@ static void test_values(void) {
   Spec si = {H5T_IEEE_F32LE, 4, {5, 2, 3, 4}, img, 3, 0, f3, "u,v,w", 1, 2, 2.0, 4.0};
   a = open_ok(write_archive("images.h5", &si), NULL);
   if (a) {
-    expect(a->ndims == 3 && a->dims[0] == 2 && a->dims[1] == 3 && a->dims[2] == 4 && a->features == 24,
-           "image shape wrong: ndims %d features %lld", a->ndims, (long long)a->features);
-    expect(a->mean == 2.0 && a->std == 4.0, "root attributes not used: mean %g std %g", a->mean, a->std);
+    expect(nd_of(a) == 3 && dim_of(a, 0) == 2 && dim_of(a, 1) == 3 && dim_of(a, 2) == 4 && archive_features(a) == 24,
+           "image shape wrong: ndims %d features %lld", nd_of(a), (long long)archive_features(a));
+    expect(mean_of(a) == 2.0 && std_of(a) == 4.0, "root attributes not used: mean %g std %g", mean_of(a), std_of(a));
     check_values(a, img, 2.0, 4.0, "float32 [N, C, H, W]");
-    expect(a->nfactors == 3 && !strcmp(a->factor_names[2], "w"), "fixed-length name array not read");
+    expect(archive_nfactors(a) == 3 && !strcmp(archive_factor_names(a)[2], "w"), "fixed-length name array not read");
     archive_close(&a);
   }
   si.names = NULL;
   a = open_ok(write_archive("nonames.h5", &si), NULL);
   if (a)
-    expect(a->nfactors == 3 && !strcmp(a->factor_names[0], "factor0") && !strcmp(a->factor_names[2], "factor2"),
+    expect(archive_nfactors(a) == 3 && !strcmp(archive_factor_names(a)[0], "factor0") && !strcmp(archive_factor_names(a)[2], "factor2"),
            "default names not factor0..");
   archive_close(&a);
   end_test("values: float32 [N, L] and [N, C, H, W], factors, names");
@@ -216,10 +247,14 @@ static void test_dtypes(void) {
     a[t] = open_ok(write_archive(names[t], &sp), NULL);
   }
   if (a[0] && a[1] && a[2]) {
-    check_values(a[0], x, a[0]->mean, a[0]->std, "float32");
+    check_values(a[0], x, mean_of(a[0]), std_of(a[0]), "float32");
     for (int t = 1; t < 3; t++)
-      expect(a[t]->mean == a[0]->mean && a[t]->std == a[0]->std && !memcmp(a[t]->x, a[0]->x, sizeof(float) * N * L),
+    {
+      float *xt = values_of(a[t]), *x0 = values_of(a[0]);
+      expect(mean_of(a[t]) == mean_of(a[0]) && std_of(a[t]) == std_of(a[0]) && !memcmp(xt, x0, sizeof(float) * N * L),
              "%s normalises differently from float32", names[t]);
+      free(xt), free(x0);
+    }
   }
   for (int t = 0; t < 3; t++) archive_close(&a[t]);
   end_test("dtypes: float64 and uint8 give the same floats as float32");
@@ -240,11 +275,11 @@ static void test_two_files(void) {
   snprintf(csv, sizeof csv, "%s, %s", write_archive("a.h5", &sa), write_archive("b.h5", &sb));
   Archive *a = open_ok(csv, NULL);
   if (a) {
-    expect(a->n == NA + NB && a->nfiles == 2 && a->file_first[0] == 0 && a->file_first[1] == NA,
-           "n %lld nfiles %d file_first %lld %lld; expected %d 2 0 %d", (long long)a->n, a->nfiles,
-           (long long)a->file_first[0], (long long)a->file_first[a->nfiles > 1], NA + NB, NA);
-    check_values(a, x, a->mean, a->std, "two files in order");
-    expect(a->factors[NA - 1] == NA - 1 && a->factors[NA] == 100 && a->factors[NA + NB - 1] == 100 + NB - 1,
+    expect(archive_samples(a) == NA + NB && archive_nfiles(a) == 2 && archive_file_first(a, 0) == 0 && archive_file_first(a, 1) == NA,
+           "n %lld nfiles %d file_first %lld %lld; expected %d 2 0 %d", (long long)archive_samples(a), archive_nfiles(a),
+           (long long)archive_file_first(a, 0), (long long)archive_file_first(a, archive_nfiles(a) > 1), NA + NB, NA);
+    check_values(a, x, mean_of(a), std_of(a), "two files in order");
+    expect(archive_factors(a)[NA - 1] == NA - 1 && archive_factors(a)[NA] == 100 && archive_factors(a)[NA + NB - 1] == 100 + NB - 1,
            "factors not in file order");
   }
   archive_close(&a);
@@ -262,20 +297,20 @@ static void test_norm(void) {
   const char *plain = write_archive("plain.h5", &sp);
   Archive *a = open_ok(plain, NULL);
   if (a) {
-    expect(fabs(a->mean - mean) <= 1e-12 * fabs(mean) && fabs(a->std - std) <= 1e-12 * std,
-           "computed mean %.17g std %.17g; expected %.17g %.17g", a->mean, a->std, mean, std);
-    check_values(a, x, a->mean, a->std, "computed normalisation");
+    expect(fabs(mean_of(a) - mean) <= 1e-12 * fabs(mean) && fabs(std_of(a) - std) <= 1e-12 * std,
+           "computed mean %.17g std %.17g; expected %.17g %.17g", mean_of(a), std_of(a), mean, std);
+    check_values(a, x, mean_of(a), std_of(a), "computed normalisation");
   }
   archive_close(&a);
   sp.norm_on = 1, sp.mean = 3, sp.std = 2;
   const char *attrs = write_archive("attrs.h5", &sp);
   a = open_ok(attrs, NULL);
-  if (a) expect(a->mean == 3 && a->std == 2, "attributes mean 3 std 2 not used: %g %g", a->mean, a->std);
+  if (a) expect(mean_of(a) == 3 && std_of(a) == 2, "attributes mean 3 std 2 not used: %g %g", mean_of(a), std_of(a));
   archive_close(&a);
   ArchiveNorm over = {-1, 4, 1, 1};
   a = open_ok(attrs, &over);
   if (a) {
-    expect(a->mean == -1 && a->std == 4, "option override -1, 4 not used: %g %g", a->mean, a->std);
+    expect(mean_of(a) == -1 && std_of(a) == 4, "option override -1, 4 not used: %g %g", mean_of(a), std_of(a));
     check_values(a, x, -1, 4, "override");
   }
   archive_close(&a);
@@ -285,7 +320,7 @@ static void test_norm(void) {
   snprintf(csv, sizeof csv, "%s,%s", attrs, write_archive("attrs5.h5", &sp));
   a = open_ok(csv, NULL);
   if (a)
-    expect(fabs(a->mean - mean) <= 1e-12 * fabs(mean), "disagreeing attributes: mean %g; expected computed %g", a->mean,
+    expect(fabs(mean_of(a) - mean) <= 1e-12 * fabs(mean), "disagreeing attributes: mean %g; expected computed %g", mean_of(a),
            mean);
   archive_close(&a);
   end_test("normalisation: computed, attributes, option override");

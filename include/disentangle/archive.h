@@ -2,9 +2,10 @@
  * float64), optional /factors float64 [N, K] with attribute `names`, optional attributes
  * `mean`, `std` on /data or on the file root. Several archives make one data set.
  *
- * The interface is the streaming one: a cursor says which global batch comes next, and
- * archive_next_batch fills this rank's slice of it. Today the samples are held in memory
- * (read once with parallel HDF5, each rank a block of rows, then shared). */
+ * The interface is the streaming one: a Sampler says which global batch comes next, and
+ * archive_next_batch fills this rank's rows of it. Today the samples are held in memory (read
+ * once with parallel HDF5, each rank a block of rows, then shared); uint8 data stays uint8 in
+ * memory and is converted to normalised float32 per batch. */
 #ifndef DISENTANGLE_ARCHIVE_H
 #define DISENTANGLE_ARCHIVE_H
 
@@ -15,20 +16,9 @@
 #define ARCHIVE_MAX_FILES 256
 #define ARCHIVE_MAX_FACTORS 32
 
-typedef struct {
-  int nfiles;
-  char **paths;
-  int64_t *file_first;   /* global index of each file's first sample */
-  int64_t n;             /* samples in all files */
-  int ndims;             /* of one sample: 1 ([L]) or 3 ([C, H, W]) */
-  int64_t dims[3];
-  int64_t features;      /* values per sample: product of dims */
-  double mean, std;      /* normalisation applied to every value: (x - mean) / std */
-  float *x;              /* [n][features], normalised */
-  int nfactors;          /* 0 when the archive has no /factors */
-  char *factor_names[ARCHIVE_MAX_FACTORS];
-  double *factors;       /* [n][nfactors] or NULL */
-} Archive;
+/* Opaque: callers read it through the functions below, so the reader behind them can change
+ * (in memory today; streamed from disk next). */
+typedef struct Archive Archive;
 
 typedef struct {
   double mean, std;      /* used when set (std > 0), else the archives' attributes, else computed */
@@ -40,8 +30,7 @@ typedef struct {
 PetscErrorCode archive_open(MPI_Comm comm, const char *paths_csv, const ArchiveNorm *norm, Archive **out);
 void archive_close(Archive **a);
 
-/* What callers may know of an archive (the struct above is on its way to being private: read
- * it through these, so the reader behind them can become a streaming one). */
+/* What callers may know of an archive. */
 int64_t archive_samples(const Archive *a);
 int64_t archive_features(const Archive *a);           /* values per sample */
 int archive_sample_dims(const Archive *a, int64_t *dims); /* 1 ([L]) or 3 ([C, H, W]); dims[3] */
@@ -51,6 +40,9 @@ const double *archive_factors(const Archive *a);      /* [n][nfactors], or NULL 
 const char *const *archive_factor_names(const Archive *a);
 /* Normalised samples [first, first + count) into x[count][features]. */
 PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x);
+int archive_nfiles(const Archive *a);
+const char *archive_path(const Archive *a, int f);
+int64_t archive_file_first(const Archive *a, int f); /* global index of file f's first sample */
 
 /* Which samples make each global batch. The indices depend on (seed, step) only, never on the
  * number of ranks. Kinds: SAMPLER_IID draws with replacement (rng_below per row). */

@@ -18,6 +18,7 @@
 #include "disentangle/factors.h"
 #include "disentangle/jsonio.h"
 #include "disentangle/log.h"
+#include "disentangle/tensor.h"
 #include "disentangle/scores.h"
 
 #define ECFG(field) offsetof(EvalConfig, field), sizeof(((EvalConfig *)0)->field)

@@ -24,12 +24,29 @@
 
 #define NAMES_LEN 2048
 
+struct Archive {
+  int nfiles;
+  char **paths;
+  int64_t *file_first;   /* global index of each file's first sample */
+  int64_t n;             /* samples in all files */
+  int ndims;             /* of one sample: 1 ([L]) or 3 ([C, H, W]) */
+  int64_t dims[3];
+  int64_t features;      /* values per sample: product of dims */
+  double mean, std;      /* normalisation applied to every value: (x - mean) / std */
+  float *x;              /* [n][features], normalised; NULL when raw8 holds the samples */
+  uint8_t *raw8;         /* [n][features] as stored, when every file's /data is uint8 */
+  int nfactors;          /* 0 when the archive has no /factors */
+  char *factor_names[ARCHIVE_MAX_FACTORS];
+  double *factors;       /* [n][nfactors] or NULL */
+};
+
 /* What inspection learnt about one file. */
 typedef struct {
   int64_t n;
   int ndims; /* of one sample */
   int64_t dims[3];
   int is_f64;            /* /data stored as float64: an Inf may be an out-of-range finite value */
+  int is_u8;             /* /data stored as uint8: kept as such in memory */
   int64_t k;             /* factors; 0 when /factors is absent */
   char names[NAMES_LEN]; /* factor names, comma-separated */
   int has_norm;          /* both `mean` and `std` attributes found */
@@ -182,6 +199,7 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
                  "archive '%s': dataset /data has %" PRId64 " samples; at most %d per file", path, m.dims[0],
                  INT32_MAX);
   fi->n = m.dims[0], fi->ndims = m.nd - 1, fi->is_f64 = m.cls == H5T_FLOAT && m.size == 8;
+  fi->is_u8 = m.cls == H5T_INTEGER && m.size == 1;
   for (int i = 1; i < m.nd; i++) {
     DT_INPUT_CHECK(m.dims[i] > 0, comm, "archive '%s': dataset /data has shape %s; every sample dimension must be > 0",
                    path, m.shape);
@@ -411,7 +429,8 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
   int64_t lo, cnt, bad[2];
   hid_t file;
   PetscErrorCode err;
-  float *x = a->x + a->file_first[f] * a->features;
+  float *x = a->x ? a->x + a->file_first[f] * a->features : NULL;
+  uint8_t *x8 = a->raw8 ? a->raw8 + a->file_first[f] * a->features : NULL;
   double *fac = a->nfactors ? a->factors + a->file_first[f] * a->nfactors : NULL;
 
   PetscFunctionBeginUser;
@@ -419,12 +438,14 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
   PetscCallMPI(MPI_Comm_size(comm, &size));
   block_range(fi->n, rank, size, &lo, &cnt);
   PetscCall(open_file(comm, path, &file));
-  err = read_block(comm, path, file, "/data", H5T_NATIVE_FLOAT, lo, cnt, a->features, x + lo * a->features);
+  if (x8) err = read_block(comm, path, file, "/data", H5T_NATIVE_UINT8, lo, cnt, a->features, x8 + lo * a->features);
+  else err = read_block(comm, path, file, "/data", H5T_NATIVE_FLOAT, lo, cnt, a->features, x + lo * a->features);
   if (!err && fac)
     err = read_block(comm, path, file, "/factors", H5T_NATIVE_DOUBLE, lo, cnt, a->nfactors, fac + lo * a->nfactors);
   DT_H5(H5Fclose(file));
   PetscCall(err);
-  FIRST_BAD(float, x + lo * a->features, lo, cnt, a->features, bad[0]);
+  bad[0] = INT64_MAX; /* uint8 is always finite */
+  if (x) FIRST_BAD(float, x + lo * a->features, lo, cnt, a->features, bad[0]);
   bad[1] = INT64_MAX;
   if (fac) FIRST_BAD(double, fac + lo * a->nfactors, lo, cnt, (int64_t)a->nfactors, bad[1]);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT64_T, MPI_MIN, comm));
@@ -443,7 +464,8 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
                    " (%s); fix or remove the sample",
                    path, s, a->file_first[f] + s, bad[1] % 2 ? "Inf" : "NaN", v, a->factor_names[v]);
   }
-  PetscCall(share_rows(comm, fi->n, a->features, MPI_FLOAT, x));
+  if (x8) PetscCall(share_rows(comm, fi->n, a->features, MPI_UINT8_T, x8));
+  else PetscCall(share_rows(comm, fi->n, a->features, MPI_FLOAT, x));
   if (fac) PetscCall(share_rows(comm, fi->n, a->nfactors, MPI_DOUBLE, fac));
   PetscFunctionReturn(0);
 }
@@ -469,9 +491,11 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
                    fi[0].norm_where, a->std);
   } else if (!norm || !norm->have_mean || !norm->have_std) {
     double s = 0, q = 0;
-    for (size_t i = 0; i < total; i++) s += a->x[i];
+#define VALUE(i) (a->raw8 ? (double)a->raw8[i] : (double)a->x[i])
+    for (size_t i = 0; i < total; i++) s += VALUE(i);
     a->mean = s / (double)total;
-    for (size_t i = 0; i < total; i++) q += ((double)a->x[i] - a->mean) * ((double)a->x[i] - a->mean);
+    for (size_t i = 0; i < total; i++) q += (VALUE(i) - a->mean) * (VALUE(i) - a->mean);
+#undef VALUE
     a->std = sqrt(q / (double)total);
     DT_INPUT_CHECK(a->std > 0 || (norm && norm->have_std), comm,
                    "archives '%s': every value of /data equals %g (std 0), so they cannot be normalised; set the std "
@@ -506,9 +530,12 @@ static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
     PetscCall(set_factor_names(comm, a->paths[0], fi[0].names, a));
     PetscCall(PetscMalloc1((size_t)a->n * a->nfactors, &a->factors));
   }
+  int all_u8 = 1;
+  for (int f = 0; f < a->nfiles; f++) all_u8 &= fi[f].is_u8;
   /* 64-byte rows start for the BLAS kernels, as tensor.h's buffers do */
-  size_t bytes = ((size_t)a->n * (size_t)a->features * sizeof(float) + 63) / 64 * 64;
-  PetscCheck(posix_memalign((void **)&a->x, 64, bytes) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM,
+  size_t bytes = ((size_t)a->n * (size_t)a->features * (all_u8 ? 1 : sizeof(float)) + 63) / 64 * 64;
+  void **where = all_u8 ? (void **)&a->raw8 : (void **)&a->x;
+  PetscCheck(posix_memalign(where, 64, bytes) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM,
              "cannot allocate %zu bytes for the archive samples", bytes);
   PetscFunctionReturn(0);
 }
@@ -526,7 +553,7 @@ PetscErrorCode archive_open(MPI_Comm comm, const char *paths_csv, const ArchiveN
   if (!err) err = archive_alloc(comm, a, fi);
   for (int f = 0; f < a->nfiles && !err; f++) err = load_file(comm, a, f, &fi[f]);
   if (!err) err = choose_norm(comm, a, fi, norm, paths_csv);
-  if (!err) {
+  if (!err && a->x) {
     size_t total = (size_t)a->n * (size_t)a->features;
     for (size_t i = 0; i < total; i++) a->x[i] = (float)(((double)a->x[i] - a->mean) / a->std);
   }
@@ -546,6 +573,7 @@ void archive_close(Archive **ap) {
   (void)PetscFree(a->file_first);
   (void)PetscFree(a->factors);
   free(a->x);
+  free(a->raw8);
   (void)PetscFree(a);
   *ap = NULL;
 }
@@ -572,9 +600,18 @@ PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x
   PetscCheck(first >= 0 && count >= 0 && first + count <= a->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "samples [%lld, %lld) outside the archive's %lld", (long long)first, (long long)(first + count),
              (long long)a->n);
-  PetscCall(PetscArraycpy(x, a->x + (size_t)first * a->features, (size_t)count * a->features));
+  if (a->x) PetscCall(PetscArraycpy(x, a->x + (size_t)first * a->features, (size_t)count * a->features));
+  else { /* as the float path computes it: the stored value exactly, normalised in double */
+    const uint8_t *u = a->raw8 + (size_t)first * a->features;
+    const double mean = a->mean, std = a->std;
+    for (size_t i = 0; i < (size_t)count * a->features; i++) x[i] = (float)(((double)u[i] - mean) / std);
+  }
   PetscFunctionReturn(0);
 }
+
+int archive_nfiles(const Archive *a) { return a->nfiles; }
+const char *archive_path(const Archive *a, int f) { return a->paths[f]; }
+int64_t archive_file_first(const Archive *a, int f) { return a->file_first[f]; }
 
 void sampler_init(Sampler *s, SamplerKind kind, uint64_t seed, int64_t step, int global_batch, int64_t n) {
   *s = (Sampler){.kind = kind, .seed = seed, .step = step, .global_batch = global_batch, .n = n};
