@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disentangle/cmdline.h"
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
 
@@ -78,14 +79,20 @@ int main(int argc, char **argv) {
     else args[n++] = argv[i];
   }
   args[n] = NULL;
+  CmdLine cl; /* options files are ours to read: one line per problem, not a traceback */
+  cmdline_split(&n, args, &cl);
   PetscErrorCode ierr = PetscInitialize(&n, &args, NULL, NULL);
   if (ierr) return DT_EXIT_INTERNAL;
   ierr = dt_error_setup();
+  if (!ierr) ierr = cmdline_load(PETSC_COMM_WORLD, &cl);
   int code = DT_EXIT_OK;
   if (!ierr) ierr = command(help, &code, nwords, words);
   if (ierr) code = dt_exit_code(ierr);
   if (code == DT_EXIT_INTERNAL) MPI_Abort(PETSC_COMM_WORLD, code); /* a rank may be stuck in a collective */
+  /* a refused run has no timings to show, and its -log_view file may be what was refused */
+  if (code == DT_EXIT_INPUT || code == DT_EXIT_OUTPUT) PetscOptionsClearValue(NULL, "-log_view");
   PetscFinalize();
+  cmdline_free(&cl);
   free(words);
   return code;
 }

@@ -100,13 +100,18 @@ PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opt
   PetscFunctionReturn(0);
 }
 
-/* PETSc's own options stay usable: -log_view, -options_file, -malloc_debug, ... */
+/* PETSc's own options stay usable, by their exact names: a mistyped one (-log_viwe) is refused
+ * like any other unknown option. */
+static const char *const petsc_options[] = {
+  "log_view", "log_view_memory", "log_view_gpu_time", "log_trace", "log_all", "log_exclude", "log_sync",
+  "options_left", "options_view", "options_monitor", "options_monitor_cancel", "malloc_debug", "malloc_dump",
+  "malloc_view", "malloc_test", "malloc_coalesce", "malloc_hbw", "on_error_abort", "on_error_attach_debugger",
+  "on_error_emacs", "fp_trap", "no_signal_handler", "checkstack", "info", "info_exclude", "version", "history",
+  "skip_petscrc", "check_pointer_intensity", "objects_dump", "memory_view", "memory_view_summary", NULL};
+
 static int is_petsc_option(const char *name) {
-  static const char *const prefixes[] = {"log_", "options_", "malloc", "on_error", "fp_trap", "no_signal_handler",
-                                         "checkstack", "info", "help", "version", "history", "viewer_",
-                                         "skip_petscrc", "check_pointer", "objects_dump", "memory_view", NULL};
-  for (int i = 0; prefixes[i]; i++)
-    if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return 1;
+  for (int i = 0; petsc_options[i]; i++)
+    if (!strcmp(name, petsc_options[i])) return 1;
   return 0;
 }
 
@@ -137,13 +142,17 @@ PetscErrorCode options_reject_unknown(MPI_Comm comm, const OptSpec *spec, int n)
     if (!is_petsc_option(names[i])) unknown = names[i];
   if (unknown) {
     const char *best = NULL;
-    int best_d = 4;
+    int best_d = 4, petsc = 0;
     for (int i = 0; i < n; i++) {
       int d = edit_distance(unknown, spec[i].name + 1);
       if (d < best_d) best_d = d, best = spec[i].name;
     }
+    for (int i = 0; petsc_options[i]; i++) {
+      int d = edit_distance(unknown, petsc_options[i]);
+      if (d < best_d) best_d = d, best = petsc_options[i], petsc = 1;
+    }
     char hint[128] = "";
-    if (best) snprintf(hint, sizeof hint, " (did you mean %s?)", best);
+    if (best) snprintf(hint, sizeof hint, " (did you mean -%s?)", petsc ? best : best + 1);
     char name[256];
     snprintf(name, sizeof name, "%s", unknown);
     PetscCall(PetscOptionsLeftRestore(NULL, &nleft, &names, &values));
