@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,11 @@
 #include <unistd.h>
 
 #define NAMES_LEN 2048
+
+/* How the samples are held in memory: integer data as stored (converted to normalised float32
+ * per batch, so uint8 images take a quarter of the memory), anything else as float32. */
+typedef enum { STORE_FLOAT, STORE_U8, STORE_I16, STORE_U16 } Store;
+static const size_t store_bytes[] = {4, 1, 2, 2};
 
 struct Archive {
   int nfiles;
@@ -33,8 +39,9 @@ struct Archive {
   int64_t dims[3];
   int64_t features;      /* values per sample: product of dims */
   double mean, std;      /* normalisation applied to every value: (x - mean) / std */
-  float *x;              /* [n][features], normalised; NULL when raw8 holds the samples */
-  uint8_t *raw8;         /* [n][features] as stored, when every file's /data is uint8 */
+  Store store;
+  float *x;              /* [n][features], normalised (STORE_FLOAT) */
+  void *raw;             /* [n][features] as stored (the integer stores) */
   int nfactors;          /* 0 when the archive has no /factors */
   char *factor_names[ARCHIVE_MAX_FACTORS];
   double *factors;       /* [n][nfactors] or NULL */
@@ -46,7 +53,7 @@ typedef struct {
   int ndims; /* of one sample */
   int64_t dims[3];
   int is_f64;            /* /data stored as float64: an Inf may be an out-of-range finite value */
-  int is_u8;             /* /data stored as uint8: kept as such in memory */
+  Store store;            /* how its /data would be held */
   int64_t k;             /* factors; 0 when /factors is absent */
   char names[NAMES_LEN]; /* factor names, comma-separated */
   int has_norm;          /* both `mean` and `std` attributes found */
@@ -191,19 +198,25 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
   DT_INPUT_CHECK(m.nd == 2 || m.nd == 4, comm,
                  "archive '%s': dataset /data has %d dimensions %s; expected [N, L] or [N, C, H, W]", path, m.nd,
                  m.shape);
-  DT_INPUT_CHECK((m.cls == H5T_INTEGER && m.size == 1 && m.is_unsigned) ||
-                     (m.cls == H5T_FLOAT && (m.size == 4 || m.size == 8)),
-                 comm, "archive '%s': dataset /data has type %s; expected uint8, float32 or float64", path, m.type);
+  int u8 = m.cls == H5T_INTEGER && m.size == 1 && m.is_unsigned, i16 = m.cls == H5T_INTEGER && m.size == 2;
+  DT_INPUT_CHECK(u8 || i16 || (m.cls == H5T_FLOAT && (m.size == 2 || m.size == 4 || m.size == 8)), comm,
+                 "archive '%s': dataset /data has type %s; expected uint8, int16, uint16, float16, float32 or float64",
+                 path, m.type);
+  fi->store = u8 ? STORE_U8 : i16 ? (m.is_unsigned ? STORE_U16 : STORE_I16) : STORE_FLOAT;
   DT_INPUT_CHECK(m.dims[0] > 0, comm, "archive '%s': dataset /data %s holds no samples", path, m.shape);
   DT_INPUT_CHECK(m.dims[0] <= INT32_MAX, comm,
                  "archive '%s': dataset /data has %" PRId64 " samples; at most %d per file", path, m.dims[0],
                  INT32_MAX);
   fi->n = m.dims[0], fi->ndims = m.nd - 1, fi->is_f64 = m.cls == H5T_FLOAT && m.size == 8;
-  fi->is_u8 = m.cls == H5T_INTEGER && m.size == 1;
+  int64_t values = 1;
   for (int i = 1; i < m.nd; i++) {
     DT_INPUT_CHECK(m.dims[i] > 0, comm, "archive '%s': dataset /data has shape %s; every sample dimension must be > 0",
                    path, m.shape);
     fi->dims[i - 1] = m.dims[i];
+    /* a declared size may be anything: multiply without overflowing */
+    DT_INPUT_CHECK(!__builtin_mul_overflow(values, m.dims[i], &values) && values <= INT32_MAX, comm,
+                   "archive '%s': dataset /data has shape %s: one sample would hold more than %d values", path, m.shape,
+                   INT32_MAX);
   }
   PetscFunctionReturn(0);
 }
@@ -430,7 +443,9 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
   hid_t file;
   PetscErrorCode err;
   float *x = a->x ? a->x + a->file_first[f] * a->features : NULL;
-  uint8_t *x8 = a->raw8 ? a->raw8 + a->file_first[f] * a->features : NULL;
+  char *raw = a->raw ? (char *)a->raw + (size_t)a->file_first[f] * a->features * store_bytes[a->store] : NULL;
+  static const hid_t *const memtype[] = {NULL, &H5T_NATIVE_UINT8_g, &H5T_NATIVE_INT16_g, &H5T_NATIVE_UINT16_g};
+  static const MPI_Datatype mpitype[] = {MPI_FLOAT, MPI_UINT8_T, MPI_INT16_T, MPI_UINT16_T};
   double *fac = a->nfactors ? a->factors + a->file_first[f] * a->nfactors : NULL;
 
   PetscFunctionBeginUser;
@@ -438,13 +453,15 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
   PetscCallMPI(MPI_Comm_size(comm, &size));
   block_range(fi->n, rank, size, &lo, &cnt);
   PetscCall(open_file(comm, path, &file));
-  if (x8) err = read_block(comm, path, file, "/data", H5T_NATIVE_UINT8, lo, cnt, a->features, x8 + lo * a->features);
+  if (raw)
+    err = read_block(comm, path, file, "/data", *memtype[a->store], lo, cnt, a->features,
+                     raw + (size_t)lo * a->features * store_bytes[a->store]);
   else err = read_block(comm, path, file, "/data", H5T_NATIVE_FLOAT, lo, cnt, a->features, x + lo * a->features);
   if (!err && fac)
     err = read_block(comm, path, file, "/factors", H5T_NATIVE_DOUBLE, lo, cnt, a->nfactors, fac + lo * a->nfactors);
   DT_H5(H5Fclose(file));
   PetscCall(err);
-  bad[0] = INT64_MAX; /* uint8 is always finite */
+  bad[0] = INT64_MAX; /* integers are always finite */
   if (x) FIRST_BAD(float, x + lo * a->features, lo, cnt, a->features, bad[0]);
   bad[1] = INT64_MAX;
   if (fac) FIRST_BAD(double, fac + lo * a->nfactors, lo, cnt, (int64_t)a->nfactors, bad[1]);
@@ -464,10 +481,21 @@ static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo
                    " (%s); fix or remove the sample",
                    path, s, a->file_first[f] + s, bad[1] % 2 ? "Inf" : "NaN", v, a->factor_names[v]);
   }
-  if (x8) PetscCall(share_rows(comm, fi->n, a->features, MPI_UINT8_T, x8));
+  if (raw) PetscCall(share_rows(comm, fi->n, a->features, mpitype[a->store], raw));
   else PetscCall(share_rows(comm, fi->n, a->features, MPI_FLOAT, x));
   if (fac) PetscCall(share_rows(comm, fi->n, a->nfactors, MPI_DOUBLE, fac));
   PetscFunctionReturn(0);
+}
+
+/* Value i of the samples as stored (before normalisation). */
+static inline double stored_value(const Archive *a, size_t i) {
+  switch (a->store) {
+  case STORE_U8: return ((const uint8_t *)a->raw)[i];
+  case STORE_I16: return ((const int16_t *)a->raw)[i];
+  case STORE_U16: return ((const uint16_t *)a->raw)[i];
+  case STORE_FLOAT: break;
+  }
+  return a->x[i];
 }
 
 /* Per field: the option, else attributes every file agrees on, else the data's own statistics.
@@ -479,6 +507,12 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
   size_t total = (size_t)a->n * (size_t)a->features;
 
   PetscFunctionBeginUser;
+  int overridden = norm && norm->have_mean && norm->have_std;
+  for (int f = 0; f < a->nfiles && !overridden; f++)
+    DT_INPUT_CHECK(!fi[f].has_norm || (isfinite(fi[f].mean) && isfinite(fi[f].std) && fi[f].std > 0), comm,
+                   "archive '%s': attributes mean %g, std %g on %s; expected finite numbers and std > 0 (fix or delete "
+                   "them, or give -data_mean and -data_std)",
+                   a->paths[f], fi[f].mean, fi[f].std, fi[f].norm_where);
   for (int f = 0; f < a->nfiles; f++)
     attrs = attrs && fi[f].has_norm && fi[f].mean == fi[0].mean && fi[f].std == fi[0].std;
   if (attrs) {
@@ -491,7 +525,7 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
                    fi[0].norm_where, a->std);
   } else if (!norm || !norm->have_mean || !norm->have_std) {
     double s = 0, q = 0;
-#define VALUE(i) (a->raw8 ? (double)a->raw8[i] : (double)a->x[i])
+#define VALUE(i) stored_value(a, i)
     for (size_t i = 0; i < total; i++) s += VALUE(i);
     a->mean = s / (double)total;
     for (size_t i = 0; i < total; i++) q += (VALUE(i) - a->mean) * (VALUE(i) - a->mean);
@@ -511,10 +545,48 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
   PetscFunctionReturn(0);
 }
 
+/* MemAvailable of /proc/meminfo in bytes, or -1. */
+static double memory_available(void) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  char line[256];
+  double kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+  if (f) fclose(f);
+  return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Every rank holds the whole archive (until the streaming reader lands): refuse what cannot fit
+ * on this node, with the estimate, before allocating anything. */
+static PetscErrorCode check_memory(MPI_Comm comm, const Archive *a) {
+  PetscFunctionBeginUser;
+  MPI_Comm node;
+  int on_node, rank;
+  double need = (double)a->n * (double)a->features * (double)store_bytes[a->store] + 8.0 * a->n * a->nfactors;
+  double have = -1;
+  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, &on_node));
+  PetscCallMPI(MPI_Comm_free(&node));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) have = memory_available();
+  PetscCallMPI(MPI_Bcast(&have, 1, MPI_DOUBLE, 0, comm));
+  DT_INPUT_CHECK(have < 0 || need * on_node <= 0.9 * have, comm,
+                 "archive '%s'%s: holding %" PRId64 " samples of %" PRId64 " values needs %.3g GB per rank, %.3g GB for the "
+                 "%d rank(s) on this node, and %.3g GB are available; use fewer ranks per node or fewer archives",
+                 a->paths[0], a->nfiles > 1 ? " and the others" : "", a->n, a->features, need / 1e9, need * on_node / 1e9,
+                 on_node, have / 1e9);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
   PetscFunctionBeginUser;
   PetscCall(PetscMalloc1(a->nfiles, &a->file_first));
   for (int f = 0; f < a->nfiles; f++) {
+    char here[PATH_MAX], there[PATH_MAX];
+    for (int g = 0; g < f && realpath(a->paths[f], here); g++)
+      DT_INPUT_CHECK(!realpath(a->paths[g], there) || strcmp(here, there), comm,
+                     "option -data: archive '%s' is listed twice (entries %d and %d); give each archive once",
+                     a->paths[f], g + 1, f + 1);
     PetscCall(inspect_file(comm, a->paths[f], &fi[f]));
     PetscCall(check_alike(comm, a->paths, fi, f));
     a->file_first[f] = a->n;
@@ -530,11 +602,13 @@ static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
     PetscCall(set_factor_names(comm, a->paths[0], fi[0].names, a));
     PetscCall(PetscMalloc1((size_t)a->n * a->nfactors, &a->factors));
   }
-  int all_u8 = 1;
-  for (int f = 0; f < a->nfiles; f++) all_u8 &= fi[f].is_u8;
+  a->store = fi[0].store; /* integers stay as stored when every file has the same integer type */
+  for (int f = 1; f < a->nfiles; f++)
+    if (fi[f].store != a->store) a->store = STORE_FLOAT;
+  PetscCall(check_memory(comm, a));
   /* 64-byte rows start for the BLAS kernels, as tensor.h's buffers do */
-  size_t bytes = ((size_t)a->n * (size_t)a->features * (all_u8 ? 1 : sizeof(float)) + 63) / 64 * 64;
-  void **where = all_u8 ? (void **)&a->raw8 : (void **)&a->x;
+  size_t bytes = ((size_t)a->n * (size_t)a->features * store_bytes[a->store] + 63) / 64 * 64;
+  void **where = a->store != STORE_FLOAT ? &a->raw : (void **)&a->x;
   PetscCheck(posix_memalign(where, 64, bytes) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM,
              "cannot allocate %zu bytes for the archive samples", bytes);
   PetscFunctionReturn(0);
@@ -573,7 +647,7 @@ void archive_close(Archive **ap) {
   (void)PetscFree(a->file_first);
   (void)PetscFree(a->factors);
   free(a->x);
-  free(a->raw8);
+  free(a->raw);
   (void)PetscFree(a);
   *ap = NULL;
 }
@@ -602,9 +676,8 @@ PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x
              (long long)a->n);
   if (a->x) PetscCall(PetscArraycpy(x, a->x + (size_t)first * a->features, (size_t)count * a->features));
   else { /* as the float path computes it: the stored value exactly, normalised in double */
-    const uint8_t *u = a->raw8 + (size_t)first * a->features;
-    const double mean = a->mean, std = a->std;
-    for (size_t i = 0; i < (size_t)count * a->features; i++) x[i] = (float)(((double)u[i] - mean) / std);
+    const size_t at = (size_t)first * a->features, n = (size_t)count * a->features;
+    for (size_t i = 0; i < n; i++) x[i] = (float)((stored_value(a, at + i) - a->mean) / a->std);
   }
   PetscFunctionReturn(0);
 }

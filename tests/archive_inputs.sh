@@ -1,0 +1,69 @@
+#!/bin/bash
+# Archives as digitisers and h5py write them: int16, uint16 and float16 samples are read (held as
+# stored, converted per batch) and give the same training as float32 holding the same values;
+# declared sizes that overflow or cannot fit in memory, NaN normalisation attributes and an
+# archive listed twice are refused with one line, exit 2, before any large allocation.
+. "$DT_SRCDIR/tests/lib.sh"
+PY=/usr/bin/python3
+
+# the same integer-valued waveforms in five dtypes
+$PY - "$TMP" <<'PYEOF' || fail "writing the archives with h5py"
+import sys, h5py, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(3)
+t = np.arange(200)
+x = np.stack([np.round(600 * np.sin(t / (5 + i % 7)) * (1 + (i % 3))) for i in range(120)])
+fac = np.stack([np.arange(120) % 7, np.arange(120) % 3], axis=1).astype("f8")
+for name, dt in [("f32", "f4"), ("i16", "i2"), ("u16", "u2"), ("f16", "f2"), ("f64", "f8")]:
+    v = x + (2000 if name == "u16" else 0)   # unsigned: shift into range
+    with h5py.File(f"{d}/{name}.h5", "w") as f:
+        f.create_dataset("data", data=v.astype(dt), chunks=(16, 200), compression="gzip", shuffle=True)
+        f.create_dataset("factors", data=fac)
+        f["factors"].attrs["names"] = ["period", "gain"]
+    if name == "u16":
+        with h5py.File(f"{d}/f32shift.h5", "w") as f:
+            f.create_dataset("data", data=v.astype("f4"))
+            f.create_dataset("factors", data=fac)
+            f["factors"].attrs["names"] = ["period", "gain"]
+# huge declared sizes: chunked, nothing written, so the files are small
+with h5py.File(f"{d}/huge.h5", "w") as f:
+    f.create_dataset("data", shape=(2000000000, 1000), dtype="f4", chunks=(1, 1000))
+with h5py.File(f"{d}/overflow.h5", "w") as f:
+    f.create_dataset("data", shape=(10, 2**31, 2**31, 1), dtype="u1", chunks=(1, 1, 1024, 1))
+with h5py.File(f"{d}/nanattr.h5", "w") as f:
+    f.create_dataset("data", data=x.astype("f4"))
+    f["data"].attrs["mean"] = float("nan")
+    f["data"].attrs["std"] = 1.0
+PYEOF
+
+train() { # train NAME DATA: 30 steps of ae on 2 ranks
+  dt 2 train -method ae -data "$2" -run_dir "$TMP/$1" -steps 30 -batch 20 -latents 2 -hidden 16 -progress_every 0 \
+    >/dev/null 2>"$TMP/$1.err" || fail "training on $2: $(cat "$TMP/$1.err")"
+}
+train f32 "$TMP/f32.h5"
+for t in i16 f16 f64; do
+  train $t "$TMP/$t.h5"
+  cmp <(cut -d, -f1-3 "$TMP/f32/history.csv") <(cut -d, -f1-3 "$TMP/$t/history.csv") ||
+    fail "$t samples train differently from float32 samples of the same values"
+done
+train u16 "$TMP/u16.h5"
+train f32shift "$TMP/f32shift.h5"
+cmp <(cut -d, -f1-3 "$TMP/f32shift/history.csv") <(cut -d, -f1-3 "$TMP/u16/history.csv") ||
+  fail "uint16 samples train differently from float32 samples of the same values"
+echo "ok: int16, uint16, float16 and float64 archives (gzip + shuffle, chunked) train exactly as float32"
+
+refuse() { # refuse WHAT TEXT DATA
+  dt 2 train -data "$3" -run_dir "$TMP/refused" -steps 2 >/dev/null 2>"$TMP/err"
+  local code=$?
+  [ $code -eq 2 ] || { cat "$TMP/err"; fail "$1: exit $code, want 2"; }
+  [ "$(grep -c 'disentangle: error:' "$TMP/err")" -eq 1 ] || { cat "$TMP/err"; fail "$1: not one error line"; }
+  grep -q -F -- "$2" "$TMP/err" || fail "$1: message lacks '$2': $(cat "$TMP/err")"
+  ! grep -q -i 'traceback\|PETSC ERROR' "$TMP/err" || fail "$1: a traceback"
+  [ ! -e "$TMP/refused" ] || fail "$1: a run directory was left"
+  echo "ok: $1 -> $(grep 'disentangle: error:' "$TMP/err")"
+}
+refuse "a [2e9, 1000] dataset that cannot fit" "GB are available" "$TMP/huge.h5"
+refuse "a sample size that overflows" "one sample would hold more than" "$TMP/overflow.h5"
+refuse "a NaN mean attribute" "attributes mean nan, std 1 on /data" "$TMP/nanattr.h5"
+refuse "the same archive twice" "is listed twice (entries 1 and 2)" "$TMP/f32.h5,$TMP/../$(basename "$TMP")/f32.h5"
+pass "digitiser dtypes read; impossible sizes, NaN attributes, duplicates refused"
