@@ -228,9 +228,13 @@ static PetscErrorCode dci_sap_metrics(const FactorData *fd, const EvalConfig *ec
   dp.num_train = sp.num_train = (int)ec->metric_train;
   dp.num_test = sp.num_test = (int)ec->metric_eval;
   DciResult dci;
-  SapResult sap;
-  PetscCheck(dci_compute(fd, &dp, (uint64_t)ec->seed, &dci) == 0 && sap_compute(fd, &sp, (uint64_t)ec->seed, &sap) == 0,
+  SapResult sap = {0};
+  /* SAP is the gap between the two most informative latents: undefined (null) for one latent */
+  int sap_defined = fd->m >= 2;
+  PetscCheck(dci_compute(fd, &dp, (uint64_t)ec->seed, &dci) == 0 &&
+                 (!sap_defined || sap_compute(fd, &sp, (uint64_t)ec->seed, &sap) == 0),
              PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in DCI/SAP");
+  if (!sap_defined) sap.score = NAN;
   put(ms, "dci_disentanglement", dci.disentanglement);
   put(ms, "dci_completeness", dci.completeness);
   put(ms, "dci_informativeness", dci.informativeness_test);
