@@ -283,7 +283,7 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
     options_print_help(stdout, "usage: mpiexec -n P disentangle eval -run_dir DIR [-data FILE,...] [options]\n\n"
                                "Encode an archive with the trained model and write DIR/metrics.json: unsupervised\n"
                                "statistics of the latents (and of -layer), and the supervised disentanglement\n"
-                               "scores when the archive has /factors.",
+                               "scores when the archive has /factors; and DIR/latents.h5, what `report` draws.",
                        eval_spec, NSPEC);
     PetscFunctionReturn(0);
   }

@@ -5,7 +5,7 @@
  * Large inputs are decimated deterministically so a report stays well under a megabyte:
  * the loss history to about 440 buckets per curve (a min/max band and a geometric-mean line),
  * waveforms to two points per pixel column (their envelope), image traversals to one PNG of at
- * most 400,000 values, scatter plots to 2000 points a cell and 24000 in all. The loss curves
+ * most 300,000 values, scatter plots to 2000 points a cell and 24000 in all. The loss curves
  * and the traversals are drawn in report_loss.c and report_traversals.c. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync under -std=c11 */

@@ -18,7 +18,7 @@
 
 #define IMG_HEAD 22             /* the sweep positions above the image grid */
 #define IMG_GAP 1               /* PNG pixels between tiles */
-#define IMG_MAX_PIXELS 400000   /* PNG values (pixels x channels) before tiles are averaged down */
+#define IMG_MAX_PIXELS 300000   /* PNG values (pixels x channels) before tiles are averaged down */
 #define IMG_CELL_W 120.0        /* CSS px a tile (with its gap) may take across... */
 #define IMG_CELL_H 160.0        /* ...and down */
 #define IMG_MAX_SCALE 8.0       /* CSS px per image pixel at most */
