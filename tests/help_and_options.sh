@@ -6,7 +6,7 @@ for pair in train:train.c eval:eval.c report:report_command.c; do
   command=${pair%%:*} source="$DT_SRCDIR/src/driver/${pair##*:}"
   "$DT_BIN" "$command" -help >"$TMP/help" || fail "$command -help exited $?"
   options=$(sed -n 's/^ *{"\(-[a-z_]*\)", OPT_.*/\1/p' "$source")
-  [ "$(echo "$options" | wc -l)" -ge 4 ] || fail "could not read the option table of $command"
+  [ "$(echo "$options" | wc -l)" -ge 1 ] || fail "could not read the option table of $command"
   for o in $options; do
     grep -q -- "^  $o .*(default: " "$TMP/help" || fail "$command -help does not list $o with its default"
   done

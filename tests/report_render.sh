@@ -19,6 +19,12 @@
 #    0.05 cell near white, the undefined cell grey, the colour bar red at the top and blue at
 #    the bottom. Scatter: z0 against duty cycle is a rising line (ink in the bottom-left and
 #    top-right quarters, none in the other two); dead z1 is a flat line (ink in a few rows).
+#  - image samples (report_demo -images gray|rgb: 16 x 16 images of a 4 x 4 square that z0
+#    moves right and z2 down, values 1.7 on -0.4): the traversals are ONE embedded PNG whose
+#    decoded pixels are the clamped values (255 square, 0 background, 128 gaps); rendered, the
+#    square is white (gray) or red (rgb) exactly where the decoder put it in each tile, the
+#    background black, and the rows of the dead latents faded; the loss figure takes the
+#    history's own columns (kl on the log axis, tc, which goes negative, on a linear panel).
 #
 # Env: REPORT_DEMO (the demo binary), DT_SRCDIR (source tree; default: this script's ..),
 # REPORT_PNG_OUT (if set, the rendered demo report is saved there). Prints PASS/FAIL lines;
@@ -120,13 +126,15 @@ check "red is drawn: $red red pixels (>= 5000)" test "$red" -ge 5000
 check "blue is drawn: $blue blue pixels (>= 5000)" test "$blue" -ge 5000
 
 # ------------------------------------------------------------------ known pixels of figures
-# figure_page ID: a page of the report's <head> (less its height hint) and that figure alone
+# figure_page ID [HTML NAME]: a page of the report's <head> (less its height hint) and that
+# figure alone, rendered to $TMP/NAME.ppm (NAME defaults to ID, HTML to the demo report)
 figure_page() {
-  { sed -n '1,/^<\/head>$/p' "$html" | grep -v 'name="report-height"'
+  local src=${2:-$html} name=${3:-$1}
+  { sed -n '1,/^<\/head>$/p' "$src" | grep -v 'name="report-height"'
     echo '<body>'
-    sed -n "/^<svg id=\"$1\"/,/^<\/svg>\$/p" "$html"
-    echo '</body></html>'; } >"$TMP/$1.html"
-  bash "$RENDER" "$TMP/$1.html" "$TMP/$1.png" 1000 && pngtopnm "$TMP/$1.png" >"$TMP/$1.ppm"
+    sed -n "/^<svg id=\"$1\"/,/^<\/svg>\$/p" "$src"
+    echo '</body></html>'; } >"$TMP/$name.html"
+  bash "$RENDER" "$TMP/$name.html" "$TMP/$name.png" 1000 && pngtopnm "$TMP/$name.png" >"$TMP/$name.ppm"
 }
 # rect_box FIGURE ID: "x y w h" of <rect id=ID>, rounded to whole pixels
 rect_box() {
@@ -189,4 +197,59 @@ if figure_page fig-factors; then
 else
   fail "rendering the scatter plots alone"
 fi
+
+# ------------------------------------------------------------------ image samples
+# grid_pixel NAME ROW COL X Y: the rendered colour of image pixel (X, Y) of tile (ROW, COL) of
+# the traversal grid, found from the <image> element's box and its data-grid attribute
+grid_pixel() {
+  local at
+  at=$(grep -o '<image id="traversal-grid" [^>]*data-grid="[^"]*"' "$TMP/$1.html" | awk -F'"' -v r="$2" -v c="$3" \
+    -v x="$4" -v y="$5" '{ split($12, g, " "); pw = g[2] * (g[3] + g[5]) - g[5]; ph = g[1] * (g[4] + g[5]) - g[5]
+      printf "%d %d\n", $4 + (c * (g[3] + g[5]) + x + 0.5) * $8 / pw, $6 + (r * (g[4] + g[5]) + y + 0.5) * $10 / ph }')
+  [ -n "$at" ] || { echo "missing"; return; }
+  pixels "$1" $at 1 1
+}
+is_white() { awk -v c="$1" 'BEGIN { split(c, p, " "); exit !(p[1] >= 200 && p[2] >= 200 && p[3] >= 200) }'; }
+is_black() { awk -v c="$1" 'BEGIN { split(c, p, " "); exit !(p[1] <= 40 && p[2] <= 40 && p[3] <= 40) }'; }
+is_faded() { awk -v c="$1" 'BEGIN { split(c, p, " "); exit !(p[1] >= 100 && p[1] <= 190 && p[1] == p[3]) }'; }
+for kind in gray rgb; do
+  img="$TMP/images-$kind.html"
+  check "demo -images $kind writes the report" "$DEMO" -images "$kind" "$img"
+  [ -s "$img" ] || { fail "no $kind image report"; continue; }
+  size=$(wc -c <"$img")
+  check "$kind: report is small ($size bytes < 512000)" test "$size" -lt 512000
+  check "$kind: 4 figures" test "$(grep -c '^<svg ' "$img")" -eq 4 -a "$(grep -c '^</svg>$' "$img")" -eq 4
+  check "$kind: the traversals are one embedded PNG" \
+    test "$(grep -c '<image id="traversal-grid" [^>]*href="data:image/png;base64,[A-Za-z0-9+/=]*"/>' "$img")" -eq 1 -a \
+    "$(grep -o '<image' "$img" | wc -l)" -eq 1
+  check "$kind: nothing external" bash -c "! grep -Eiq 'https?:|<script|<link|<iframe|<img|src=|@import|url\([^#]' '$img'"
+  check "$kind: loss columns by name: kl on the log axis, tc on its own linear panel, no adv" \
+    bash -c "grep -q '>kl  last ' '$img' && grep -q '>tc (linear)<' '$img' && ! grep -q '>adv' '$img'"
+  if command -v python3 >/dev/null 2>&1; then
+    check "$kind: well-formed XML" python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$img"
+  fi
+  # the PNG itself: 4 rows x 7 columns of 16 x 16 tiles 1 px apart, values clamped, gaps mid grey
+  grep -o 'data:image/png;base64,[A-Za-z0-9+/=]*' "$img" | cut -d, -f2 | base64 -d >"$TMP/grid-$kind.png"
+  pngtopnm "$TMP/grid-$kind.png" >"$TMP/grid-$kind.pnm" 2>/dev/null || fail "$kind: the embedded PNG does not decode"
+  check "$kind: PNG is $([ $kind = gray ] && echo PGM || echo PPM) 118 x 67" \
+    bash -c "pamfile '$TMP/grid-$kind.pnm' | grep -q '$([ $kind = gray ] && echo PGM || echo PPM) raw, 118 by 67 *maxval 255'"
+  value() { pamcut -left "$1" -top "$2" -width 1 -height 1 "$TMP/grid-$kind.pnm" | pnmtopnm -plain | tail -1 | awk '{ print $1 }'; }
+  check "$kind: PNG square pixel is 255 (1.7 clamped)" test "$(value 2 7)" = 255
+  check "$kind: PNG background pixel is 0 (-0.4 clamped)" test "$(value 12 7)" = 0
+  check "$kind: PNG gap pixel is 128" test "$(value 16 7)" = 128
+  # rendered: rows z0, z2 (active), z1, z3 (dead); z0 moves the square right, z2 down
+  if figure_page fig-traversals "$img" "trav-$kind"; then
+    bright=is_white
+    [ "$kind" = rgb ] && bright=is_red
+    c=$(grid_pixel "trav-$kind" 0 0 2 7); check "$kind: z0 at min: square at the left ($c)" $bright "$c"
+    c=$(grid_pixel "trav-$kind" 0 0 12 7); check "$kind: z0 at min: nothing at the right ($c)" is_black "$c"
+    c=$(grid_pixel "trav-$kind" 0 6 12 7); check "$kind: z0 at max: square at the right ($c)" $bright "$c"
+    c=$(grid_pixel "trav-$kind" 0 6 2 7); check "$kind: z0 at max: nothing at the left ($c)" is_black "$c"
+    c=$(grid_pixel "trav-$kind" 1 0 7 2); check "$kind: z2 at min: square at the top ($c)" $bright "$c"
+    c=$(grid_pixel "trav-$kind" 1 6 7 12); check "$kind: z2 at max: square at the bottom ($c)" $bright "$c"
+    c=$(grid_pixel "trav-$kind" 2 3 1 1); check "$kind: dead z1's row is faded ($c)" is_faded "$c"
+  else
+    fail "rendering the $kind image traversals alone"
+  fi
+done
 finish

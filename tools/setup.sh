@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
-  libhdf5-openmpi-dev hdf5-tools libscalapack-openmpi-dev petsc-dev libjansson-dev"
+  libhdf5-openmpi-dev hdf5-tools libscalapack-openmpi-dev petsc-dev libjansson-dev zlib1g-dev"
 [ "${1:-}" = "--tests" ] && PACKAGES="$PACKAGES slurm-wlm munge procps chromium netpbm fonts-dejavu-core python3-h5py"
 missing=""
 for p in $PACKAGES; do

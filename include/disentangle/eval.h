@@ -5,10 +5,16 @@
 #include <petscsys.h>
 
 #include "disentangle/config.h"
+#include "disentangle/driver.h"
 
 typedef struct {
   char run_dir[CONFIG_PATH_LEN], model[CONFIG_PATH_LEN], data[CONFIG_PATH_LEN], layer[CONFIG_WORD_LEN];
-  PetscInt seed, tdv_d, eig_distributed_min, factor_values, factor_bins, metric_train, metric_eval;
+  PetscInt seed, base, tdv_d, eig_distributed_min, factor_values, factor_bins, metric_train, metric_eval;
 } EvalConfig;
+
+/* RUN_DIR/latents.h5 (encoded.h) from the run's model and the latents z[n][m] of its archive,
+ * every rank holding all of them: the traversals start from sample ec->base (the last when
+ * the archive is smaller). Collective. */
+PetscErrorCode eval_write_latents(Run *run, const EvalConfig *ec, const double *z);
 
 #endif

@@ -10,29 +10,26 @@
  * Each figure is an <svg id="fig-loss|fig-traversals|fig-factors|fig-corr"> that begins on a
  * line of its own and ends with a line "</svg>", so a test can cut it out of the page; heat
  * map cells are <rect id="corr-I-J">, scatter cells <rect id="scatter-LATENT-FACTOR"> (their
- * plot area), in pixels from the top left of their <svg>. The <head> carries
+ * plot area), in pixels from the top left of their <svg>. An image traversal grid is one
+ * <image id="traversal-grid" x y width height data-grid="ROWS COLS TILE_W TILE_H GAP"> whose
+ * PNG holds ROWS x COLS tiles of TILE_W x TILE_H pixels GAP pixels apart (rows in the order
+ * drawn: active latents first), scaled to width x height. The <head> carries
  * <meta name="report-height" content="PX">: the page height the layout expects, which
  * tools/render_report.sh uses to size its screenshot. */
 #ifndef DISENTANGLE_REPORT_H
 #define DISENTANGLE_REPORT_H
 
-/* Columns of one history row, as in history.csv. */
-enum {
-  REPORT_H_STEP,
-  REPORT_H_LOSS, /* (1 - lambda) rec + lambda adv */
-  REPORT_H_REC,  /* reconstruction MSE/2 */
-  REPORT_H_ADV,  /* sum over latents of cov(z_i, predicted z_i); may be negative */
-  REPORT_H_PRED, /* regressors' MSE/2 */
-  REPORT_H_RATE, /* samples per second */
-  REPORT_HISTORY_COLS
-};
-
 typedef struct {
   const char *title;    /* first heading, e.g. "nashae, seed 1, 2 ranks"; NULL: "disentangle report" */
   const char *subtitle; /* a line under it, e.g. the run directory and data file; may be NULL */
 
-  /* Loss history: history_rows rows of REPORT_HISTORY_COLS doubles, steps ascending.
-   * Non-finite values are skipped; values <= 0 are not drawn on the log axis. */
+  /* Loss history, as in history.csv: history_rows rows of history_cols doubles (row-major,
+   * steps ascending), column c named history_names[c]. The column "step" is the x axis (a
+   * history without one is not drawn), "samples_per_s" the speed; every other column is a loss
+   * term, drawn on the shared log axis when it never goes negative, else on a linear panel of
+   * its own. Non-finite values are skipped; values <= 0 are not drawn on the log axis. */
+  int history_cols;
+  const char *const *history_names;
   const double *history;
   long history_rows;
 
@@ -49,13 +46,17 @@ typedef struct {
   const double *factors;
   const char *const *factor_names;
 
-  /* Latent traversals: traversals[(j * steps + s) * length + t] is sample t of the decoder's
-   * output when latent j is set to zmin[j] + s / (steps - 1) * (zmax[j] - zmin[j]) and the
-   * other latents keep the code of sample base_index. The report shows at most 7 evenly spaced
-   * of the `steps` positions. */
+  /* Latent traversals: traversals[(j * steps + s) * length + t] is value t of the decoder's
+   * output (data units) when latent j is set to zmin[j] + s / (steps - 1) * (zmax[j] - zmin[j])
+   * and the other latents keep the code of sample base_index. The report shows at most 7
+   * evenly spaced of the `steps` positions. Samples of shape [C, H, W] (sample_ndims 3) with C
+   * = 1 or 3 are drawn as a grid of images (one embedded PNG, gray or RGB; values clamped to
+   * [0, 1], 0 black and 1 white); any other shape as waveforms of the `length` values. */
   int steps, length;
   const float *traversals;
   int base_index;
+  int sample_ndims;       /* 0 or 1: [length]; 3: [C, H, W] with C * H * W = length */
+  long sample_dims[3];
 
   /* Correlation matrix of the latents, corr[i * m + j] in [-1, 1]; NaN for undefined (a
    * latent with zero variance) is drawn grey. */

@@ -58,6 +58,12 @@ void svg_line(FILE *f, double x1, double y1, double x2, double y2, const char *c
 void svg_rect(FILE *f, const char *id, double x, double y, double w, double h, const char *cls,
               const char *style);
 
+/* <image> showing a PNG (len bytes, embedded base64 as a data: URI, so the page stays
+ * self-contained) stretched over (x, y, w, h) with crisp pixels (no smoothing when scaled up).
+ * id and attrs (raw attribute text, e.g. data-grid="2 7 16 16 1") may be NULL. */
+void svg_image_png(FILE *f, const char *id, double x, double y, double w, double h, const unsigned char *png,
+                   size_t len, const char *attrs);
+
 /* An axis: ticks on the outside of the plot box [x0, x1] x [y0, y1] (y0 the top edge), tick
  * labels from svg_value, and light grid lines across the box when grid is set. */
 void svg_axis_bottom(FILE *f, const SvgScale *sx, const double *ticks, int nt, double y0, double y1,

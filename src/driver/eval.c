@@ -1,7 +1,8 @@
 /* `disentangle eval`: encode an archive with a trained model (each rank a block of samples) and
  * measure the code: unsupervised statistics of the latents (and of any hidden layer), and, when
  * the archive has /factors, the supervised disentanglement scores. Writes RUN_DIR/metrics.json
- * (a flat object: the method, then one "key": number per line) and prints a table. The same
+ * (a flat object: the method, then one "key": number per line) and RUN_DIR/latents.h5 (what the
+ * report draws), and prints a table. The same
  * numbers on any rank count. */
 #include <ctype.h>
 #include <math.h>
@@ -27,6 +28,7 @@ static const OptSpec eval_spec[] = {
   {"-run_dir", OPT_STRING, ECFG(run_dir), "runs/default", 0, 0, NULL, "the run to evaluate; metrics.json is written there"},
   {"-model", OPT_STRING, ECFG(model), "", 0, 0, NULL, "model or checkpoint file (default RUN_DIR/model.h5)"},
   {"-data", OPT_STRING, ECFG(data), "", 0, 0, NULL, "archive(s) to encode (default: the run's training data)"},
+  {"-base", OPT_INT, ECFG(base), "0", 0, 2147483647, NULL, "sample whose code the traversals in latents.h5 start from"},
   {"-seed", OPT_INT, ECFG(seed), "1", 0, 2147483647, NULL, "seed of the metrics' sampling"},
   {"-tdv_d", OPT_INT, ECFG(tdv_d), "0", 0, 1e6, NULL, "d of TdV, the top-d variance share (0: the number of factors, else 1)"},
   {"-layer", OPT_STRING, ECFG(layer), "", 0, 0, NULL, "also the spectrum of a hidden layer, e.g. encoder.dense1 (net.denseK)"},
@@ -285,7 +287,7 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
     options_print_help(stdout, "usage: mpiexec -n P disentangle eval -run_dir DIR [-data FILE,...] [options]\n\n"
                                "Encode an archive with the trained model and write DIR/metrics.json: unsupervised\n"
                                "statistics of the latents (and of -layer), and the supervised disentanglement\n"
-                               "scores when the archive has /factors.",
+                               "scores when the archive has /factors; and DIR/latents.h5, what `report` draws.",
                        eval_spec, NSPEC);
     PetscFunctionReturn(0);
   }
@@ -308,6 +310,7 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   if (archive_nfactors(a)) PetscCall(supervised_metrics(&run, &ec, z, &ms));
   else log_info(run.par.world, "'%s' has no /factors: supervised scores skipped", run.cfg.data);
   PetscCall(write_metrics(&run, &ec, &ms));
+  PetscCall(eval_write_latents(&run, &ec, z));
   print_table(&run, &ms);
   log_info(run.par.world, "wrote %s/metrics.json", ec.run_dir);
   free(ms.name), free(ms.value);

@@ -209,6 +209,30 @@ void svg_rect(FILE *f, const char *id, double x, double y, double w, double h, c
   fputs("/>\n", f);
 }
 
+static void base64(FILE *f, const unsigned char *p, size_t n) {
+  static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+    fputc(tab[v >> 18 & 63], f);
+    fputc(tab[v >> 12 & 63], f);
+    fputc(i + 1 < n ? tab[v >> 6 & 63] : '=', f);
+    fputc(i + 2 < n ? tab[v & 63] : '=', f);
+  }
+}
+
+void svg_image_png(FILE *f, const char *id, double x, double y, double w, double h, const unsigned char *png,
+                   size_t len, const char *attrs) {
+  char a[32], b[32], c[32], d[32];
+  fputs("<image", f);
+  if (id) fprintf(f, " id=\"%s\"", id);
+  fprintf(f, " x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\"", svg_px(a, x), svg_px(b, y), svg_px(c, w),
+          svg_px(d, h));
+  if (attrs) fprintf(f, " %s", attrs);
+  fputs(" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,", f);
+  base64(f, png, len);
+  fputs("\"/>\n", f);
+}
+
 void svg_axis_bottom(FILE *f, const SvgScale *sx, const double *ticks, int nt, double y0, double y1,
                      int grid) {
   char lab[48];

@@ -4,13 +4,15 @@
  * page height can be estimated up front and written into the head for the screenshot tool.
  * Large inputs are decimated deterministically so a report stays well under a megabyte:
  * the loss history to about 440 buckets per curve (a min/max band and a geometric-mean line),
- * waveforms to two points per pixel column (their envelope), scatter plots to 2000 points a
- * cell and 24000 in all. */
+ * waveforms to two points per pixel column (their envelope), image traversals to one PNG of at
+ * most 300,000 values, scatter plots to 2000 points a cell and 24000 in all. The loss curves
+ * and the traversals are drawn in report_loss.c and report_traversals.c. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync under -std=c11 */
 #endif
 #include "disentangle/report.h"
 #include "disentangle/svg.h"
+#include "report_page.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,34 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PAGE_W 960          /* content width; 20 px padding each side makes a 1000 px page */
-#define TRAVERSAL_COLS 7    /* sweep positions shown per latent */
 #define SCATTER_MAX 2000    /* points per scatter cell... */
 #define SCATTER_TOTAL 24000 /* ...and in the whole grid, so many latents x factors stay small */
 #define SCATTER_LAYERS 4    /* separate paths, so overlapping dots darken (see scatter_cell) */
 #define HEAD_H 120          /* estimated heights, for the report-height hint */
 #define SECTION_H 130       /* heading + caption of one section */
-
-/* Curves of the loss figure: history column, legend text, colour. */
-static const struct {
-  int col;
-  const char *name;
-  const char *color;
-} LOSS_CURVES[] = {{REPORT_H_LOSS, "loss (total)", "#222222"},
-                   {REPORT_H_REC, "rec (reconstruction)", "#1f77b4"},
-                   {REPORT_H_PRED, "pred (regressors)", "#2ca02c"}};
-#define NLOSS_CURVES 3
-#define ADV_COLOR "#d62728"
-
-/* What every section needs: the data plus per-latent facts resolved once. */
-typedef struct {
-  FILE *f;
-  const ReportData *d;
-  double *lo, *hi; /* latent ranges: zmin/zmax, or computed from z */
-  int *active;     /* 1 for an active latent */
-  int *order;      /* latent indices, active ones first, each group in index order */
-  int nactive;
-} Report;
 
 static const char CSS[] =
     "body{margin:0;background:#fff;color:#1a1a1a;font:15px/1.45 \"DejaVu Sans\",\"Liberation Sans\","
@@ -82,7 +61,7 @@ static const char CSS[] =
 
 /* ---------------------------------------------------------------- shared helpers */
 
-static const char *latent_label(char *buf, size_t len, int j) {
+const char *report_latent_label(char *buf, size_t len, int j) {
   snprintf(buf, len, "z%d", j);
   return buf;
 }
@@ -93,8 +72,7 @@ static const char *factor_label(const ReportData *d, char *buf, size_t len, int 
   return buf;
 }
 
-/* Finite min and max of n doubles at stride; returns 0 when none is finite. */
-static int finite_range(const double *v, long n, long stride, double *lo, double *hi) {
+int report_finite_range(const double *v, long n, long stride, double *lo, double *hi) {
   *lo = INFINITY;
   *hi = -INFINITY;
   for (long i = 0; i < n; i++) {
@@ -106,303 +84,27 @@ static int finite_range(const double *v, long n, long stride, double *lo, double
   return *lo <= *hi;
 }
 
-/* Widen [lo, hi] by frac of its width on each side (a unit interval around a single value). */
-static void pad_range(double *lo, double *hi, double frac) {
+void report_pad_range(double *lo, double *hi, double frac) {
   double w = *hi - *lo;
   if (!(w > 0)) w = fabs(*lo) > 0 ? fabs(*lo) : 1;
   *lo -= frac * w;
   *hi += frac * w;
 }
 
-static void section_begin(Report *r, const char *id, const char *title) {
+void report_section_begin(Report *r, const char *id, const char *title) {
   fprintf(r->f, "<section id=\"%s\">\n<h2>", id);
   svg_escape(r->f, title);
   fputs("</h2>\n", r->f);
 }
 
-static void section_note(Report *r, const char *text) {
+void report_section_note(Report *r, const char *text) {
   fputs("<p class=\"note\">", r->f);
   svg_escape(r->f, text);
   fputs("</p>\n</section>\n", r->f);
 }
 
-/* Captions are fixed text from this file (no user data), so they may contain markup. */
-static void figure_end(Report *r, const char *caption_html) {
+void report_figure_end(Report *r, const char *caption_html) {
   fprintf(r->f, "<figcaption>%s</figcaption>\n</figure>\n</section>\n", caption_html);
-}
-
-/* ---------------------------------------------------------------- loss curves */
-
-typedef struct {
-  double min, max, sum, x; /* sum of values (linear) or of log10 values (log) */
-  long count;
-} Bucket;
-
-#define LOSS_L 78 /* plot box of the loss figure */
-#define LOSS_R 16
-#define LOSS_TOP 12
-#define LOSS_MAIN_H 280
-#define LOSS_GAP 18
-#define LOSS_ADV_H 110
-#define LOSS_BOTTOM 48
-
-/* Rows are split into nb buckets by row index (never an empty bucket however irregular the
- * steps); a bucket's x is the mean step of its rows. Log buckets take only values > 0. */
-static void bucket_fill(const ReportData *d, int col, int log10y, Bucket *b, int nb) {
-  long rows = d->history_rows, r = 0;
-  for (int i = 0; i < nb; i++) {
-    long end = (long)((double)(i + 1) * (double)rows / nb), first = r;
-    Bucket bk = {INFINITY, -INFINITY, 0, 0, 0};
-    for (; r < end; r++) {
-      const double *row = d->history + r * REPORT_HISTORY_COLS;
-      bk.x += row[REPORT_H_STEP];
-      double v = row[col];
-      if (!isfinite(v) || (log10y && !(v > 0))) continue;
-      bk.min = fmin(bk.min, v);
-      bk.max = fmax(bk.max, v);
-      bk.sum += log10y ? log10(v) : v;
-      bk.count++;
-    }
-    bk.x = end > first ? bk.x / (double)(end - first) : 0;
-    b[i] = bk;
-  }
-}
-
-static double bucket_mean(const Bucket *b, int log10y) {
-  double m = b->sum / (double)b->count;
-  return log10y ? pow(10.0, m) : m;
-}
-
-/* A curve: its min/max band (when buckets hold several rows) under its mean line. */
-static void draw_curve(FILE *f, const Bucket *b, int nb, const SvgScale *sx, const SvgScale *sy,
-                       int log10y, const char *color, int band) {
-  char style[64];
-  SvgPath p;
-  if (band) {
-    snprintf(style, sizeof style, "fill:%s", color);
-    svg_path_begin(&p, f, "bd", style);
-    for (int i = 0; i < nb;) {
-      if (!b[i].count) { i++; continue; }
-      int j = i;
-      for (; j < nb && b[j].count; j++) svg_path_to(&p, svg_map(sx, b[j].x), svg_map(sy, b[j].max));
-      for (int q = j - 1; q >= i; q--) svg_path_to(&p, svg_map(sx, b[q].x), svg_map(sy, b[q].min));
-      fputc('Z', f);
-      svg_path_break(&p);
-      i = j;
-    }
-    svg_path_end(&p);
-  }
-  snprintf(style, sizeof style, "stroke:%s", color);
-  svg_path_begin(&p, f, "ln", style);
-  for (int i = 0; i < nb; i++) {
-    if (!b[i].count) svg_path_break(&p);
-    else svg_path_to(&p, svg_map(sx, b[i].x), svg_map(sy, bucket_mean(&b[i], log10y)));
-  }
-  svg_path_end(&p);
-}
-
-/* Legend in the top right corner of the main panel, with each curve's last value. */
-static void loss_legend(FILE *f, const ReportData *d, double right, double top) {
-  const double *last = d->history + (d->history_rows - 1) * REPORT_HISTORY_COLS;
-  double w = 285, x = right - w - 8, y = top + 8;
-  svg_rect(f, NULL, x, y, w, 14 + 20 * NLOSS_CURVES, NULL, "fill:#fff;fill-opacity:.9;stroke:#ccc");
-  for (int c = 0; c < NLOSS_CURVES; c++) {
-    char style[48], val[32], text[96];
-    double ly = y + 17 + 20 * c;
-    snprintf(style, sizeof style, "stroke:%s;stroke-width:2.5", LOSS_CURVES[c].color);
-    fputs("<line", f);
-    fprintf(f, " x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" style=\"%s\"/>\n", (int)x + 10, (int)ly - 4,
-            (int)x + 34, (int)ly - 4, style);
-    snprintf(text, sizeof text, "%s  last %s", LOSS_CURVES[c].name,
-             svg_value(val, sizeof val, last[LOSS_CURVES[c].col], 3));
-    svg_text(f, x + 42, ly, NULL, "t", text);
-  }
-}
-
-/* Main panel: loss, rec and pred on a log axis. Returns 0 when nothing is positive. */
-static int loss_main_panel(FILE *f, const ReportData *d, const SvgScale *sx, Bucket *b[], int nb) {
-  double lo = INFINITY, hi = -INFINITY, ticks[40];
-  for (int c = 0; c < NLOSS_CURVES; c++) {
-    bucket_fill(d, LOSS_CURVES[c].col, 1, b[c], nb);
-    for (int i = 0; i < nb; i++)
-      if (b[c][i].count) lo = fmin(lo, b[c][i].min), hi = fmax(hi, b[c][i].max);
-  }
-  svg_rect(f, NULL, LOSS_L, LOSS_TOP, PAGE_W - LOSS_L - LOSS_R, LOSS_MAIN_H, "fr", NULL);
-  if (!(lo <= hi)) return 0;
-  if (hi / lo < 1.5) lo /= 1.5, hi *= 1.5;
-  double span = log10(hi / lo);
-  SvgScale sy = {lo * pow(10, -0.04 * span), hi * pow(10, 0.04 * span), LOSS_TOP + LOSS_MAIN_H, LOSS_TOP, 1};
-  int nt = svg_ticks_log(sy.lo, sy.hi, ticks, 40);
-  svg_axis_left(f, &sy, ticks, nt, LOSS_L, PAGE_W - LOSS_R, 1);
-  for (int c = 0; c < NLOSS_CURVES; c++)
-    draw_curve(f, b[c], nb, sx, &sy, 1, LOSS_CURVES[c].color, d->history_rows > nb);
-  svg_text_vertical(f, 18, LOSS_TOP + LOSS_MAIN_H / 2.0, "t", "loss terms (log scale)");
-  loss_legend(f, d, PAGE_W - LOSS_R, LOSS_TOP);
-  return 1;
-}
-
-/* Lower panel: adv on a linear axis with its zero line (adv changes sign, so no log axis). */
-static void loss_adv_panel(FILE *f, const ReportData *d, const SvgScale *sx, Bucket *b, int nb) {
-  double lo = 0, hi = 0, ticks[16];
-  double top = LOSS_TOP + LOSS_MAIN_H + LOSS_GAP;
-  bucket_fill(d, REPORT_H_ADV, 0, b, nb);
-  for (int i = 0; i < nb; i++)
-    if (b[i].count) lo = fmin(lo, b[i].min), hi = fmax(hi, b[i].max);
-  pad_range(&lo, &hi, 0.08);
-  SvgScale sy = {lo, hi, top + LOSS_ADV_H, top, 0};
-  int nt = svg_ticks_linear(lo, hi, 3, ticks, 16);
-  svg_axis_left(f, &sy, ticks, nt, LOSS_L, PAGE_W - LOSS_R, 1);
-  svg_line(f, LOSS_L, svg_map(&sy, 0), PAGE_W - LOSS_R, svg_map(&sy, 0), "z0");
-  draw_curve(f, b, nb, sx, &sy, 0, ADV_COLOR, d->history_rows > nb);
-  svg_rect(f, NULL, LOSS_L, top, PAGE_W - LOSS_L - LOSS_R, LOSS_ADV_H, "fr", NULL);
-  svg_text_vertical(f, 18, top + LOSS_ADV_H / 2.0, "t", "adv (linear)");
-}
-
-static int loss_height(void) { return LOSS_TOP + LOSS_MAIN_H + LOSS_GAP + LOSS_ADV_H + LOSS_BOTTOM; }
-
-static int write_loss_section(Report *r) {
-  const ReportData *d = r->d;
-  section_begin(r, "loss", "Loss curves");
-  if (!d->history || d->history_rows < 1) {
-    section_note(r, "No loss history was given.");
-    return 0;
-  }
-  int nb = (PAGE_W - LOSS_L - LOSS_R) / 2;
-  if (nb > d->history_rows) nb = (int)d->history_rows;
-  Bucket *b[NLOSS_CURVES + 1];
-  Bucket *all = calloc((size_t)nb * (NLOSS_CURVES + 1), sizeof *all);
-  if (!all) return -1;
-  for (int c = 0; c <= NLOSS_CURVES; c++) b[c] = all + (size_t)c * nb;
-  double s0, s1, ticks[16];
-  finite_range(d->history + REPORT_H_STEP, d->history_rows, REPORT_HISTORY_COLS, &s0, &s1);
-  if (!(s1 > s0)) pad_range(&s0, &s1, 0.5);
-  SvgScale sx = {s0, s1, LOSS_L, PAGE_W - LOSS_R, 0};
-  int h = loss_height();
-  fputs("<figure>\n", r->f);
-  svg_open(r->f, "fig-loss", PAGE_W, h, "loss curves against training step");
-  /* The shared x axis first, so its grid lines lie under the curves of both panels. */
-  int nt = svg_ticks_linear(s0, s1, 8, ticks, 16);
-  svg_axis_bottom(r->f, &sx, ticks, nt, LOSS_TOP + LOSS_MAIN_H + LOSS_GAP, h - LOSS_BOTTOM, 1);
-  for (int i = 0; i < nt; i++)
-    svg_line(r->f, svg_map(&sx, ticks[i]), LOSS_TOP, svg_map(&sx, ticks[i]), LOSS_TOP + LOSS_MAIN_H, "gd");
-  int shown = loss_main_panel(r->f, d, &sx, b, nb);
-  loss_adv_panel(r->f, d, &sx, b[NLOSS_CURVES], nb);
-  svg_text(r->f, (LOSS_L + PAGE_W - LOSS_R) / 2.0, h - 8, "middle", "t", "training step");
-  if (!shown) svg_text(r->f, PAGE_W / 2.0, LOSS_TOP + 140, "middle", "off", "no positive loss values");
-  svg_close(r->f);
-  free(all);
-  figure_end(r, "Top: the total loss, the reconstruction error <b>rec</b> and the regressors' error "
-                "<b>pred</b> against training step, on a log axis (values &#8804; 0 cannot be drawn there "
-                "and are left out). The regressors lower pred by predicting each latent from the "
-                "others; the encoder works against them, so pred levelling off high means latents that "
-                "carry separate information. Bottom: the "
-                "adversarial term <b>adv</b> = &#931; cov(z<sub>i</sub>, &#7825;<sub>i</sub>), which can "
-                "change sign, on a linear axis with its zero line dashed. Long histories are "
-                "averaged into buckets of a few steps: the line is the bucket's (geometric) mean, the "
-                "pale band its min&#8211;max, so a wide band means noisy steps.");
-  return 0;
-}
-
-/* ---------------------------------------------------------------- latent traversals */
-
-#define TR_LABEL_W 120 /* row labels and the y-scale numbers */
-#define TR_GAP 8
-#define TR_VALUE_H 16 /* the latent value above each cell */
-#define TR_CELL_H 58
-#define TR_ROW_H (TR_VALUE_H + TR_CELL_H + 12)
-
-static int traversal_cols(const ReportData *d) { return d->steps < TRAVERSAL_COLS ? d->steps : TRAVERSAL_COLS; }
-
-/* Which of the `steps` sweep positions column c of cols shows: evenly spaced, both ends kept. */
-static int traversal_step(const ReportData *d, int c, int cols) {
-  return cols > 1 ? (int)lround((double)c * (d->steps - 1) / (cols - 1)) : 0;
-}
-
-static const float *traversal_curve(const ReportData *d, int j, int s) {
-  return d->traversals + ((size_t)j * (size_t)d->steps + (size_t)s) * (size_t)d->length;
-}
-
-static int traversal_height(const ReportData *d) { return 6 + d->m * TR_ROW_H; }
-
-/* One y-scale for the whole grid, so rows and columns compare directly. */
-static SvgScale traversal_scale(const ReportData *d) {
-  double lo = INFINITY, hi = -INFINITY;
-  int cols = traversal_cols(d);
-  for (int j = 0; j < d->m; j++)
-    for (int c = 0; c < cols; c++) {
-      const float *y = traversal_curve(d, j, traversal_step(d, c, cols));
-      for (int t = 0; t < d->length; t++)
-        if (isfinite(y[t])) lo = fmin(lo, y[t]), hi = fmax(hi, y[t]);
-    }
-  if (!(lo <= hi)) lo = 0, hi = 1;
-  pad_range(&lo, &hi, 0.05);
-  SvgScale s = {lo, hi, TR_CELL_H - 3, 3, 0}; /* relative to a cell's top */
-  return s;
-}
-
-static void traversal_row_label(Report *r, int j, double top, const SvgScale *sy) {
-  char name[16], text[64], v[32];
-  svg_text(r->f, 0, top + 18, NULL, "b", latent_label(name, sizeof name, j));
-  if (!r->active[j]) svg_text(r->f, 0, top + 34, NULL, "off", "inactive");
-  snprintf(text, sizeof text, "range %s", svg_value(v, sizeof v, r->hi[j] - r->lo[j], 3));
-  svg_text(r->f, 0, top + (r->active[j] ? 34 : 50), NULL, "s", text);
-  /* The grid's y-scale, beside the row's first cell. */
-  double ticks[8];
-  SvgScale s = *sy;
-  s.p0 += top;
-  s.p1 += top;
-  svg_axis_left(r->f, &s, ticks, svg_ticks_linear(s.lo, s.hi, 2, ticks, 8), TR_LABEL_W, TR_LABEL_W, 0);
-}
-
-static void traversal_row(Report *r, int row, int j, const SvgScale *sy0, double cell_w) {
-  const ReportData *d = r->d;
-  int cols = traversal_cols(d), off = !r->active[j];
-  double top = 4 + row * TR_ROW_H + TR_VALUE_H;
-  SvgScale sy = *sy0;
-  sy.p0 += top;
-  sy.p1 += top;
-  traversal_row_label(r, j, top, sy0);
-  for (int c = 0; c < cols; c++) {
-    int s = traversal_step(d, c, cols);
-    double x = TR_LABEL_W + c * (cell_w + TR_GAP), frac = d->steps > 1 ? (double)s / (d->steps - 1) : 0;
-    char name[16], v[32], text[64];
-    snprintf(text, sizeof text, "%s = %s", latent_label(name, sizeof name, j),
-             svg_value(v, sizeof v, r->lo[j] + frac * (r->hi[j] - r->lo[j]), 3));
-    svg_text(r->f, x + cell_w / 2, top - 4, "middle", "s", text);
-    svg_rect(r->f, NULL, x, top, cell_w, TR_CELL_H, off ? "cf off" : "cf", NULL);
-    if (c > 0 && !off) /* the row's first cell again, faint, to make the change visible */
-      svg_series(r->f, traversal_curve(d, j, 0), d->length, 1, x + 2, cell_w - 4, &sy, "ref", NULL);
-    svg_series(r->f, traversal_curve(d, j, s), d->length, 1, x + 2, cell_w - 4, &sy, off ? "wv off" : "wv",
-               NULL);
-  }
-}
-
-static int write_traversal_section(Report *r) {
-  const ReportData *d = r->d;
-  section_begin(r, "traversals", "Latent traversals");
-  if (!d->traversals || d->steps < 1 || d->length < 1 || d->m < 1) {
-    section_note(r, "No latent traversals were given.");
-    return 0;
-  }
-  int cols = traversal_cols(d);
-  double cell_w = (PAGE_W - TR_LABEL_W - (cols - 1) * TR_GAP) / (double)cols;
-  if (cell_w > 160) cell_w = 160;
-  SvgScale sy = traversal_scale(d);
-  fputs("<figure>\n", r->f);
-  svg_open(r->f, "fig-traversals", PAGE_W, traversal_height(d), "decoded waveforms while one latent sweeps");
-  for (int row = 0; row < d->m; row++) traversal_row(r, row, r->order[row], &sy, cell_w);
-  svg_close(r->f);
-  char cap[1024];
-  snprintf(cap, sizeof cap,
-           "Each row sweeps one latent from its smallest to its largest value over the data (the "
-           "numbers above the cells) while the other latents keep the code of sample #%d; each cell "
-           "is the decoded waveform, sample index 0&#8211;%d left to right, on one y-scale for the "
-           "whole grid (numbered left of each row). In active rows a pale grey curve repeats the "
-           "row's first cell for comparison. An active latent changes the waveform along its row; "
-           "an <i>inactive</i> one (grey) leaves it unchanged. Active latents come first.",
-           d->base_index, d->length - 1);
-  figure_end(r, cap);
-  return 0;
 }
 
 /* ---------------------------------------------------------------- latents vs factors */
@@ -455,7 +157,7 @@ static void scatter_row(Report *r, int row, int j, const SvgScale *sx_all, const
   sy.p0 = top + SC_CELL_H - SC_INSET;
   sy.p1 = top + SC_INSET;
   int nt = svg_ticks_linear(sy.lo, sy.hi, 4, ticks, 16);
-  svg_text(r->f, 0, top + 18, NULL, "b", latent_label(name, sizeof name, j));
+  svg_text(r->f, 0, top + 18, NULL, "b", report_latent_label(name, sizeof name, j));
   if (!r->active[j]) svg_text(r->f, 0, top + 34, NULL, "off", "inactive");
   svg_axis_left(r->f, &sy, ticks, nt, SC_LABEL_W, SC_LABEL_W, 0);
   for (int f = 0; f < d->k; f++) {
@@ -477,9 +179,9 @@ static void scatter_axes(Report *r, SvgScale *sx) {
   char buf[32];
   for (int f = 0; f < d->k; f++) {
     double x = SC_LABEL_W + f * (w + SC_GAP);
-    finite_range(d->factors + f, d->n, d->k, &sx[f].lo, &sx[f].hi);
+    report_finite_range(d->factors + f, d->n, d->k, &sx[f].lo, &sx[f].hi);
     if (!(sx[f].lo <= sx[f].hi)) sx[f].lo = 0, sx[f].hi = 1;
-    if (!(sx[f].hi > sx[f].lo)) pad_range(&sx[f].lo, &sx[f].hi, 0.5);
+    if (!(sx[f].hi > sx[f].lo)) report_pad_range(&sx[f].lo, &sx[f].hi, 0.5);
     sx[f].p0 = x + SC_INSET;
     sx[f].p1 = x + w - SC_INSET;
     sx[f].log10 = 0;
@@ -491,16 +193,16 @@ static void scatter_axes(Report *r, SvgScale *sx) {
 
 static int write_factor_section(Report *r) {
   const ReportData *d = r->d;
-  section_begin(r, "factors", "Latents vs. factors");
+  report_section_begin(r, "factors", "Latents vs. factors");
   if (!d->z || !d->factors || d->k < 1 || d->n < 1 || d->m < 1) {
-    section_note(r, "No ground-truth factors were given, so latents cannot be compared with them.");
+    report_section_note(r, "No ground-truth factors were given, so latents cannot be compared with them.");
     return 0;
   }
   SvgScale *sx = calloc((size_t)d->k, sizeof *sx);
   if (!sx) return -1;
   double lo, hi;
-  if (!finite_range(d->z, (long)d->n * d->m, 1, &lo, &hi)) lo = 0, hi = 1;
-  pad_range(&lo, &hi, 0.02);
+  if (!report_finite_range(d->z, (long)d->n * d->m, 1, &lo, &hi)) lo = 0, hi = 1;
+  report_pad_range(&lo, &hi, 0.02);
   SvgScale sy = {lo, hi, 0, 0, 0};
   fputs("<figure>\n", r->f);
   svg_open(r->f, "fig-factors", PAGE_W, scatter_height(d), "scatter plots of each latent against each factor");
@@ -519,7 +221,7 @@ static int write_factor_section(Report *r) {
            "captures a factor draws a thin monotone curve in that factor's column and a shapeless "
            "cloud or flat band in the others; an inactive latent is a flat line everywhere. %s",
            drawn);
-  figure_end(r, cap);
+  report_figure_end(r, cap);
   return 0;
 }
 
@@ -561,7 +263,7 @@ static void heatmap_labels(Report *r, int s) {
   char name[16];
   for (int j = 0; j < r->d->m; j++) {
     const char *cls = r->active[j] ? "t" : "off";
-    latent_label(name, sizeof name, j);
+    report_latent_label(name, sizeof name, j);
     svg_text(r->f, HM_LABEL_W + (j + 0.5) * s, HM_TOP - 8, "middle", cls, name);
     svg_text(r->f, HM_LABEL_W - 8, HM_TOP + (j + 0.5) * s + 4, "end", cls, name);
   }
@@ -592,9 +294,9 @@ static void heatmap_colorbar(Report *r, int s) {
 
 static int write_corr_section(Report *r) {
   const ReportData *d = r->d;
-  section_begin(r, "correlation", "Latent correlations");
+  report_section_begin(r, "correlation", "Latent correlations");
   if (!d->corr || d->m < 1) {
-    section_note(r, "No correlation matrix was given.");
+    report_section_note(r, "No correlation matrix was given.");
     return 0;
   }
   int s = heatmap_cell(d->m), w = HM_LABEL_W + d->m * s + HM_BAR_GAP + HM_BAR_W + 64;
@@ -604,7 +306,7 @@ static int write_corr_section(Report *r) {
   heatmap_labels(r, s);
   heatmap_colorbar(r, s);
   svg_close(r->f);
-  figure_end(r, "Pearson correlation of every pair of latents over the data: red cells are "
+  report_figure_end(r, "Pearson correlation of every pair of latents over the data: red cells are "
                 "positive, blue negative, white none; the diagonal is 1 by definition. Disentangled "
                 "active latents are nearly uncorrelated (pale off-diagonal cells). Latent names in "
                 "<span style=\"color:#a33\">red italics</span> are inactive; a grey cell is undefined "
@@ -616,9 +318,9 @@ static int write_corr_section(Report *r) {
 
 static int write_metric_section(Report *r) {
   const ReportData *d = r->d;
-  section_begin(r, "metrics", "Metrics");
+  report_section_begin(r, "metrics", "Metrics");
   if (d->nmetrics < 1 || !d->metric_names || !d->metric_values) {
-    section_note(r, "No metrics were given.");
+    report_section_note(r, "No metrics were given.");
     return 0;
   }
   fputs("<table class=\"metrics\">\n<thead><tr><th>metric</th><th>value</th></tr></thead>\n<tbody>\n", r->f);
@@ -646,7 +348,7 @@ static int report_resolve(Report *r) {
   r->nactive = 0;
   for (int j = 0; j < d->m; j++) {
     if (d->zmin && d->zmax) r->lo[j] = d->zmin[j], r->hi[j] = d->zmax[j];
-    else if (!d->z || !finite_range(d->z + j, d->n, d->m, &r->lo[j], &r->hi[j])) r->lo[j] = r->hi[j] = NAN;
+    else if (!d->z || !report_finite_range(d->z + j, d->n, d->m, &r->lo[j], &r->hi[j])) r->lo[j] = r->hi[j] = NAN;
     r->active[j] = d->active ? d->active[j] != 0 : r->hi[j] - r->lo[j] > d->active_threshold;
     r->nactive += r->active[j];
   }
@@ -668,34 +370,50 @@ static void report_release(Report *r) {
  * line more or less; tools/render_report.sh trims the white below the page). */
 static long page_height_estimate(const ReportData *d) {
   long h = HEAD_H + 5 * SECTION_H;
-  if (d->history && d->history_rows > 0) h += loss_height();
-  if (d->traversals && d->steps > 0 && d->length > 0 && d->m > 0) h += traversal_height(d);
+  h += report_loss_height(d) + report_traversal_height(d);
   if (d->z && d->factors && d->k > 0 && d->n > 0 && d->m > 0) h += scatter_height(d);
   if (d->corr && d->m > 0) h += heatmap_height(d);
   return h + 30L * (d->nmetrics > 0 ? d->nmetrics + 1 : 0);
+}
+
+static int history_column(const ReportData *d, const char *name) {
+  for (int c = 0; c < d->history_cols; c++)
+    if (d->history_names[c] && !strcmp(d->history_names[c], name)) return c;
+  return -1;
+}
+
+/* The last step, the last values of its first three loss columns and the mean speed. */
+static void summary_history(FILE *f, const ReportData *d) {
+  int step = history_column(d, "step"), rate = history_column(d, "samples_per_s"), shown = 0;
+  const double *last = d->history + (d->history_rows - 1) * d->history_cols;
+  char a[32];
+  if (step < 0) return;
+  fprintf(f, " &#183; step %s:", svg_value(a, sizeof a, last[step], 10));
+  for (int c = 0; c < d->history_cols && shown < 3; c++) {
+    if (c == step || c == rate) continue;
+    fputs(shown++ ? ", " : " ", f);
+    svg_escape(f, d->history_names[c]);
+    fprintf(f, " %s", svg_value(a, sizeof a, last[c], 3));
+  }
+  if (rate < 0) return;
+  double sum = 0;
+  long n = 0;
+  for (long i = 0; i < d->history_rows; i++) {
+    double v = d->history[i * d->history_cols + rate];
+    if (isfinite(v) && v > 0) sum += v, n++;
+  }
+  if (n) fprintf(f, " &#183; %s samples/s", svg_value(a, sizeof a, sum / (double)n, 3));
 }
 
 /* The one-line summary under the title. */
 static void write_summary(Report *r) {
   const ReportData *d = r->d;
   FILE *f = r->f;
-  char a[32], b[32];
+  char a[32];
   fprintf(f, "<p class=\"sum\"><b>%d of %d latents active</b>", r->nactive, d->m);
   if (d->active_threshold > 0) fprintf(f, " (range &gt; %s)", svg_value(a, sizeof a, d->active_threshold, 3));
   fprintf(f, " &#183; %d samples, %d ground-truth factor%s", d->n, d->k, d->k == 1 ? "" : "s");
-  if (d->history && d->history_rows > 0) {
-    const double *last = d->history + (d->history_rows - 1) * REPORT_HISTORY_COLS;
-    double rate = 0;
-    long nrate = 0;
-    for (long i = 0; i < d->history_rows; i++) {
-      double v = d->history[i * REPORT_HISTORY_COLS + REPORT_H_RATE];
-      if (isfinite(v) && v > 0) rate += v, nrate++;
-    }
-    char c[32];
-    fprintf(f, " &#183; step %s: loss %s, rec %s", svg_value(a, sizeof a, last[REPORT_H_STEP], 10),
-            svg_value(b, sizeof b, last[REPORT_H_LOSS], 3), svg_value(c, sizeof c, last[REPORT_H_REC], 3));
-    if (nrate) fprintf(f, " &#183; %s samples/s", svg_value(a, sizeof a, rate / (double)nrate, 3));
-  }
+  if (d->history && d->history_names && d->history_rows > 0) summary_history(f, d);
   fputs("</p>\n", f);
 }
 
@@ -716,7 +434,7 @@ static int write_document(Report *r) {
   }
   write_summary(r);
   fputs("</header>\n", f);
-  if (write_loss_section(r) || write_traversal_section(r) || write_factor_section(r) ||
+  if (report_loss_section(r) || report_traversal_section(r) || write_factor_section(r) ||
       write_corr_section(r) || write_metric_section(r))
     return -1;
   fputs("</main>\n</body>\n</html>\n", f);
@@ -725,7 +443,8 @@ static int write_document(Report *r) {
 
 static int report_args_valid(const ReportData *d) {
   return d->n >= 0 && d->m >= 0 && d->k >= 0 && d->steps >= 0 && d->length >= 0 && d->nmetrics >= 0 &&
-         d->history_rows >= 0 && !(d->corr && d->m == 0);
+         d->history_rows >= 0 && d->history_cols >= 0 && !(d->history_rows > 0 && (!d->history_names || !d->history)) &&
+         (d->sample_ndims == 0 || d->sample_ndims == 1 || d->sample_ndims == 3) && !(d->corr && d->m == 0);
 }
 
 /* Close and remove a half-written PATH.tmp after a failure; keeps the first errno. */
