@@ -18,7 +18,7 @@
 static const OptSpec train_spec[] = {
   {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, "ae|nashae", "what to train: NashAE, or the plain autoencoder baseline"},
   {"-data", OPT_STRING, CFG(data), "data/beam.h5", 0, 0, NULL, "input archive(s), comma-separated HDF5 files with /data"},
-  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory for history.csv, summary.json, model.h5"},
+  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory for history.csv, summary.json, model.h5 of ONE run (a new run refuses one holding another run's files: pick a new one to start afresh)"},
   {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
   {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
@@ -151,8 +151,8 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
   PetscCall(open_output(run->par.world, cfg->run_dir, "summary.json", &fp));
   if (!fp) PetscFunctionReturn(0);
   int m = (int)cfg->latents;
-  fprintf(fp, "{\n  \"method\": \"%s\",\n  \"ranks\": %d,\n  \"steps\": %ld,\n  \"seed\": %ld,\n", cfg->method,
-          run->par.size, (long)cfg->steps, (long)cfg->seed);
+  fprintf(fp, "{\n  \"run_id\": \"%s\",\n  \"method\": \"%s\",\n  \"ranks\": %d,\n  \"steps\": %ld,\n  \"seed\": %ld,\n",
+          run->run_id, cfg->method, run->par.size, (long)cfg->steps, (long)cfg->seed);
   fprintf(fp, "  \"batch\": %ld,\n  \"latents\": %d,\n  \"lambda\": %.17g,\n", (long)cfg->batch, m, (double)cfg->lambda);
   fprintf(fp, "  \"active_latents\": %d,\n  \"active_threshold\": %.17g,\n",
           latents_active(zmin, zmax, m, cfg->active_threshold), (double)cfg->active_threshold);
@@ -242,6 +242,9 @@ PetscErrorCode train_main(int help, int *code) {
   if (help) {
     options_print_help(stdout, "usage: mpiexec -n P disentangle train [options]\n\n"
                                "Train a model on HDF5 archives; writes RUN_DIR/history.csv, summary.json, model.h5.\n"
+                               "A run directory holds one run (named in RUN_DIR/run.json, locked while it runs): a new\n"
+                               "run is refused where another run's files are; go on with it with -restart auto, or\n"
+                               "start afresh with another -run_dir. Nothing of another run is overwritten or deleted.\n"
                                "SIGTERM, SIGUSR1 or a file RUN_DIR/STOP: finish the step, write a checkpoint, exit 75.",
                        spec, nspec);
     PetscFunctionReturn(0);
@@ -258,6 +261,7 @@ PetscErrorCode train_main(int help, int *code) {
   PetscCall(run_setup(PETSC_COMM_WORLD, &run));
   PetscCall(run_restart(&run));
   PetscCall(make_run_dir(run.par.world, run.cfg.run_dir));
+  PetscCall(run_claim_dir(&run)); /* this run's alone from here: locked, and no other run's files */
   const Config *cfg = &run.cfg;
   log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, steps %ld..%ld",
            cfg->method, (long long)run.archive->n, (long long)run.archive->features, run.par.size, run.par.ngroups,
