@@ -69,13 +69,36 @@ typedef struct {
   uint32_t crc;
   FILE *out;
   int bad;
+  char what[CKPT_NAME_LEN * 3]; /* the first thing found bad */
 } Listing;
+
+static int get_attr(hid_t obj, const char *name, hid_t type, void *value);
+
+static void found_bad(Listing *l, const char *fmt, const char *name, const char *attr) {
+  if (!l->bad) snprintf(l->what, sizeof l->what, fmt, name, attr);
+  l->bad = 1;
+}
+
+/* The counts of an optimiser group (Adam's t): each a single integer. */
+static herr_t check_count(hid_t group, const char *attr, const H5A_info_t *info, void *data) {
+  (void)info;
+  long long v;
+  const char *name = ((const char **)data)[0];
+  if (get_attr(group, attr, H5T_NATIVE_LLONG, &v)) found_bad(((Listing **)data)[1], "attribute %2$s of /%1$s is not a single integer", name, attr);
+  return 0;
+}
 
 static herr_t list_dataset(hid_t root, const char *name, const H5L_info_t *info, void *data) {
   (void)info;
   Listing *l = data;
   H5O_info_t oi;
-  if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) return 0;
+  if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS, H5P_DEFAULT) < 0) return 0;
+  if (oi.type == H5O_TYPE_GROUP && !strncmp(name, "optim/", 6) && oi.num_attrs > 0) {
+    hid_t g = H5Gopen2(root, name, H5P_DEFAULT);
+    const void *ctx[2] = {name, l};
+    if (g >= 0) H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, check_count, (void *)ctx), H5Gclose(g);
+  }
+  if (oi.type != H5O_TYPE_DATASET) return 0;
   hid_t d = H5Dopen2(root, name, H5P_DEFAULT), s = d >= 0 ? H5Dget_space(d) : -1;
   hsize_t dims[H5S_MAX_RANK] = {0};
   int nd = s >= 0 ? H5Sget_simple_extent_dims(s, dims, NULL) : -1;
@@ -93,13 +116,13 @@ static herr_t list_dataset(hid_t root, const char *name, const H5L_info_t *info,
     float *v = NULL;
     if (nd < 1 || nd > 2 || n < 0 || (c != H5T_FLOAT && c != H5T_INTEGER) || !stored(d, n, sizeof(float)) ||
         !(v = malloc(sizeof(float) * (n > 0 ? n : 1))) || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-      l->bad = 1;
+      found_bad(l, "tensor /%s%s cannot be read (damaged file, or not a vector or matrix held in the file)", name, "");
     else l->crc = ckpt_crc32(l->crc, v, sizeof(float) * n);
     free(v);
   }
   if (s >= 0) H5Sclose(s);
   if (d >= 0) H5Dclose(d);
-  else l->bad = 1;
+  else found_bad(l, "/%s%s cannot be opened (damaged file?)", name, "");
   return 0;
 }
 
@@ -107,10 +130,10 @@ PetscErrorCode ckpt_list(MPI_Comm comm, const char *path, FILE *out, uint32_t *c
   PetscFunctionBeginUser;
   hid_t file;
   PetscCall(open_checkpoint(comm, path, &file));
-  Listing l = {.crc = 0, .out = out, .bad = 0};
+  Listing l = {.crc = 0, .out = out, .bad = 0, .what = ""};
   herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, list_dataset, &l);
   H5Fclose(file);
-  DT_INPUT_CHECK(r >= 0 && !l.bad, comm, "checkpoint '%s': a tensor cannot be read (damaged file?)", path);
+  DT_INPUT_CHECK(r >= 0 && !l.bad, comm, "checkpoint '%s': %s", path, l.bad ? l.what : "its datasets cannot be listed (damaged file?)");
   *crc = l.crc;
   PetscFunctionReturn(0);
 }
