@@ -18,7 +18,7 @@
 static const OptSpec train_spec[] = {
   {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, "ae|nashae", "what to train: NashAE, or the plain autoencoder baseline"},
   {"-data", OPT_STRING, CFG(data), "data/beam.h5", 0, 0, NULL, "input archive(s), comma-separated HDF5 files with /data"},
-  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory for history.csv, summary.json, model.h5 of ONE run (a new run refuses one holding another run's files: pick a new one to start afresh)"},
+  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory of ONE run: history.csv, summary.json, model.h5, run.json, checkpoints"},
   {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
   {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
