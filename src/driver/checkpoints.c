@@ -88,7 +88,7 @@ static char *scan_directory(const char *dir, int with_model, const char *id, Who
     long step = checkpoint_step(e->d_name), said = -1;
     int model = with_model && !strcmp(e->d_name, "model.h5");
     if (step < 0 && !model) continue;
-    char path[CONFIG_PATH_LEN + 300], there[CKPT_RUN_ID_LEN + 1];
+    char path[CONFIG_PATH_LEN + 300], there[CKPT_RUN_ID_LEN + 1] = "";
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     int readable = ckpt_peek(path, &said, there, sizeof there) == 0; /* a crafted step attribute is no crash */
     if (model && !readable) continue;

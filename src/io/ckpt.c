@@ -397,7 +397,10 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
   if (!all_ok && rank == 0) unlink(tmp);
   PetscCheck(all_ok, comm, PETSC_ERR_FILE_WRITE, "cannot create '%s': is the run directory there and writable?", tmp);
   /* A failed write (full disk) is reported once, below, for the whole checkpoint. */
-  PetscCall(write_body(file, comm, s, m, &all_ok));
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL)); /* no line per failed part */
+  PetscErrorCode ierr = write_body(file, comm, s, m, &all_ok);
+  PetscCall(PetscPopErrorHandler());
+  PetscCall(ierr); /* an MPI failure: the job cannot go on */
   if (!all_ok) {
     /* The close must still succeed on every rank, or the file stays open and HDF5 closes it at
      * exit, collectively and out of step (a crash on 1 rank, a hang on 2). Its flush needs some
@@ -541,6 +544,8 @@ PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *m) {
 
 int ckpt_peek(const char *path, long *step, char *run_id, size_t len) {
   long long s = -1;
+  *step = -1;
+  if (len) run_id[0] = 0;
   if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) return -1;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
