@@ -3,13 +3,14 @@
 # Safe to run again: installed packages and a configured build are reused.
 #   tools/setup.sh          the build dependencies
 #   tools/setup.sh --tests  and what the tests use besides (a local SLURM cluster: slurm-wlm, munge;
-#                           headless Chromium and netpbm to render and check the report)
+#                           headless Chromium and netpbm to render and check the report; Debian's
+#                           python3-h5py and python3-numpy to write archives and checkpoints as users do)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev
   libhdf5-openmpi-dev hdf5-tools libscalapack-openmpi-dev petsc-dev libjansson-dev zlib1g-dev"
-[ "${1:-}" = "--tests" ] && PACKAGES="$PACKAGES slurm-wlm munge procps chromium netpbm fonts-dejavu-core python3-h5py"
+[ "${1:-}" = "--tests" ] && PACKAGES="$PACKAGES slurm-wlm munge procps chromium netpbm fonts-dejavu-core python3-h5py python3-numpy"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

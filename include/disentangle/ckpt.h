@@ -3,7 +3,8 @@
  *   /                 attributes format, format_version, version, method, options (the full option
  *                     set used), step, epoch, ranks, seed, global_batch, data_mean, data_std
  *                     (the input normalisation applied), checksum (CRC-32 of every
- *                     tensor under /optim and /params, in the order HDF5 lists them by name)
+ *                     tensor under /optim and /params, in the order HDF5 lists them by name),
+ *                     run_id (the run that wrote it: 32 hex digits)
  *   /params/<net>/<tensor>        every parameter tensor by name ([out, in] weights, [out] biases)
  *   /optim/<net>/<tensor>.m, .v   Adam moments of that tensor; attribute t (steps) on /optim/<net>
  *   /rng [ranks][4]   per rank: seed, stream, step counter, position (the generator is counter-based)
@@ -22,6 +23,7 @@
 
 #define CKPT_HISTORY_COLS 6
 #define CKPT_NAME_LEN 128
+#define CKPT_RUN_ID_LEN 32 /* hex digits of a run's identity */
 
 /* One float tensor of the state: group "params/encoder", name "dense0.weight". */
 typedef struct {
@@ -51,6 +53,7 @@ typedef struct {
   double *history;     /* [history_rows][CKPT_HISTORY_COLS] */
   long history_rows;
   uint32_t checksum;   /* filled by ckpt_write / ckpt_read */
+  char run_id[CKPT_RUN_ID_LEN + 1]; /* the run that wrote it; "" in files of older versions */
 } CkptMeta;
 
 /* The state of a run: its tensors and counts, listed by the method (method_state). */
@@ -69,7 +72,14 @@ PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *meta);
 /* Read the tensors and counts of state from a file (shapes must match: an input error names
  * the tensor that differs) and verify the checksum over what was read. */
 PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState *state, const CkptMeta *meta);
+/* Whether the tensors of a file have the shapes of state: what="" when they all do, else what
+ * differs first (a valid checkpoint of another model, not a damaged one). Input errors only for
+ * a file that cannot be opened. */
+PetscErrorCode ckpt_find_mismatch(MPI_Comm comm, const char *path, const CkptState *state, char *what, size_t len);
 void ckpt_meta_free(CkptMeta *meta);
+/* One process alone (no MPI): the step and run id ("" when it has none) of a checkpoint file;
+ * 0, or -1 when it is not readable as one. For listing a run directory. */
+int ckpt_peek(const char *path, long *step, char *run_id, size_t len);
 
 /* The value of option `name` in an options text ("-name value" lines), or NULL. */
 const char *ckpt_option(const char *options, const char *name, char *buf, size_t len);

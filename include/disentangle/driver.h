@@ -3,6 +3,7 @@
 #define DISENTANGLE_DRIVER_H
 
 #include "disentangle/archive.h"
+#include "disentangle/ckpt.h"
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
 #include "disentangle/method.h"
@@ -26,6 +27,8 @@ typedef struct {
   long step;
   double *history; /* [history_rows][CKPT_HISTORY_COLS] */
   long history_rows, history_cap;
+  char run_id[CKPT_RUN_ID_LEN + 1]; /* this run's identity, in every file it writes */
+  int continued;                    /* restarted from a checkpoint (of run run_id) */
 } Run;
 
 /* An empty run, safe to run_free. */
@@ -49,8 +52,17 @@ PetscErrorCode run_history_append(Run *run, const double *row);
  * kept; the final model DIR/model.h5 in the same layout. */
 PetscErrorCode run_checkpoint(Run *run, const char *path);
 PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len);
-/* -restart none|auto|FILE: load the state and history; run->step is where to go on from. */
+/* -restart none|auto|FILE: load the state and history; run->step is where to go on from.
+ * Sets run->run_id: the checkpoint's for a continued run, a new random one otherwise. */
 PetscErrorCode run_restart(Run *run);
+/* Once the run directory exists: lock it for this run (a second run on it is refused), refuse a
+ * new run where another run's files are, or a continued run in another run's directory, and
+ * record the run's identity in RUN_DIR/run.json. Nothing in the directory is changed when refused. */
+PetscErrorCode run_claim_dir(Run *run);
+/* A new random identity for run->run_id (rank 0 draws it, every rank gets it). */
+PetscErrorCode run_new_id(Run *run);
+/* The run RUN_DIR/run.json names (every rank gets it); "" when there is none. */
+PetscErrorCode run_dir_owner(const Run *run, char owner[CKPT_RUN_ID_LEN + 1]);
 
 /* Stop requests (src/driver/stop.c): SIGTERM, SIGUSR1 or a file RUN_DIR/STOP make the run
  * finish its step, checkpoint and exit with DT_EXIT_STOPPED. */

@@ -1,6 +1,8 @@
-/* A run's checkpoints: writing them (DIR/ckpt-STEP.h5, keeping the last K), and restarting
- * from one (-restart FILE, or auto: the newest valid one in the run directory, model.h5 of a
- * finished run included; a damaged newest one is reported and the one before it used). */
+/* A run's checkpoints: writing them (DIR/ckpt-STEP.h5, keeping the last K of this run), and
+ * restarting from one (-restart FILE, or auto: the newest valid one of the directory's run,
+ * model.h5 of a finished run included; a damaged newest one is reported and the one before it
+ * used; a valid one of another model refuses the restart). The run's identity is in
+ * rundir.c. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   archive_normalisation(run->archive, &meta->data_mean, &meta->data_std);
   meta->history = run->history;
   meta->history_rows = run->history_rows;
+  snprintf(meta->run_id, sizeof meta->run_id, "%s", run->run_id);
   PetscFunctionReturn(0);
 }
 
@@ -54,23 +57,6 @@ static long checkpoint_step(const char *name) {
   return -1;
 }
 
-/* The step a model file (DIR/model.h5, the end of an earlier run) says it holds, or -1. */
-static long model_step(const char *dir) {
-  char path[CONFIG_PATH_LEN + 16];
-  long long step = -1;
-  snprintf(path, sizeof path, "%s/model.h5", dir);
-  if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) return -1;
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) return -1;
-  if (H5Aexists(f, "step") > 0) {
-    hid_t a = H5Aopen(f, "step", H5P_DEFAULT);
-    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &step) < 0) step = -1;
-    if (a >= 0) H5Aclose(a);
-  }
-  H5Fclose(f);
-  return (long)step;
-}
-
 typedef struct {
   char *name;
   long step;
@@ -81,34 +67,54 @@ static int by_step_descending(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Rank 0 lists the run directory's checkpoints (and model.h5), newest first, as one blob of
- * NUL-terminated names; with_model: include model.h5. */
-static char *scan_directory(const char *dir, int with_model, int *len) {
-  Candidate found[MAX_CANDIDATES + 1];
+/* Which files of a run directory to list, by the run_id they hold. */
+typedef enum {
+  RUN_ONLY,      /* written by run `id`: what may be deleted (never another run's, nor an unknown one) */
+  RUN_OR_UNKNOWN /* not known to be another run's: what a restart may try (a damaged one is reported) */
+} Whose;
+
+/* Rank 0 lists the run directory's checkpoints (and model.h5, if with_model and it says its
+ * step) newest first, as one blob of NUL-terminated names; *others: how many were left out as
+ * another run's. id "" (a run not known): every file. */
+static char *scan_directory(const char *dir, int with_model, const char *id, Whose whose, int *len, int *others) {
+  Candidate *found = malloc(sizeof *found * (MAX_CANDIDATES + 1));
   int k = 0;
+  *others = 0;
   DIR *d = opendir(dir);
-  for (struct dirent *e; d && (e = readdir(d)) && k < MAX_CANDIDATES;) {
-    long step = checkpoint_step(e->d_name);
-    if (step >= 0) found[k++] = (Candidate){strdup(e->d_name), step};
+  for (struct dirent *e; found && d && (e = readdir(d)) && k < MAX_CANDIDATES;) {
+    long step = checkpoint_step(e->d_name), said = -1;
+    int model = with_model && !strcmp(e->d_name, "model.h5");
+    if (step < 0 && !model) continue;
+    char path[CONFIG_PATH_LEN + 300], there[CKPT_RUN_ID_LEN + 1] = "";
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    int readable = ckpt_peek(path, &said, there, sizeof there) == 0; /* a crafted step attribute is no crash */
+    if (model && !readable) continue;
+    int mine = !strcmp(there, id) || !id[0], unknown = !there[0];
+    if (whose == RUN_ONLY ? !(mine && !unknown) : !(mine || unknown)) {
+      *others += !unknown;
+      continue;
+    }
+    found[k++] = (Candidate){strdup(e->d_name), model ? said : step};
   }
   if (d) closedir(d);
-  long ms = with_model ? model_step(dir) : -1;
-  if (ms >= 0) found[k++] = (Candidate){strdup("model.h5"), ms};
-  qsort(found, k, sizeof *found, by_step_descending);
+  if (k) qsort(found, k, sizeof *found, by_step_descending);
   *len = 0;
   for (int i = 0; i < k; i++) *len += (int)strlen(found[i].name) + 1;
   char *blob = malloc(*len + 1);
   for (int i = 0, at = 0; i < k; i++) at += sprintf(blob + at, "%s", found[i].name) + 1, free(found[i].name);
+  free(found);
   return blob;
 }
 
 /* Everyone gets rank 0's list. */
-static PetscErrorCode list_checkpoints(const Run *run, int with_model, char ***names, int *n) {
+static PetscErrorCode list_checkpoints(const Run *run, int with_model, const char *id, Whose whose, char ***names, int *n,
+                                       int *others) {
   PetscFunctionBeginUser;
   char *blob = NULL;
-  int len = 0;
-  if (run->par.rank == 0) blob = scan_directory(run->cfg.run_dir, with_model, &len);
-  PetscCallMPI(MPI_Bcast(&len, 1, MPI_INT, 0, run->par.world));
+  int len = 0, counts[2] = {0, 0};
+  if (run->par.rank == 0) blob = scan_directory(run->cfg.run_dir, with_model, id, whose, &counts[0], &counts[1]);
+  PetscCallMPI(MPI_Bcast(counts, 2, MPI_INT, 0, run->par.world));
+  len = counts[0], *others = counts[1];
   if (run->par.rank != 0) blob = malloc(len + 1);
   PetscCallMPI(MPI_Bcast(blob, len, MPI_CHAR, 0, run->par.world));
   *n = 0;
@@ -129,9 +135,10 @@ PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len) {
   snprintf(path, len, "%s/ckpt-%08ld.h5", run->cfg.run_dir, run->step);
   PetscCall(run_checkpoint(run, path));
   char **names;
-  int n;
-  PetscCall(list_checkpoints(run, 0, &names, &n));
-  /* Older ones go only now that the new one is complete. */
+  int n, others;
+  /* Older ones go only now that the new one is complete; only this run's: another run's files
+   * (and any whose run is unknown) are not ours to delete. */
+  PetscCall(list_checkpoints(run, 0, run->run_id, RUN_ONLY, &names, &n, &others));
   if (run->par.rank == 0)
     for (int i = (int)run->cfg.checkpoint_keep; i < n; i++) {
       char old[CONFIG_PATH_LEN + 64];
@@ -197,6 +204,20 @@ static PetscErrorCode read_meta(Run *run, const char *path, CkptMeta *meta) {
   return ckpt_read_meta(run->par.world, path, meta);
 }
 
+/* What differs between the shapes of the file's tensors and this run's; "" when nothing. */
+static char mismatch[512];
+
+static PetscErrorCode find_mismatch(Run *run, const char *path, CkptMeta *meta) {
+  PetscFunctionBeginUser;
+  (void)meta;
+  CkptState state;
+  PetscCall(method_state(run->method, &state));
+  PetscErrorCode ierr = ckpt_find_mismatch(run->par.world, path, &state, mismatch, sizeof mismatch);
+  method_state_free(&state);
+  PetscCall(ierr);
+  PetscFunctionReturn(0);
+}
+
 /* The state, step and history of a checkpoint whose meta was read and found compatible. */
 static PetscErrorCode read_state(Run *run, const char *path, CkptMeta *meta) {
   PetscFunctionBeginUser;
@@ -212,7 +233,8 @@ static PetscErrorCode read_state(Run *run, const char *path, CkptMeta *meta) {
 }
 
 /* Load one checkpoint. A damaged file sets *damaged when allowed (auto), else stops the run; a
- * checkpoint of another model always stops it: going on from step 0 would overwrite a run. */
+ * valid checkpoint of another model (other options, or tensors of other shapes: another sample
+ * length) always stops it: it is not damaged, and going on from step 0 would overwrite a run. */
 static PetscErrorCode load(Run *run, const char *path, int allow_damaged, int *damaged) {
   PetscFunctionBeginUser;
   CkptMeta meta;
@@ -225,8 +247,19 @@ static PetscErrorCode load(Run *run, const char *path, int allow_damaged, int *d
     PetscFunctionReturn(0);
   }
   PetscErrorCode ierr = check_compatible(run, path, &meta);
-  if (!ierr) ierr = allow_damaged ? quietly(read_state, run, path, &meta, damaged) : read_state(run, path, &meta);
+  mismatch[0] = 0;
+  if (!ierr) ierr = allow_damaged ? quietly(find_mismatch, run, path, &meta, damaged) : find_mismatch(run, path, &meta);
+  if (!ierr && !*damaged && mismatch[0]) {
+    ckpt_meta_free(&meta);
+    DT_INPUT_ERROR(run->par.world, "checkpoint '%s' does not match this run: %s", path, mismatch);
+  }
+  if (!ierr && !*damaged) ierr = allow_damaged ? quietly(read_state, run, path, &meta, damaged) : read_state(run, path, &meta);
   int ranks = meta.ranks;
+  if (!ierr && !*damaged) {
+    /* the run goes on under its own name; a checkpoint of an older version has none: a new one */
+    run->continued = 1;
+    snprintf(run->run_id, sizeof run->run_id, "%s", meta.run_id);
+  }
   ckpt_meta_free(&meta);
   PetscCall(ierr);
   if (!*damaged)
@@ -235,12 +268,17 @@ static PetscErrorCode load(Run *run, const char *path, int allow_damaged, int *d
   PetscFunctionReturn(0);
 }
 
-/* The newest checkpoint that loads; damaged ones are reported and skipped. */
+/* The newest checkpoint of the directory's run that loads; damaged ones are reported and
+ * skipped; another run's are not considered. */
 static PetscErrorCode load_newest(Run *run) {
   PetscFunctionBeginUser;
-  char **names;
-  int n, damaged = 1;
-  PetscCall(list_checkpoints(run, 1, &names, &n));
+  char **names, owner[CKPT_RUN_ID_LEN + 1];
+  int n, damaged = 1, others;
+  PetscCall(run_dir_owner(run, owner));
+  PetscCall(list_checkpoints(run, 1, owner, RUN_OR_UNKNOWN, &names, &n, &others));
+  if (others)
+    log_info(run->par.world, "note: %d checkpoint(s) in %s are of another run than %s/run.json names; not used", others,
+             run->cfg.run_dir, run->cfg.run_dir);
   for (int i = 0; i < n && damaged; i++) {
     char path[CONFIG_PATH_LEN + 64];
     snprintf(path, sizeof path, "%s/%s", run->cfg.run_dir, names[i]);
@@ -249,6 +287,7 @@ static PetscErrorCode load_newest(Run *run) {
     PetscCall(ierr);
   }
   free_list(names, n);
+  if (damaged && owner[0]) snprintf(run->run_id, sizeof run->run_id, "%s", owner); /* that run, over again */
   if (damaged) log_info(run->par.world, "-restart auto: no usable checkpoint in %s; starting at step 0", run->cfg.run_dir);
   PetscFunctionReturn(0);
 }
@@ -256,12 +295,14 @@ static PetscErrorCode load_newest(Run *run) {
 PetscErrorCode run_restart(Run *run) {
   PetscFunctionBeginUser;
   run->step = 0;
-  if (!strcmp(run->cfg.restart, "none")) PetscFunctionReturn(0);
+  run->continued = 0;
+  run->run_id[0] = 0;
   if (!strcmp(run->cfg.restart, "auto")) PetscCall(load_newest(run));
-  else {
+  else if (strcmp(run->cfg.restart, "none")) {
     int damaged;
     PetscCall(load(run, run->cfg.restart, 0, &damaged));
   }
+  if (!run->run_id[0]) PetscCall(run_new_id(run));
   PetscFunctionReturn(0);
 }
 

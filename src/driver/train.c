@@ -20,7 +20,7 @@
 static const OptSpec train_spec[] = {
   {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, NULL, "what to train (see the methods' own options below)"},
   {"-data", OPT_STRING, CFG(data), "data/beam.h5", 0, 0, NULL, "input archive(s), comma-separated HDF5 files with /data"},
-  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory for history.csv, summary.json, model.h5"},
+  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory of ONE run: history.csv, summary.json, model.h5, run.json, checkpoints"},
   {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
   {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
@@ -180,6 +180,7 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
   PetscCall(run_options_text(run, &options));
   ckpt_option(options, "-nashae_lambda", lambda, sizeof lambda);
   PetscCall(PetscFree(options));
+  PetscCall(jsonio_set_string(s, "run_id", run->run_id));
   PetscCall(jsonio_set_string(s, "method", cfg->method));
   PetscCall(jsonio_set_int(s, "ranks", run->par.size));
   PetscCall(jsonio_set_int(s, "steps", (long long)cfg->steps));
@@ -280,6 +281,9 @@ PetscErrorCode train_main(int help, int *code) {
   if (help) {
     options_print_help(stdout, "usage: mpiexec -n P disentangle train [options]\n\n"
                                "Train a model on HDF5 archives; writes RUN_DIR/history.csv, summary.json, model.h5.\n"
+                               "A run directory holds one run (named in RUN_DIR/run.json, locked while it runs): a new\n"
+                               "run is refused where another run's files are; go on with it with -restart auto, or\n"
+                               "start afresh with another -run_dir. Nothing of another run is overwritten or deleted.\n"
                                "SIGTERM, SIGUSR1 or a file RUN_DIR/STOP: finish the step, write a checkpoint, exit 75.",
                        spec, nspec);
     method_options_help(stdout);
@@ -297,6 +301,7 @@ PetscErrorCode train_main(int help, int *code) {
   PetscCall(run_setup(PETSC_COMM_WORLD, &run));
   PetscCall(run_restart(&run));
   PetscCall(make_run_dir(run.par.world, run.cfg.run_dir));
+  PetscCall(run_claim_dir(&run)); /* this run's alone from here: locked, and no other run's files */
   const Config *cfg = &run.cfg;
   log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, steps %ld..%ld",
            cfg->method, (long long)archive_samples(run.archive), (long long)archive_features(run.archive), run.par.size, run.par.ngroups,

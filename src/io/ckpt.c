@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,32 +54,75 @@ static uint32_t state_checksum(const CkptState *s) {
   return crc;
 }
 
+/* Whether dataset d can hold n values of esize bytes: its storage in the file must. A crafted
+ * file may declare any shape; allocating from the declaration alone could ask for terabytes.
+ * Compressed data may take less room than it holds: allow the best zlib ratio. */
+static int stored(hid_t d, hssize_t n, size_t esize) {
+  hid_t dcpl = H5Dget_create_plist(d);
+  int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  double have = (double)H5Dget_storage_size(d) * (filters > 0 ? 1100.0 : 1.0);
+  return n >= 0 && (double)n * esize <= have;
+}
+
 typedef struct {
   uint32_t crc;
   FILE *out;
   int bad;
+  char what[CKPT_NAME_LEN * 3]; /* the first thing found bad */
 } Listing;
+
+static int get_attr(hid_t obj, const char *name, hid_t type, void *value);
+
+static void found_bad(Listing *l, const char *fmt, const char *name, const char *attr) {
+  if (!l->bad) snprintf(l->what, sizeof l->what, fmt, name, attr);
+  l->bad = 1;
+}
+
+/* The counts of an optimiser group (Adam's t): each a single integer. */
+static herr_t check_count(hid_t group, const char *attr, const H5A_info_t *info, void *data) {
+  (void)info;
+  long long v;
+  const char *name = ((const char **)data)[0];
+  if (get_attr(group, attr, H5T_NATIVE_LLONG, &v)) found_bad(((Listing **)data)[1], "attribute %2$s of /%1$s is not a single integer", name, attr);
+  return 0;
+}
 
 static herr_t list_dataset(hid_t root, const char *name, const H5L_info_t *info, void *data) {
   (void)info;
   Listing *l = data;
   H5O_info_t oi;
-  if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_DATASET) return 0;
-  hid_t d = H5Dopen2(root, name, H5P_DEFAULT), s = H5Dget_space(d);
-  hsize_t dims[2] = {0, 0};
-  int nd = H5Sget_simple_extent_dims(s, dims, NULL);
-  hssize_t n = H5Sget_simple_extent_npoints(s);
+  if (H5Oget_info_by_name2(root, name, &oi, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS, H5P_DEFAULT) < 0) return 0;
+  if (oi.type == H5O_TYPE_GROUP && !strncmp(name, "optim/", 6) && oi.num_attrs > 0) {
+    hid_t g = H5Gopen2(root, name, H5P_DEFAULT);
+    const void *ctx[2] = {name, l};
+    if (g >= 0) H5Aiterate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, check_count, (void *)ctx), H5Gclose(g);
+  }
+  if (oi.type != H5O_TYPE_DATASET) return 0;
+  hid_t d = H5Dopen2(root, name, H5P_DEFAULT), s = d >= 0 ? H5Dget_space(d) : -1;
+  hsize_t dims[H5S_MAX_RANK] = {0};
+  int nd = s >= 0 ? H5Sget_simple_extent_dims(s, dims, NULL) : -1;
+  hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
   if (l->out) {
-    if (nd == 2) fprintf(l->out, "  /%-40s [%llu, %llu]\n", name, (unsigned long long)dims[0], (unsigned long long)dims[1]);
-    else fprintf(l->out, "  /%-40s [%llu]\n", name, (unsigned long long)dims[0]);
+    fprintf(l->out, "  /%-40s [", name);
+    for (int i = 0; i < nd; i++) fprintf(l->out, "%s%llu", i ? ", " : "", (unsigned long long)dims[i]);
+    fprintf(l->out, "]\n");
   }
   if (!strncmp(name, "params/", 7) || !strncmp(name, "optim/", 6)) {
-    float *v = malloc(sizeof(float) * (n > 0 ? n : 1));
-    if (!v || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) l->bad = 1;
+    /* a tensor is a vector or a matrix of numbers whose values the file really holds */
+    hid_t t = d >= 0 ? H5Dget_type(d) : -1;
+    H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if (t >= 0) H5Tclose(t);
+    float *v = NULL;
+    if (nd < 1 || nd > 2 || n < 0 || (c != H5T_FLOAT && c != H5T_INTEGER) || !stored(d, n, sizeof(float)) ||
+        !(v = malloc(sizeof(float) * (n > 0 ? n : 1))) || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+      found_bad(l, "tensor /%s%s cannot be read (damaged file, or not a vector or matrix held in the file)", name, "");
     else l->crc = ckpt_crc32(l->crc, v, sizeof(float) * n);
     free(v);
   }
-  H5Sclose(s), H5Dclose(d);
+  if (s >= 0) H5Sclose(s);
+  if (d >= 0) H5Dclose(d);
+  else found_bad(l, "/%s%s cannot be opened (damaged file?)", name, "");
   return 0;
 }
 
@@ -86,71 +130,126 @@ PetscErrorCode ckpt_list(MPI_Comm comm, const char *path, FILE *out, uint32_t *c
   PetscFunctionBeginUser;
   hid_t file;
   PetscCall(open_checkpoint(comm, path, &file));
-  Listing l = {.crc = 0, .out = out, .bad = 0};
+  Listing l = {.crc = 0, .out = out, .bad = 0, .what = ""};
   herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, list_dataset, &l);
   H5Fclose(file);
-  DT_INPUT_CHECK(r >= 0 && !l.bad, comm, "checkpoint '%s': a tensor cannot be read (damaged file?)", path);
+  DT_INPUT_CHECK(r >= 0 && !l.bad, comm, "checkpoint '%s': %s", path, l.bad ? l.what : "its datasets cannot be listed (damaged file?)");
   *crc = l.crc;
   PetscFunctionReturn(0);
 }
 
 /* ---- attributes ------------------------------------------------------------------------------ */
 
+/* Every object opened is closed again, failed or not: an object left open keeps the file open,
+ * and closing it at exit (PetscFinalize) is what crashed or hung after a failed write. */
 static PetscErrorCode put_attr(hid_t obj, const char *name, hid_t type, const void *value) {
   PetscFunctionBeginUser;
-  hid_t space = H5Screate(H5S_SCALAR), attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-  DT_H5(attr);
-  DT_H5(H5Awrite(attr, type, value));
-  H5Aclose(attr), H5Sclose(space);
+  hid_t space = H5Screate(H5S_SCALAR), attr = space >= 0 ? H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  int ok = attr >= 0 && H5Awrite(attr, type, value) >= 0;
+  if (attr >= 0) ok = H5Aclose(attr) >= 0 && ok;
+  if (space >= 0) H5Sclose(space);
+  PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write attribute %s", name);
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode put_string_attr(hid_t obj, const char *name, const char *value) {
   PetscFunctionBeginUser;
   hid_t type = H5Tcopy(H5T_C_S1);
-  DT_H5(H5Tset_size(type, strlen(value) + 1));
-  PetscCall(put_attr(obj, name, type, value));
+  PetscCheck(type >= 0, PETSC_COMM_SELF, PETSC_ERR_LIB, "H5Tcopy failed");
+  PetscErrorCode ierr = H5Tset_size(type, strlen(value) + 1) < 0 ? PETSC_ERR_LIB : put_attr(obj, name, type, value);
   H5Tclose(type);
+  PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
-static int get_attr(hid_t obj, const char *name, hid_t type, void *value) {
+/* Attribute `name` of obj, opened with its type and dataspace; -1 when missing. */
+static hid_t open_attr(hid_t obj, const char *name, hid_t *type, hssize_t *count) {
   if (H5Aexists(obj, name) <= 0) return -1;
   hid_t attr = H5Aopen(obj, name, H5P_DEFAULT);
-  int ok = attr >= 0 && H5Aread(attr, type, value) >= 0;
-  if (attr >= 0) H5Aclose(attr);
+  if (attr < 0) return -1;
+  hid_t space = H5Aget_space(attr);
+  *type = H5Aget_type(attr);
+  *count = space < 0 ? -1 : H5Sget_simple_extent_type(space) == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(space);
+  if (space >= 0) H5Sclose(space);
+  if (*type < 0) H5Aclose(attr), attr = -1;
+  return attr;
+}
+
+/* A number attribute into *value of memory type `type`: 0, or -1 when it is missing or not ONE
+ * value (a scalar, or an array of one) of the right class (an integer for an integer; a float or
+ * an integer for a float). A file is read as data, never trusted: an array where a scalar is
+ * expected would overflow value. */
+static int get_attr(hid_t obj, const char *name, hid_t type, void *value) {
+  hid_t ftype;
+  hssize_t count;
+  hid_t attr = open_attr(obj, name, &ftype, &count);
+  if (attr < 0) return -1;
+  H5T_class_t have = H5Tget_class(ftype), want = H5Tget_class(type);
+  int ok = count == 1 && (have == want || (want == H5T_FLOAT && have == H5T_INTEGER)) && H5Tget_size(ftype) <= 16 &&
+           H5Aread(attr, type, value) >= 0;
+  H5Tclose(ftype), H5Aclose(attr);
   return ok ? 0 : -1;
 }
 
-/* A string attribute of any length, malloc'd; NULL when missing. */
+#define CKPT_MAX_TEXT (1 << 20) /* the longest string attribute read: the options text is a few KB */
+
+/* A string attribute, malloc'd: one string (scalar or an array of one), fixed or variable length,
+ * ASCII or UTF-8 (h5py writes UTF-8 when it rewrites one), at most CKPT_MAX_TEXT bytes; NULL
+ * when missing or anything else. */
 static char *get_string_attr(hid_t obj, const char *name) {
-  if (H5Aexists(obj, name) <= 0) return NULL;
-  hid_t attr = H5Aopen(obj, name, H5P_DEFAULT), ftype = H5Aget_type(attr);
+  hid_t ftype, mtype = -1;
+  hssize_t count;
+  hid_t attr = open_attr(obj, name, &ftype, &count);
+  if (attr < 0) return NULL;
+  char *s = NULL;
+  int var = H5Tis_variable_str(ftype) > 0;
   size_t n = H5Tget_size(ftype);
-  hid_t mtype = H5Tcopy(H5T_C_S1);
-  H5Tset_size(mtype, n + 1);
-  char *s = calloc(n + 2, 1);
-  if (s && H5Aread(attr, mtype, s) < 0) free(s), s = NULL;
-  H5Tclose(mtype), H5Tclose(ftype), H5Aclose(attr);
+  if (H5Tget_class(ftype) == H5T_STRING && count == 1 && (var || n <= CKPT_MAX_TEXT) && (mtype = H5Tcopy(H5T_C_S1)) >= 0 &&
+      H5Tset_cset(mtype, H5Tget_cset(ftype)) >= 0) {
+    if (var) {
+      char *v = NULL;
+      if (H5Tset_size(mtype, H5T_VARIABLE) >= 0 && H5Aread(attr, mtype, &v) >= 0 && v) {
+        if (strlen(v) <= CKPT_MAX_TEXT) s = strdup(v);
+        H5free_memory(v);
+      }
+    } else if ((s = calloc(n + 2, 1)) && (H5Tset_size(mtype, n + 1) < 0 || H5Aread(attr, mtype, s) < 0))
+      free(s), s = NULL;
+  }
+  if (mtype >= 0) H5Tclose(mtype);
+  H5Tclose(ftype), H5Aclose(attr);
   return s;
 }
 
 /* ---- writing ---------------------------------------------------------------------------------- */
 
-/* rows x cols (cols 0: a vector) from every rank's full copy: each writes its block of rows. */
-static PetscErrorCode write_rows(hid_t file, const char *path, hid_t ftype, hid_t mtype, const void *data, size_t esize,
-                                 int rows, int cols, int first, int count, hid_t lcpl, hid_t dxpl) {
+/* Whether every rank of comm is ok; a failure on any rank is then every rank's failure, so all
+ * stop at the same point: a rank that went on alone would wait forever in the next collective
+ * HDF5 call. */
+static PetscErrorCode all_agree(MPI_Comm comm, int *ok) {
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, ok, 1, MPI_INT, MPI_MIN, comm));
+  PetscFunctionReturn(0);
+}
+
+/* rows x cols (cols 0: a vector) from every rank's full copy: each writes its block of rows.
+ * *ok: this part of the file was written on every rank. */
+static PetscErrorCode write_rows(MPI_Comm comm, hid_t file, const char *path, hid_t ftype, hid_t mtype, const void *data,
+                                 size_t esize, int rows, int cols, int first, int count, hid_t lcpl, hid_t dxpl, int *ok) {
   PetscFunctionBeginUser;
   int nd = cols ? 2 : 1;
   hsize_t dims[2] = {(hsize_t)rows, (hsize_t)cols}, start[2] = {(hsize_t)first, 0}, cnt[2] = {(hsize_t)count, (hsize_t)cols};
   hid_t fspace = H5Screate_simple(nd, dims, NULL), mspace = H5Screate_simple(nd, cnt, NULL);
-  hid_t dset = H5Dcreate2(file, path, ftype, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  DT_H5(dset);
-  if (count > 0) DT_H5(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL));
-  else H5Sselect_none(fspace), H5Sselect_none(mspace);
+  hid_t dset = fspace >= 0 && mspace >= 0 ? H5Dcreate2(file, path, ftype, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  *ok = dset >= 0;
+  if (*ok && count > 0) *ok = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) >= 0;
+  else if (*ok) *ok = H5Sselect_none(fspace) >= 0 && H5Sselect_none(mspace) >= 0;
+  PetscCall(all_agree(comm, ok));
   const char *from = (const char *)data + (size_t)first * (cols ? cols : 1) * esize;
-  DT_H5(H5Dwrite(dset, mtype, mspace, fspace, dxpl, from));
-  H5Sclose(mspace), H5Sclose(fspace), H5Dclose(dset);
+  if (*ok) *ok = H5Dwrite(dset, mtype, mspace, fspace, dxpl, from) >= 0;
+  if (dset >= 0) *ok = H5Dclose(dset) >= 0 && *ok;
+  if (mspace >= 0) H5Sclose(mspace);
+  if (fspace >= 0) H5Sclose(fspace);
+  PetscCall(all_agree(comm, ok));
   PetscFunctionReturn(0);
 }
 
@@ -171,11 +270,13 @@ static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscCall(put_attr(file, "data_mean", H5T_NATIVE_DOUBLE, &m->data_mean));
   PetscCall(put_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std));
   PetscCall(put_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum));
+  if (m->run_id[0]) PetscCall(put_string_attr(file, "run_id", m->run_id));
   PetscFunctionReturn(0);
 }
 
 /* /rng, /cursor (a row per rank) and /history (rank 0 writes it all). */
-static PetscErrorCode write_run_position(hid_t file, const CkptMeta *m, int rank, int size, hid_t lcpl, hid_t dxpl) {
+static PetscErrorCode write_run_position(MPI_Comm comm, hid_t file, const CkptMeta *m, int rank, int size, hid_t lcpl,
+                                         hid_t dxpl, int *ok) {
   PetscFunctionBeginUser;
   int off, cnt;
   par_slice(m->global_batch, rank, size, &off, &cnt);
@@ -186,12 +287,15 @@ static PetscErrorCode write_run_position(hid_t file, const CkptMeta *m, int rank
   long long *cursor = rows + 4 * size;
   cursor[4 * rank + 0] = m->step, cursor[4 * rank + 1] = m->global_batch;
   cursor[4 * rank + 2] = off, cursor[4 * rank + 3] = cnt;
-  PetscCall(write_rows(file, "rng", H5T_STD_I64LE, H5T_NATIVE_LLONG, rows, sizeof *rows, size, 4, rank, 1, lcpl, dxpl));
-  PetscCall(write_rows(file, "cursor", H5T_STD_I64LE, H5T_NATIVE_LLONG, cursor, sizeof *cursor, size, 4, rank, 1, lcpl, dxpl));
+  PetscCall(write_rows(comm, file, "rng", H5T_STD_I64LE, H5T_NATIVE_LLONG, rows, sizeof *rows, size, 4, rank, 1, lcpl, dxpl, ok));
+  if (*ok)
+    PetscCall(write_rows(comm, file, "cursor", H5T_STD_I64LE, H5T_NATIVE_LLONG, cursor, sizeof *cursor, size, 4, rank, 1, lcpl,
+                         dxpl, ok));
   PetscCall(PetscFree(rows));
   int hrows = (int)m->history_rows;
-  PetscCall(write_rows(file, "history", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->history, sizeof(double), hrows,
-                       CKPT_HISTORY_COLS, 0, rank == 0 ? hrows : 0, lcpl, dxpl));
+  if (*ok)
+    PetscCall(write_rows(comm, file, "history", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->history, sizeof(double), hrows,
+                         CKPT_HISTORY_COLS, 0, rank == 0 ? hrows : 0, lcpl, dxpl, ok));
   PetscFunctionReturn(0);
 }
 
@@ -216,32 +320,36 @@ static PetscErrorCode publish(MPI_Comm comm, const char *tmp, const char *path) 
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode write_body(hid_t file, MPI_Comm comm, const CkptState *s, CkptMeta *m) {
+/* The whole file, part by part; after each part the ranks agree whether it was written (*ok), and
+ * after a failure none goes on. Only MPI failures are returned as errors. */
+static PetscErrorCode write_body(hid_t file, MPI_Comm comm, const CkptState *s, CkptMeta *m, int *ok) {
   PetscFunctionBeginUser;
   int rank, size;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER), lcpl = H5Pcreate(H5P_LINK_CREATE);
-  DT_H5(H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE));
-  DT_H5(H5Pset_create_intermediate_group(lcpl, 1));
-  PetscCall(write_root_attrs(file, m));
-  for (int i = 0; i < s->ntensors; i++) {
+  *ok = dxpl >= 0 && lcpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) >= 0 &&
+        H5Pset_create_intermediate_group(lcpl, 1) >= 0;
+  if (*ok) *ok = write_root_attrs(file, m) == 0;
+  PetscCall(all_agree(comm, ok));
+  for (int i = 0; i < s->ntensors && *ok; i++) {
     const CkptTensor *t = &s->tensors[i];
     char path[2 * CKPT_NAME_LEN + 2];
     int off, cnt;
     snprintf(path, sizeof path, "%s/%s", t->group, t->name);
     par_slice(t->rows, rank, size, &off, &cnt);
-    PetscCall(write_rows(file, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->data, sizeof(float), t->rows, t->cols, off,
-                         cnt, lcpl, dxpl));
+    PetscCall(write_rows(comm, file, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->data, sizeof(float), t->rows, t->cols, off,
+                         cnt, lcpl, dxpl, ok));
   }
-  for (int i = 0; i < s->ncounts; i++) {
+  for (int i = 0; i < s->ncounts && *ok; i++) {
     hid_t g = H5Oopen(file, s->counts[i].group, H5P_DEFAULT);
-    DT_H5(g);
-    PetscCall(put_attr(g, s->counts[i].name, H5T_NATIVE_LLONG, s->counts[i].value));
-    H5Oclose(g);
+    *ok = g >= 0 && put_attr(g, s->counts[i].name, H5T_NATIVE_LLONG, s->counts[i].value) == 0;
+    if (g >= 0) H5Oclose(g);
+    PetscCall(all_agree(comm, ok));
   }
-  PetscCall(write_run_position(file, m, rank, size, lcpl, dxpl));
-  H5Pclose(lcpl), H5Pclose(dxpl);
+  if (*ok) PetscCall(write_run_position(comm, file, m, rank, size, lcpl, dxpl, ok));
+  if (lcpl >= 0) H5Pclose(lcpl);
+  if (dxpl >= 0) H5Pclose(dxpl);
   PetscFunctionReturn(0);
 }
 
@@ -279,19 +387,31 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
   DT_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   DT_H5(H5Pset_all_coll_metadata_ops(fapl, 1));
   DT_H5(H5Pset_coll_metadata_write(fapl, 1));
+  /* STRONG: closing the file closes whatever a failed write left open in it */
+  DT_H5(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG));
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
   ok = file >= 0;
   PetscCallMPI(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
   if (!all_ok && file >= 0) H5Fclose(file);
+  if (!all_ok && rank == 0) unlink(tmp);
   PetscCheck(all_ok, comm, PETSC_ERR_FILE_WRITE, "cannot create '%s': is the run directory there and writable?", tmp);
   /* A failed write (full disk) is reported once, below, for the whole checkpoint. */
-  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
-  PetscErrorCode ierr = write_body(file, comm, s, m);
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL)); /* no line per failed part */
+  PetscErrorCode ierr = write_body(file, comm, s, m, &all_ok);
   PetscCall(PetscPopErrorHandler());
-  herr_t closed = H5Fclose(file); /* flushes: a full disk shows here at the latest */
-  ok = !ierr && closed >= 0;
-  PetscCallMPI(MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm));
+  PetscCall(ierr); /* an MPI failure: the job cannot go on */
+  if (!all_ok) {
+    /* The close must still succeed on every rank, or the file stays open and HDF5 closes it at
+     * exit, collectively and out of step (a crash on 1 rank, a hang on 2). Its flush needs some
+     * room: give back what the partial file holds first. */
+    if (rank == 0 && truncate(tmp, 0) != 0) { /* nothing to give back: try the close anyway */
+    }
+    PetscCallMPI(MPI_Barrier(comm));
+  }
+  ok = H5Fclose(file) >= 0; /* flushes: a full disk shows here at the latest */
+  PetscCall(all_agree(comm, &ok));
+  all_ok = all_ok && ok;
   if (!all_ok && rank == 0) unlink(tmp); /* nothing half-written stays behind */
   PetscCheck(all_ok, comm, PETSC_ERR_FILE_WRITE,
              "writing checkpoint '%s' failed (disk full?); the partial file was removed, older checkpoints are intact", path);
@@ -311,6 +431,8 @@ static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *fi
   DT_INPUT_CHECK(state != 2, comm, "checkpoint '%s': not an HDF5 file (truncated or overwritten?)", path);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   DT_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
+  /* STRONG: closing the file also closes whatever an input error left open */
+  DT_H5(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG));
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   int ok = *file >= 0, all;
@@ -320,21 +442,80 @@ static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *fi
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode read_history(hid_t file, const char *path, CkptMeta *m) {
-  PetscFunctionBeginUser;
-  hid_t d = H5Dopen2(file, "history", H5P_DEFAULT);
-  DT_INPUT_CHECK(d >= 0, PETSC_COMM_WORLD, "checkpoint '%s': no /history", path);
+/* Dimensions of dataset d (any rank, as many as the file says): its rank, -1 on failure. */
+static int dataset_dims(hid_t d, hsize_t dims[H5S_MAX_RANK]) {
   hid_t s = H5Dget_space(d);
-  hsize_t dims[2] = {0, 0};
-  int nd = H5Sget_simple_extent_dims(s, dims, NULL);
-  DT_INPUT_CHECK(nd == 2 && dims[1] == CKPT_HISTORY_COLS, PETSC_COMM_WORLD,
-                 "checkpoint '%s': /history is not [steps][%d]", path, CKPT_HISTORY_COLS);
+  int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+  if (nd >= 0 && nd <= H5S_MAX_RANK) nd = H5Sget_simple_extent_dims(s, dims, NULL);
+  else nd = -1;
+  if (s >= 0) H5Sclose(s);
+  return nd;
+}
+
+static int numeric(hid_t d) {
+  hid_t t = H5Dget_type(d);
+  H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+  if (t >= 0) H5Tclose(t);
+  return c == H5T_FLOAT || c == H5T_INTEGER;
+}
+
+static PetscErrorCode read_history(MPI_Comm comm, hid_t file, const char *path, CkptMeta *m) {
+  PetscFunctionBeginUser;
+  hid_t d = H5Lexists(file, "history", H5P_DEFAULT) > 0 ? H5Dopen2(file, "history", H5P_DEFAULT) : -1;
+  DT_INPUT_CHECK(d >= 0, comm, "checkpoint '%s': no /history", path);
+  hsize_t dims[H5S_MAX_RANK] = {0};
+  int nd = dataset_dims(d, dims), num = numeric(d);
+  /* the shape is only a declaration: the rows must really be in the file before any allocation */
+  int held = nd == 2 && dims[0] <= (hsize_t)LONG_MAX / (8 * CKPT_HISTORY_COLS) &&
+             stored(d, (hssize_t)dims[0] * CKPT_HISTORY_COLS, sizeof(double));
+  if (nd != 2 || dims[1] != CKPT_HISTORY_COLS || !num || !held) H5Dclose(d);
+  DT_INPUT_CHECK(nd == 2 && dims[1] == CKPT_HISTORY_COLS && num, comm,
+                 "checkpoint '%s': /history is not a float array [steps][%d]", path, CKPT_HISTORY_COLS);
+  DT_INPUT_CHECK(held, comm, "checkpoint '%s': /history declares %llu rows, more than the file holds (damaged or crafted)",
+                 path, (unsigned long long)dims[0]);
   m->history_rows = (long)dims[0];
   PetscCall(PetscMalloc1(dims[0] * CKPT_HISTORY_COLS + 1, &m->history));
   herr_t r = dims[0] ? H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->history) : 0;
-  H5Sclose(s), H5Dclose(d);
-  DT_INPUT_CHECK(r >= 0, PETSC_COMM_WORLD, "checkpoint '%s': /history cannot be read (damaged file?)", path);
+  H5Dclose(d);
+  DT_INPUT_CHECK(r >= 0, comm, "checkpoint '%s': /history cannot be read (damaged file?)", path);
   PetscFunctionReturn(0);
+}
+
+/* A run id as written: 1 to CKPT_RUN_ID_LEN hex digits. */
+static int valid_run_id(const char *id) {
+  size_t n = strlen(id);
+  return n >= 1 && n <= CKPT_RUN_ID_LEN && strspn(id, "0123456789abcdef") == n;
+}
+
+/* The root attributes; NULL, or the name of the first that is missing or not of its kind. */
+static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv) {
+  long long step = -1, ranks = 0, batch = 0;
+  unsigned long long seed = 0;
+  const struct {
+    const char *name;
+    hid_t type;
+    void *value;
+  } num[] = {{"format_version", H5T_NATIVE_LLONG, fv},     {"step", H5T_NATIVE_LLONG, &step},
+             {"epoch", H5T_NATIVE_DOUBLE, &m->epoch},       {"ranks", H5T_NATIVE_LLONG, &ranks},
+             {"seed", H5T_NATIVE_ULLONG, &seed},            {"global_batch", H5T_NATIVE_LLONG, &batch},
+             {"checksum", H5T_NATIVE_UINT32, &m->checksum}, {"data_mean", H5T_NATIVE_DOUBLE, &m->data_mean},
+             {"data_std", H5T_NATIVE_DOUBLE, &m->data_std}};
+  for (size_t i = 0; i < sizeof num / sizeof *num; i++)
+    if (get_attr(file, num[i].name, num[i].type, num[i].value)) return num[i].name;
+  char *method = get_string_attr(file, "method");
+  if (!method) return "method";
+  snprintf(m->method, sizeof m->method, "%s", method);
+  free(method);
+  if (!(m->options = get_string_attr(file, "options"))) return "options";
+  if (H5Aexists(file, "run_id") > 0) {
+    char *id = get_string_attr(file, "run_id");
+    int ok = id && valid_run_id(id);
+    if (ok) snprintf(m->run_id, sizeof m->run_id, "%s", id);
+    free(id);
+    if (!ok) return "run_id";
+  }
+  m->step = (long)step, m->ranks = (int)ranks, m->seed = seed, m->global_batch = (int)batch;
+  return NULL;
 }
 
 PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *m) {
@@ -342,50 +523,95 @@ PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *m) {
   memset(m, 0, sizeof *m);
   hid_t file;
   PetscCall(open_checkpoint(comm, path, &file));
-  char *format = get_string_attr(file, "format"), *method = get_string_attr(file, "method");
-  long long step = -1, ranks = 0, fv = 0, batch = 0;
-  unsigned long long seed = 0;
-  int bad = !format || strcmp(format, CKPT_FORMAT) || !method || get_attr(file, "step", H5T_NATIVE_LLONG, &step) ||
-            get_attr(file, "format_version", H5T_NATIVE_LLONG, &fv) || get_attr(file, "ranks", H5T_NATIVE_LLONG, &ranks) ||
-            get_attr(file, "seed", H5T_NATIVE_ULLONG, &seed) || get_attr(file, "epoch", H5T_NATIVE_DOUBLE, &m->epoch) ||
-            get_attr(file, "global_batch", H5T_NATIVE_LLONG, &batch) ||
-            get_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum) ||
-            get_attr(file, "data_mean", H5T_NATIVE_DOUBLE, &m->data_mean) ||
-            get_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std);
-  if (!bad) snprintf(m->method, sizeof m->method, "%s", method);
-  free(format), free(method);
-  m->options = bad ? NULL : get_string_attr(file, "options");
-  if (bad || !m->options) H5Fclose(file);
-  DT_INPUT_CHECK(!bad && m->options, comm,
-                 "checkpoint '%s': not a disentangle checkpoint (attributes format/method/step/checksum missing)", path);
-  if (fv != CKPT_FORMAT_VERSION) H5Fclose(file);
+  char *format = get_string_attr(file, "format");
+  int ours = format && !strcmp(format, CKPT_FORMAT);
+  free(format);
+  long long fv = 0;
+  const char *bad = ours ? read_root_attrs(file, m, &fv) : NULL;
+  if (!ours || bad) H5Fclose(file), ckpt_meta_free(m);
+  DT_INPUT_CHECK(ours, comm, "checkpoint '%s': not a disentangle checkpoint (no attribute format = '%s')", path, CKPT_FORMAT);
+  DT_INPUT_CHECK(!bad, comm, "checkpoint '%s': attribute %s is missing or not a single value of its kind (damaged or crafted)",
+                 path, bad);
+  if (fv != CKPT_FORMAT_VERSION) H5Fclose(file), ckpt_meta_free(m);
   DT_INPUT_CHECK(fv == CKPT_FORMAT_VERSION, comm, "checkpoint '%s': format version %lld; this program reads %d", path, fv,
                  CKPT_FORMAT_VERSION);
-  m->step = (long)step, m->ranks = (int)ranks, m->seed = seed, m->global_batch = (int)batch;
-  PetscErrorCode ierr = read_history(file, path, m);
+  PetscErrorCode ierr = read_history(comm, file, path, m);
   H5Fclose(file);
+  if (ierr) ckpt_meta_free(m);
   PetscCall(ierr);
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode read_tensor(hid_t file, const char *path, const CkptTensor *t) {
+int ckpt_peek(const char *path, long *step, char *run_id, size_t len) {
+  long long s = -1;
+  *step = -1;
+  if (len) run_id[0] = 0;
+  if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) return -1;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  if (f < 0) return -1;
+  int ok = get_attr(f, "step", H5T_NATIVE_LLONG, &s) == 0 && s >= 0;
+  char *id = H5Aexists(f, "run_id") > 0 ? get_string_attr(f, "run_id") : NULL;
+  snprintf(run_id, len, "%s", id && valid_run_id(id) ? id : "");
+  free(id);
+  H5Fclose(f);
+  *step = (long)s;
+  return ok ? 0 : -1;
+}
+
+static PetscErrorCode read_tensor(MPI_Comm comm, hid_t file, const char *path, const CkptTensor *t) {
   PetscFunctionBeginUser;
   char name[2 * CKPT_NAME_LEN + 2];
   snprintf(name, sizeof name, "%s/%s", t->group, t->name);
   htri_t exists = H5Lexists(file, t->group, H5P_DEFAULT) > 0 ? H5Lexists(file, name, H5P_DEFAULT) : 0;
-  DT_INPUT_CHECK(exists > 0, PETSC_COMM_WORLD, "checkpoint '%s': tensor /%s is missing (another method or architecture?)",
-                 path, name);
-  hid_t d = H5Dopen2(file, name, H5P_DEFAULT), s = H5Dget_space(d);
-  hsize_t dims[2] = {0, 0};
-  int nd = H5Sget_simple_extent_dims(s, dims, NULL), want = t->cols ? 2 : 1;
+  DT_INPUT_CHECK(exists > 0, comm, "checkpoint '%s': tensor /%s is missing (another method or architecture?)", path, name);
+  hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+  DT_INPUT_CHECK(d >= 0, comm, "checkpoint '%s': /%s is not a dataset (damaged file?)", path, name);
+  hsize_t dims[H5S_MAX_RANK] = {0};
+  int nd = dataset_dims(d, dims), want = t->cols ? 2 : 1, num = numeric(d);
   int same = nd == want && dims[0] == (hsize_t)t->rows && (!t->cols || dims[1] == (hsize_t)t->cols);
-  H5Sclose(s);
-  if (!same) H5Dclose(d);
-  DT_INPUT_CHECK(same, PETSC_COMM_WORLD, "checkpoint '%s': /%s is [%llu, %llu] there but [%d, %d] in this run (another architecture?)",
-                 path, name, (unsigned long long)dims[0], (unsigned long long)dims[1], t->rows, t->cols);
+  if (!same || !num) H5Dclose(d);
+  DT_INPUT_CHECK(num, comm, "checkpoint '%s': /%s does not hold numbers (damaged file?)", path, name);
+  DT_INPUT_CHECK(same, comm, "checkpoint '%s': /%s is [%llu, %llu] there but [%d, %d] in this run (another architecture?)",
+                 path, name, (unsigned long long)dims[0], nd > 1 ? (unsigned long long)dims[1] : 0ULL, t->rows, t->cols);
   herr_t r = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data);
   H5Dclose(d);
-  DT_INPUT_CHECK(r >= 0, PETSC_COMM_WORLD, "checkpoint '%s': /%s cannot be read (damaged file?)", path, name);
+  DT_INPUT_CHECK(r >= 0, comm, "checkpoint '%s': /%s cannot be read (damaged file?)", path, name);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode ckpt_find_mismatch(MPI_Comm comm, const char *path, const CkptState *s, char *what, size_t len) {
+  PetscFunctionBeginUser;
+  hid_t file;
+  PetscCall(open_checkpoint(comm, path, &file));
+  what[0] = 0;
+  for (int i = 0; i < s->ntensors && !what[0]; i++) {
+    const CkptTensor *t = &s->tensors[i];
+    char name[2 * CKPT_NAME_LEN + 2];
+    snprintf(name, sizeof name, "%s/%s", t->group, t->name);
+    hid_t d = H5Lexists(file, t->group, H5P_DEFAULT) > 0 && H5Lexists(file, name, H5P_DEFAULT) > 0
+                  ? H5Dopen2(file, name, H5P_DEFAULT) : -1;
+    if (d < 0) {
+      snprintf(what, len, "it has no tensor /%s (another method or architecture?)", name);
+      break;
+    }
+    hsize_t dims[H5S_MAX_RANK] = {0};
+    int nd = dataset_dims(d, dims), want = t->cols ? 2 : 1;
+    H5Dclose(d);
+    if (nd != want || dims[0] != (hsize_t)t->rows || (t->cols && dims[1] != (hsize_t)t->cols)) {
+      char there[64] = "[", here[64];
+      for (int k = 0; k < nd && k < 4; k++)
+        snprintf(there + strlen(there), sizeof there - strlen(there), "%s%llu", k ? ", " : "", (unsigned long long)dims[k]);
+      snprintf(there + strlen(there), sizeof there - strlen(there), "]");
+      if (t->cols) snprintf(here, sizeof here, "[%d, %d]", t->rows, t->cols);
+      else snprintf(here, sizeof here, "[%d]", t->rows);
+      snprintf(what, len, "/%s is %s there and %s here (another architecture, or data of another sample length?)", name,
+               there, here);
+    }
+  }
+  H5Fclose(file);
   PetscFunctionReturn(0);
 }
 
@@ -394,14 +620,14 @@ PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState 
   hid_t file;
   PetscCall(open_checkpoint(comm, path, &file));
   PetscErrorCode ierr = 0;
-  for (int i = 0; i < s->ntensors && !ierr; i++) ierr = read_tensor(file, path, &s->tensors[i]);
+  for (int i = 0; i < s->ntensors && !ierr; i++) ierr = read_tensor(comm, file, path, &s->tensors[i]);
   for (int i = 0; i < s->ncounts && !ierr; i++) {
     hid_t g = H5Oopen(file, s->counts[i].group, H5P_DEFAULT);
     int bad = g < 0 || get_attr(g, s->counts[i].name, H5T_NATIVE_LLONG, s->counts[i].value);
     if (g >= 0) H5Oclose(g);
     if (bad) {
       H5Fclose(file);
-      DT_INPUT_ERROR(comm, "checkpoint '%s': attribute %s of /%s is missing", path, s->counts[i].name, s->counts[i].group);
+      DT_INPUT_ERROR(comm, "checkpoint '%s': attribute %s of /%s is missing or not a single integer", path, s->counts[i].name, s->counts[i].group);
     }
   }
   H5Fclose(file);
@@ -416,6 +642,7 @@ void ckpt_meta_free(CkptMeta *m) {
   free(m->options);
   PetscFree(m->history);
   m->options = NULL;
+  m->history = NULL;
 }
 
 const char *ckpt_option(const char *options, const char *name, char *buf, size_t len) {
