@@ -5,11 +5,16 @@
  *                     (the input normalisation applied), checksum (CRC-32 of every
  *                     tensor under /optim and /params, in the order HDF5 lists them by name),
  *                     run_id (the run that wrote it: 32 hex digits)
- *   /params/<net>/<tensor>        every parameter tensor by name ([out, in] weights, [out] biases)
- *   /optim/<net>/<tensor>.m, .v   Adam moments of that tensor; attribute t (steps) on /optim/<net>
+ *   /params/<net>/<tensor>        every parameter tensor by its ParamSet name, with its N-D shape
+ *                                 ([out, in] dense weights, [cout, cin, k, k] conv weights, [out] biases)
+ *   /optim/<net>/<tensor>.<state> the state its optimizer declares by name (Adam: .m, .v; Adagrad: .sum);
+ *                                 attribute t (steps) on /optim/<net>
  *   /rng [ranks][4]   per rank: seed, stream, step counter, position (the generator is counter-based)
  *   /cursor [ranks][4] per rank: next step, global batch, first row of its slice, rows
- *   /history [steps][6] step, loss, rec, adv, pred, samples_per_s
+ *   /history [steps][columns] attribute `columns` names them: step, the method's losses by name
+ *                     (ae: loss, rec; nashae: loss, rec, adv, pred), samples_per_s
+ * Format version 2 (version 1 had 2-D tensors only and a fixed 6-column history; it is refused
+ * with a line naming both versions).
  * Written collectively: every rank writes its slice of the rows of every tensor and its own rows
  * of /rng and /cursor; first as NAME.tmp, fsync'd, then renamed, so a reader never sees a
  * half-written file. */
@@ -21,8 +26,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CKPT_HISTORY_COLS 6
 #define CKPT_NAME_LEN 128
+#define CKPT_MAX_DIMS 4
+#define CKPT_MAX_HISTORY_COLS 16
 #define CKPT_RUN_ID_LEN 32 /* hex digits of a run's identity */
 
 /* One float tensor of the state: group "params/encoder", name "dense0.weight". */
@@ -30,8 +36,15 @@ typedef struct {
   char group[CKPT_NAME_LEN];
   char name[CKPT_NAME_LEN];
   float *data;
-  int rows, cols; /* cols 0: a vector of rows values */
+  int ndim;
+  int dims[CKPT_MAX_DIMS];
 } CkptTensor;
+
+static inline size_t ckpt_tensor_size(const CkptTensor *t) {
+  size_t n = 1;
+  for (int d = 0; d < t->ndim; d++) n *= (size_t)t->dims[d];
+  return n;
+}
 
 /* One integer attribute of the state: group "optim/encoder", name "t". */
 typedef struct {
@@ -50,8 +63,10 @@ typedef struct {
   uint64_t seed;
   int global_batch;
   double data_mean, data_std; /* the input normalisation the model was trained with */
-  double *history;     /* [history_rows][CKPT_HISTORY_COLS] */
+  double *history;     /* [history_rows][history_cols] */
   long history_rows;
+  int history_cols;
+  char *history_columns; /* their names, comma-separated; owned by whoever filled it */
   uint32_t checksum;   /* filled by ckpt_write / ckpt_read */
   char run_id[CKPT_RUN_ID_LEN + 1]; /* the run that wrote it; "" in files of older versions */
 } CkptMeta;

@@ -25,8 +25,10 @@ typedef struct {
   Method *method;
   void *method_opts; /* the method's own options (MethodOps.options) */
   long step;
-  double *history; /* [history_rows][CKPT_HISTORY_COLS] */
+  double *history; /* [history_rows][history_cols] */
   long history_rows, history_cap;
+  int history_cols; /* step, the method's losses (MethodOps.loss_names), samples_per_s */
+  char history_columns[512]; /* their names, comma-separated: the header of history.csv */
   char run_id[CKPT_RUN_ID_LEN + 1]; /* this run's identity, in every file it writes */
   int continued;                    /* restarted from a checkpoint (of run run_id) */
 } Run;

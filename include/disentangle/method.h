@@ -101,11 +101,6 @@ void method_update(Method *m, int group);
 PetscErrorCode method_state(Method *m, CkptState *state);
 void method_state_free(CkptState *state);
 
-/* The loss of that name in l (0 when the method has none of that name). */
-double method_loss(const Method *m, const StepLosses *l, const char *name);
-/* Set the losses of l from values named as the method names them (absent: 0). */
-void method_losses_from(const Method *m, StepLosses *l, const char *const *names, const double *values, int n);
-
 /* Latents of n rows (no training state touched): z[n][latents]. */
 void method_encode(Method *m, const float *x, int n, float *z);
 

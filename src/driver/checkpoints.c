@@ -30,6 +30,8 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   archive_normalisation(run->archive, &meta->data_mean, &meta->data_std);
   meta->history = run->history;
   meta->history_rows = run->history_rows;
+  meta->history_cols = run->history_cols;
+  meta->history_columns = (char *)run->history_columns; /* not freed: fill_meta's meta is not ckpt_meta_free'd */
   snprintf(meta->run_id, sizeof meta->run_id, "%s", run->run_id);
   PetscFunctionReturn(0);
 }
@@ -228,7 +230,10 @@ static PetscErrorCode read_state(Run *run, const char *path, CkptMeta *meta) {
   PetscCall(ierr);
   run->step = meta->step;
   run->history_rows = 0;
-  for (long r = 0; r < meta->history_rows; r++) PetscCall(run_history_append(run, meta->history + r * CKPT_HISTORY_COLS));
+  DT_INPUT_CHECK(!strcmp(meta->history_columns, run->history_columns), run->par.world,
+                 "checkpoint '%s': its /history has columns %s, this run's method reports %s", path, meta->history_columns,
+                 run->history_columns);
+  for (long r = 0; r < meta->history_rows; r++) PetscCall(run_history_append(run, meta->history + r * run->history_cols));
   PetscFunctionReturn(0);
 }
 

@@ -97,6 +97,12 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  (long long)archive_samples(run->archive), cfg->data, (long long)archive_samples(run->archive));
   PetscCall(par_create(comm, (int)cfg->groups, &run->par));
   PetscCall(method_create(cfg, run->method_opts, &run->par, (int)archive_features(run->archive), &run->method));
+  const MethodOps *ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
+  int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
+  for (int k = 0; k < ops->nlosses; k++)
+    at += snprintf(run->history_columns + at, sizeof run->history_columns - at, ",%s", ops->loss_names[k]);
+  snprintf(run->history_columns + at, sizeof run->history_columns - at, ",samples_per_s");
+  run->history_cols = ops->nlosses + 2;
   PetscFunctionReturn(0);
 }
 
@@ -113,12 +119,12 @@ PetscErrorCode run_history_append(Run *run, const double *row) {
   if (run->history_rows == run->history_cap) {
     long cap = run->history_cap ? 2 * run->history_cap : 1024;
     double *grown;
-    PetscCall(PetscMalloc1((size_t)cap * CKPT_HISTORY_COLS, &grown));
-    if (run->history_rows) PetscCall(PetscArraycpy(grown, run->history, (size_t)run->history_rows * CKPT_HISTORY_COLS));
+    PetscCall(PetscMalloc1((size_t)cap * run->history_cols, &grown));
+    if (run->history_rows) PetscCall(PetscArraycpy(grown, run->history, (size_t)run->history_rows * run->history_cols));
     PetscCall(PetscFree(run->history));
     run->history = grown, run->history_cap = cap;
   }
-  PetscCall(PetscArraycpy(run->history + run->history_rows * CKPT_HISTORY_COLS, row, CKPT_HISTORY_COLS));
+  PetscCall(PetscArraycpy(run->history + run->history_rows * run->history_cols, row, run->history_cols));
   run->history_rows++;
   PetscFunctionReturn(0);
 }
@@ -162,8 +168,7 @@ static void progress_line(const Run *run, long step, const StepLosses *l, double
   log_info(run->par.world, "step %ld/%ld%s  %.0f samples/s  ETA %s", step, (long)run->cfg.steps, losses, sps, eta);
 }
 
-/* The columns of /history and history.csv between step and samples_per_s. */
-static const char *const history_losses[] = {"loss", "rec", "adv", "pred"};
+
 
 static PetscErrorCode write_summary(const Run *run, const double *zmin, const double *zmax, double rec,
                                     const StepLosses *last, double seconds, double ms_per_step) {
@@ -210,8 +215,10 @@ static PetscErrorCode write_summary(const Run *run, const double *zmin, const do
   PetscFunctionReturn(0);
 }
 
-static void history_line(FILE *fp, const double *r) {
-  fprintf(fp, "%ld,%.9g,%.9g,%.9g,%.9g,%.1f\n", (long)r[0], r[1], r[2], r[3], r[4], r[5]);
+static void history_line(FILE *fp, const double *r, int cols) {
+  fprintf(fp, "%ld", (long)r[0]);
+  for (int c = 1; c + 1 < cols; c++) fprintf(fp, ",%.9g", r[c]);
+  fprintf(fp, ",%.1f\n", r[cols - 1]);
 }
 
 /* history.csv: the rows a restart brought back first, so the file always covers steps 1..now. */
@@ -219,8 +226,9 @@ static PetscErrorCode open_history(Run *run, FILE **hist) {
   PetscFunctionBeginUser;
   PetscCall(open_output(run->par.world, run->cfg.run_dir, "history.csv", hist));
   if (*hist) {
-    fprintf(*hist, "step,loss,rec,adv,pred,samples_per_s\n");
-    for (long r = 0; r < run->history_rows; r++) history_line(*hist, run->history + r * CKPT_HISTORY_COLS);
+    fprintf(*hist, "%s\n", run->history_columns);
+    for (long r = 0; r < run->history_rows; r++)
+      history_line(*hist, run->history + r * run->history_cols, run->history_cols);
     fflush(*hist);
   }
   PetscFunctionReturn(0);
@@ -247,10 +255,12 @@ static PetscErrorCode train_loop(Run *run, StepLosses *last, double *seconds, lo
     PetscCall(archive_next_batch(a, &sampler, &batch));
     PetscCall(run->method->ops->step(run->method, &batch, last));
     run->step++;
-    double row[CKPT_HISTORY_COLS] = {(double)run->step, 0, 0, 0, 0, cfg->batch / (log_seconds() - ts)};
-    for (int k = 0; k < 4; k++) row[1 + k] = method_loss(run->method, last, history_losses[k]);
+    double row[METHOD_MAX_LOSSES + 2];
+    row[0] = (double)run->step;
+    for (int k = 0; k < run->history_cols - 2; k++) row[1 + k] = last->value[k];
+    row[run->history_cols - 1] = cfg->batch / (log_seconds() - ts);
     PetscCall(run_history_append(run, row));
-    if (hist) history_line(hist, row);
+    if (hist) history_line(hist, row, run->history_cols);
     long done = run->step - first;
     if (cfg->progress_every && (run->step % cfg->progress_every == 0 || run->step == cfg->steps))
       progress_line(run, run->step, last, (log_seconds() - t0) / done, cfg->batch * done / (log_seconds() - t0));
@@ -310,8 +320,9 @@ PetscErrorCode train_main(int help, int *code) {
 
   StepLosses last = {0};
   if (run.history_rows) { /* a run restarted at its end still reports its last losses */
-    const double *r = run.history + (run.history_rows - 1) * CKPT_HISTORY_COLS;
-    method_losses_from(run.method, &last, history_losses, r + 1, 4);
+    const double *r = run.history + (run.history_rows - 1) * run.history_cols;
+    last.n = run.history_cols - 2;
+    for (int k = 0; k < last.n; k++) last.value[k] = r[1 + k];
   }
   double seconds = 0.0, ms_per_step;
   long done_steps = 0;

@@ -15,7 +15,7 @@
 #include "disentangle/error.h"
 
 #define CKPT_FORMAT "disentangle-checkpoint"
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2
 
 static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *file);
 
@@ -49,7 +49,7 @@ static uint32_t state_checksum(const CkptState *s) {
   qsort(order, s->ntensors, sizeof *order, by_path);
   uint32_t crc = 0;
   for (int i = 0; i < s->ntensors; i++)
-    crc = ckpt_crc32(crc, order[i]->data, (size_t)order[i]->rows * (order[i]->cols ? order[i]->cols : 1) * sizeof(float));
+    crc = ckpt_crc32(crc, order[i]->data, ckpt_tensor_size(order[i]) * sizeof(float));
   free(order);
   return crc;
 }
@@ -253,6 +253,30 @@ static PetscErrorCode write_rows(MPI_Comm comm, hid_t file, const char *path, hi
   PetscFunctionReturn(0);
 }
 
+/* A tensor of any rank from every rank's full copy: each writes its block along the first axis. */
+static PetscErrorCode write_tensor(MPI_Comm comm, hid_t file, const char *path, const CkptTensor *t, int rank, int size,
+                                   hid_t lcpl, hid_t dxpl, int *ok) {
+  PetscFunctionBeginUser;
+  int off, cnt, nd = t->ndim;
+  par_slice(t->dims[0], rank, size, &off, &cnt);
+  hsize_t dims[CKPT_MAX_DIMS], start[CKPT_MAX_DIMS] = {0}, count[CKPT_MAX_DIMS];
+  for (int d = 0; d < nd; d++) dims[d] = count[d] = (hsize_t)t->dims[d];
+  start[0] = (hsize_t)off, count[0] = (hsize_t)cnt;
+  hid_t fspace = H5Screate_simple(nd, dims, NULL), mspace = H5Screate_simple(nd, count, NULL);
+  hid_t dset = fspace >= 0 && mspace >= 0 ? H5Dcreate2(file, path, H5T_IEEE_F32LE, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  *ok = dset >= 0;
+  if (*ok && cnt > 0) *ok = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
+  else if (*ok) *ok = H5Sselect_none(fspace) >= 0 && H5Sselect_none(mspace) >= 0;
+  PetscCall(all_agree(comm, ok));
+  const float *from = t->data + (size_t)off * (ckpt_tensor_size(t) / (size_t)t->dims[0]);
+  if (*ok) *ok = H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, from) >= 0;
+  if (dset >= 0) *ok = H5Dclose(dset) >= 0 && *ok;
+  if (mspace >= 0) H5Sclose(mspace);
+  if (fspace >= 0) H5Sclose(fspace);
+  PetscCall(all_agree(comm, ok));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscFunctionBeginUser;
   long long step = m->step, ranks = m->ranks, fv = CKPT_FORMAT_VERSION, batch = m->global_batch;
@@ -295,7 +319,13 @@ static PetscErrorCode write_run_position(MPI_Comm comm, hid_t file, const CkptMe
   int hrows = (int)m->history_rows;
   if (*ok)
     PetscCall(write_rows(comm, file, "history", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, m->history, sizeof(double), hrows,
-                         CKPT_HISTORY_COLS, 0, rank == 0 ? hrows : 0, lcpl, dxpl, ok));
+                         m->history_cols, 0, rank == 0 ? hrows : 0, lcpl, dxpl, ok));
+  if (*ok) { /* the columns by name: the history's schema is the method's, not a fixed one */
+    hid_t d = H5Dopen2(file, "history", H5P_DEFAULT);
+    *ok = d >= 0 && put_string_attr(d, "columns", m->history_columns ? m->history_columns : "") == 0;
+    if (d >= 0) *ok = H5Dclose(d) >= 0 && *ok;
+    PetscCall(all_agree(comm, ok));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -335,11 +365,8 @@ static PetscErrorCode write_body(hid_t file, MPI_Comm comm, const CkptState *s, 
   for (int i = 0; i < s->ntensors && *ok; i++) {
     const CkptTensor *t = &s->tensors[i];
     char path[2 * CKPT_NAME_LEN + 2];
-    int off, cnt;
     snprintf(path, sizeof path, "%s/%s", t->group, t->name);
-    par_slice(t->rows, rank, size, &off, &cnt);
-    PetscCall(write_rows(comm, file, path, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->data, sizeof(float), t->rows, t->cols, off,
-                         cnt, lcpl, dxpl, ok));
+    PetscCall(write_tensor(comm, file, path, t, rank, size, lcpl, dxpl, ok));
   }
   for (int i = 0; i < s->ncounts && *ok; i++) {
     hid_t g = H5Oopen(file, s->counts[i].group, H5P_DEFAULT);
@@ -360,8 +387,8 @@ static PetscErrorCode check_space(MPI_Comm comm, const char *path, const CkptSta
   int rank;
   double need = 1 << 20, have = 0; /* 1 MiB for metadata and the small datasets */
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  for (int i = 0; i < s->ntensors; i++) need += 4.0 * s->tensors[i].rows * (s->tensors[i].cols ? s->tensors[i].cols : 1);
-  need += 8.0 * CKPT_HISTORY_COLS * m->history_rows;
+  for (int i = 0; i < s->ntensors; i++) need += 4.0 * (double)ckpt_tensor_size(&s->tensors[i]);
+  need += 8.0 * m->history_cols * m->history_rows;
   if (rank == 0) {
     char dir[4096];
     struct statvfs fs;
@@ -465,16 +492,27 @@ static PetscErrorCode read_history(MPI_Comm comm, hid_t file, const char *path, 
   DT_INPUT_CHECK(d >= 0, comm, "checkpoint '%s': no /history", path);
   hsize_t dims[H5S_MAX_RANK] = {0};
   int nd = dataset_dims(d, dims), num = numeric(d);
+  /* the columns are named: as many names as columns, step first */
+  char *columns = get_string_attr(d, "columns");
+  int ncols = 0;
+  for (const char *c = columns; c && *c; c++) ncols += *c == ',';
+  if (columns && *columns) ncols++;
+  int named = nd == 2 && columns && dims[1] >= 2 && dims[1] <= CKPT_MAX_HISTORY_COLS && (hsize_t)ncols == dims[1] &&
+              !strncmp(columns, "step,", 5);
   /* the shape is only a declaration: the rows must really be in the file before any allocation */
-  int held = nd == 2 && dims[0] <= (hsize_t)LONG_MAX / (8 * CKPT_HISTORY_COLS) &&
-             stored(d, (hssize_t)dims[0] * CKPT_HISTORY_COLS, sizeof(double));
-  if (nd != 2 || dims[1] != CKPT_HISTORY_COLS || !num || !held) H5Dclose(d);
-  DT_INPUT_CHECK(nd == 2 && dims[1] == CKPT_HISTORY_COLS && num, comm,
-                 "checkpoint '%s': /history is not a float array [steps][%d]", path, CKPT_HISTORY_COLS);
+  int held = named && dims[0] <= (hsize_t)LONG_MAX / (8 * CKPT_MAX_HISTORY_COLS) &&
+             stored(d, (hssize_t)(dims[0] * dims[1]), sizeof(double));
+  if (!named || !num || !held) H5Dclose(d), free(columns);
+  DT_INPUT_CHECK(nd == 2 && num, comm, "checkpoint '%s': /history is not a float array [steps][columns]", path);
+  DT_INPUT_CHECK(named, comm,
+                 "checkpoint '%s': /history has %llu columns but its attribute `columns` does not name them (step, losses, "
+                 "samples_per_s)", path, nd == 2 ? (unsigned long long)dims[1] : 0ULL);
   DT_INPUT_CHECK(held, comm, "checkpoint '%s': /history declares %llu rows, more than the file holds (damaged or crafted)",
                  path, (unsigned long long)dims[0]);
   m->history_rows = (long)dims[0];
-  PetscCall(PetscMalloc1(dims[0] * CKPT_HISTORY_COLS + 1, &m->history));
+  m->history_cols = (int)dims[1];
+  m->history_columns = columns;
+  PetscCall(PetscMalloc1(dims[0] * dims[1] + 1, &m->history));
   herr_t r = dims[0] ? H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, m->history) : 0;
   H5Dclose(d);
   DT_INPUT_CHECK(r >= 0, comm, "checkpoint '%s': /history cannot be read (damaged file?)", path);
@@ -561,6 +599,26 @@ int ckpt_peek(const char *path, long *step, char *run_id, size_t len) {
   return ok ? 0 : -1;
 }
 
+static int same_shape(const CkptTensor *t, int nd, const hsize_t *dims) {
+  if (nd != t->ndim) return 0;
+  for (int k = 0; k < nd; k++)
+    if (dims[k] != (hsize_t)t->dims[k]) return 0;
+  return 1;
+}
+
+static void shape_text(int nd, const hsize_t *dims, char *buf, size_t len) {
+  size_t at = (size_t)snprintf(buf, len, "[");
+  for (int k = 0; k < nd && k < H5S_MAX_RANK && at < len; k++)
+    at += (size_t)snprintf(buf + at, len - at, "%s%llu", k ? ", " : "", (unsigned long long)dims[k]);
+  if (at < len) snprintf(buf + at, len - at, "]");
+}
+
+static void tensor_shape_text(const CkptTensor *t, char *buf, size_t len) {
+  hsize_t dims[CKPT_MAX_DIMS];
+  for (int k = 0; k < t->ndim; k++) dims[k] = (hsize_t)t->dims[k];
+  shape_text(t->ndim, dims, buf, len);
+}
+
 static PetscErrorCode read_tensor(MPI_Comm comm, hid_t file, const char *path, const CkptTensor *t) {
   PetscFunctionBeginUser;
   char name[2 * CKPT_NAME_LEN + 2];
@@ -570,12 +628,15 @@ static PetscErrorCode read_tensor(MPI_Comm comm, hid_t file, const char *path, c
   hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
   DT_INPUT_CHECK(d >= 0, comm, "checkpoint '%s': /%s is not a dataset (damaged file?)", path, name);
   hsize_t dims[H5S_MAX_RANK] = {0};
-  int nd = dataset_dims(d, dims), want = t->cols ? 2 : 1, num = numeric(d);
-  int same = nd == want && dims[0] == (hsize_t)t->rows && (!t->cols || dims[1] == (hsize_t)t->cols);
+  int nd = dataset_dims(d, dims), num = numeric(d);
+  int same = same_shape(t, nd, dims);
   if (!same || !num) H5Dclose(d);
   DT_INPUT_CHECK(num, comm, "checkpoint '%s': /%s does not hold numbers (damaged file?)", path, name);
-  DT_INPUT_CHECK(same, comm, "checkpoint '%s': /%s is [%llu, %llu] there but [%d, %d] in this run (another architecture?)",
-                 path, name, (unsigned long long)dims[0], nd > 1 ? (unsigned long long)dims[1] : 0ULL, t->rows, t->cols);
+  char there[96], here[96];
+  shape_text(nd, dims, there, sizeof there);
+  tensor_shape_text(t, here, sizeof here);
+  DT_INPUT_CHECK(same, comm, "checkpoint '%s': /%s is %s there but %s in this run (another architecture?)", path, name,
+                 there, here);
   herr_t r = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data);
   H5Dclose(d);
   DT_INPUT_CHECK(r >= 0, comm, "checkpoint '%s': /%s cannot be read (damaged file?)", path, name);
@@ -598,15 +659,12 @@ PetscErrorCode ckpt_find_mismatch(MPI_Comm comm, const char *path, const CkptSta
       break;
     }
     hsize_t dims[H5S_MAX_RANK] = {0};
-    int nd = dataset_dims(d, dims), want = t->cols ? 2 : 1;
+    int nd = dataset_dims(d, dims);
     H5Dclose(d);
-    if (nd != want || dims[0] != (hsize_t)t->rows || (t->cols && dims[1] != (hsize_t)t->cols)) {
-      char there[64] = "[", here[64];
-      for (int k = 0; k < nd && k < 4; k++)
-        snprintf(there + strlen(there), sizeof there - strlen(there), "%s%llu", k ? ", " : "", (unsigned long long)dims[k]);
-      snprintf(there + strlen(there), sizeof there - strlen(there), "]");
-      if (t->cols) snprintf(here, sizeof here, "[%d, %d]", t->rows, t->cols);
-      else snprintf(here, sizeof here, "[%d]", t->rows);
+    if (!same_shape(t, nd, dims)) {
+      char there[96], here[96];
+      shape_text(nd, dims, there, sizeof there);
+      tensor_shape_text(t, here, sizeof here);
       snprintf(what, len, "/%s is %s there and %s here (another architecture, or data of another sample length?)", name,
                there, here);
     }
@@ -640,8 +698,10 @@ PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState 
 
 void ckpt_meta_free(CkptMeta *m) {
   free(m->options);
+  free(m->history_columns);
   PetscFree(m->history);
   m->options = NULL;
+  m->history_columns = NULL;
   m->history = NULL;
 }
 

@@ -111,21 +111,6 @@ void method_destroy(Method **m) {
   *m = NULL;
 }
 
-double method_loss(const Method *m, const StepLosses *l, const char *name) {
-  for (int k = 0; k < m->ops->nlosses && k < l->n; k++)
-    if (!strcmp(m->ops->loss_names[k], name)) return l->value[k];
-  return 0.0;
-}
-
-void method_losses_from(const Method *m, StepLosses *l, const char *const *names, const double *values, int n) {
-  l->n = m->ops->nlosses;
-  for (int k = 0; k < l->n; k++) {
-    l->value[k] = 0.0;
-    for (int j = 0; j < n; j++)
-      if (!strcmp(names[j], m->ops->loss_names[k])) l->value[k] = values[j];
-  }
-}
-
 void method_encode(Method *m, const float *x, int n, float *z) {
   const float *code = net_forward(&m->ae.enc, x, n);
   memcpy(z, code, (size_t)n * m->ae.latents * sizeof *z);
@@ -178,8 +163,8 @@ static void add_tensor(CkptState *st, const char *group, const char *name, float
   snprintf(c->group, sizeof c->group, "%s", group);
   snprintf(c->name, sizeof c->name, "%s", name);
   c->data = data;
-  c->rows = t->dims[0];
-  c->cols = t->ndim == 1 ? 0 : (int)(t->size / (size_t)t->dims[0]);
+  c->ndim = t->ndim;
+  for (int d = 0; d < t->ndim; d++) c->dims[d] = t->dims[d];
 }
 
 PetscErrorCode method_state(Method *m, CkptState *st) {
