@@ -177,6 +177,52 @@ static void check_method(const char *name, double lambda, int energy, const char
   par_free(&par);
 }
 
+/* -arch dsprites_conv built from the sample's shape [1,64,64] (method_create_shaped) and from
+ * its feature count alone (method_create, a flat 4096) must be the same net: the same tensors,
+ * the same initial values, the same loss and gradient. The gradient itself is checked by
+ * tests/unit_layers.c on small conv nets (finite differences over this net's 2.3M parameters
+ * would take hours). */
+static void check_conv_shapes(void) {
+  int rank, size;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  Config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  strcpy(cfg.method, "ae"), strcpy(cfg.arch, "dsprites_conv"), strcpy(cfg.rec_loss, "bernoulli");
+  cfg.seed = 4, cfg.batch = B, cfg.latents = M, cfg.lr = 1e-3, cfg.data_std = 1;
+  const MethodOps *ops;
+  void *opts;
+  method_find(PETSC_COMM_WORLD, "ae", &ops);
+  method_options_from_text(PETSC_COMM_WORLD, ops, "", &opts);
+  Par par;
+  par_create(PETSC_COMM_WORLD, 1, &par);
+  Method *flat = NULL, *image = NULL;
+  method_create(&cfg, opts, &par, 64 * 64, &flat);
+  method_create_shaped(&cfg, opts, &par, (Shape){3, {1, 64, 64}}, &image);
+  CHECK(flat && image && flat->ae.nparams == image->ae.nparams && flat->params.ntensors == image->params.ntensors,
+        "dsprites_conv: the flat and the [1,64,64] sample give different nets");
+  if (flat && image && flat->ae.nparams == image->ae.nparams) {
+    CHECK(!memcmp(flat->ae.params, image->ae.params, flat->ae.nparams * sizeof(float)),
+          "dsprites_conv: the flat and the [1,64,64] sample give different initial parameters");
+    int off, cnt;
+    par_slice(B, rank, size, &off, &cnt);
+    float *x = malloc(sizeof(float) * B * 4096);
+    for (int i = 0; i < B * 4096; i++) x[i] = rng_uniform(9, 1, 0, i) < 0.1 ? 1.0f : 0.0f;
+    StepLosses a, b;
+    flat->ops->loss_gradient(flat, x + off * 4096, cnt, 0, &a);
+    image->ops->loss_gradient(image, x + off * 4096, cnt, 0, &b);
+    CHECK(a.value[0] == b.value[0] && !memcmp(flat->ae.grads, image->ae.grads, flat->ae.nparams * sizeof(float)),
+          "dsprites_conv: loss or gradient depend on how the sample shape was given (%.9g vs %.9g)", a.value[0], b.value[0]);
+    CHECK(isfinite(a.value[0]) && a.value[0] > 0, "dsprites_conv: Bernoulli loss %g", a.value[0]);
+    if (rank == 0) printf("ae      dsprites_conv, bernoulli: %zu parameters, loss %.6f from [4096] and from [1,64,64]\n", flat->ae.nparams, a.value[0]);
+    free(x);
+  }
+  method_destroy(&flat);
+  method_destroy(&image);
+  PetscFree(opts);
+  par_free(&par);
+}
+
 int main(int argc, char **argv) {
   PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
   check_method("ae", 0.0, 0, "mse");
@@ -186,6 +232,7 @@ int main(int argc, char **argv) {
   check_method("nashae", 0.5, 1, "mse");
   check_method("ae", 0.0, 0, "bernoulli");
   check_method("nashae", 0.5, 0, "bernoulli");
+  check_conv_shapes();
   int failures = test_failures, rank;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);

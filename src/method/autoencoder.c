@@ -50,8 +50,8 @@ static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, co
   const int channels[3] = {32, 32, 64};
   PetscCall(check_dsprites_input(cfg, ae->sample));
   Net *e = &ae->enc, *d = &ae->dec;
-  PetscCall(net_create(e, "encoder", ae->sample));
-  if (ae->sample.ndim == 1) PetscCall(net_add_reshape(e, 1, 64, 64));
+  /* a flat sample is the same memory as the image: the same net, layer for layer, either way */
+  PetscCall(net_create(e, "encoder", (Shape){3, {1, 64, 64}}));
   for (int i = 0; i < 3; i++) {
     PetscCall(net_add_conv2d(e, channels[i], 4, 2, 1));
     PetscCall(net_add(e, &layer_selu, NULL, 0));
