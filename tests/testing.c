@@ -27,6 +27,60 @@ double ref_activation(const LayerOps *ops, double x) {
   return x;
 }
 
+/* Direct (loop) convolutions in double, one output or input pixel at a time: nothing shared
+ * with the im2col kernels under test. w is conv2d's [cout][cin][k][k] or the transpose's
+ * [cin][cout][k][k]. */
+static void ref_conv(const Layer *L, const double *w, const double *bias, const double *x, int B, double *y) {
+  const int ci = L->in.d[0], hi = L->in.d[1], wi = L->in.d[2], co = L->out.d[0], ho = L->out.d[1], wo = L->out.d[2];
+  const int k = L->arg[1], st = L->arg[2], pad = L->arg[3], transposed = L->ops == &layer_conv_transpose2d;
+  for (int r = 0; r < B; r++) {
+    const double *xr = x + (size_t)r * ci * hi * wi;
+    double *yr = y + (size_t)r * co * ho * wo;
+    for (int o = 0; o < co; o++)
+      for (long p = 0; p < (long)ho * wo; p++) yr[(long)o * ho * wo + p] = bias[o];
+    for (int c = 0; c < ci; c++)
+      for (int o = 0; o < co; o++)
+        for (int ki = 0; ki < k; ki++)
+          for (int kj = 0; kj < k; kj++) {
+            double wv = transposed ? w[(((size_t)c * co + o) * k + ki) * k + kj] : w[(((size_t)o * ci + c) * k + ki) * k + kj];
+            if (!transposed) /* y[o][oy][ox] += w x[c][oy st - pad + ki][ox st - pad + kj] */
+              for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++) {
+                  int iy = oy * st - pad + ki, ix = ox * st - pad + kj;
+                  if (iy >= 0 && iy < hi && ix >= 0 && ix < wi)
+                    yr[((size_t)o * ho + oy) * wo + ox] += wv * xr[((size_t)c * hi + iy) * wi + ix];
+                }
+            else /* every input pixel spreads into y[o][iy st - pad + ki][ix st - pad + kj] */
+              for (int iy = 0; iy < hi; iy++)
+                for (int ix = 0; ix < wi; ix++) {
+                  int oy = iy * st - pad + ki, ox = ix * st - pad + kj;
+                  if (oy >= 0 && oy < ho && ox >= 0 && ox < wo)
+                    yr[((size_t)o * ho + oy) * wo + ox] += wv * xr[((size_t)c * hi + iy) * wi + ix];
+                }
+          }
+  }
+}
+
+static void ref_layer(const Layer *L, const double *params, const double *a, int B, double *b) {
+  long in = shape_size(&L->in), out = shape_size(&L->out);
+  if (L->ops == &layer_conv2d || L->ops == &layer_conv_transpose2d) {
+    ref_conv(L, params + L->offset[0], params + L->offset[1], a, B, b);
+    return;
+  }
+  for (int r = 0; r < B; r++)
+    for (long o = 0; o < out; o++) {
+      if (L->ops == &layer_dense) {
+        double s = params[L->b_off + o];
+        for (long i = 0; i < in; i++) s += params[L->w_off + (size_t)o * in + i] * a[(size_t)r * in + i];
+        b[(size_t)r * out + o] = s;
+      } else if (L->ops == &layer_reshape) {
+        b[(size_t)r * out + o] = a[(size_t)r * in + o];
+      } else {
+        b[(size_t)r * out + o] = ref_activation(L->ops, a[(size_t)r * in + o]);
+      }
+    }
+}
+
 void ref_net_forward(const Net *net, const double *params, const double *x, int B, double *y) {
   long widest = net_in(net);
   for (int l = 0; l < net->nlayers; l++) {
@@ -36,18 +90,7 @@ void ref_net_forward(const Net *net, const double *params, const double *x, int 
   double *a = malloc(sizeof(double) * B * widest), *b = malloc(sizeof(double) * B * widest);
   memcpy(a, x, sizeof(double) * B * net_in(net));
   for (int l = 0; l < net->nlayers; l++) {
-    const Layer *L = &net->layers[l];
-    long in = shape_size(&L->in), out = shape_size(&L->out);
-    for (int r = 0; r < B; r++)
-      for (long o = 0; o < out; o++) {
-        if (L->ops == &layer_dense) {
-          double s = params[L->b_off + o];
-          for (long i = 0; i < in; i++) s += params[L->w_off + (size_t)o * in + i] * a[(size_t)r * in + i];
-          b[(size_t)r * out + o] = s;
-        } else {
-          b[(size_t)r * out + o] = ref_activation(L->ops, a[(size_t)r * in + o]);
-        }
-      }
+    ref_layer(&net->layers[l], params, a, B, b);
     double *t = a;
     a = b, b = t;
   }

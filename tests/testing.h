@@ -23,7 +23,8 @@ void test_report(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 
     }                                                                                              \
   } while (0)
 
-/* y[B][out] from x[B][in] with the net's layer list and params given in double. */
+/* y[B][out] from x[B][in] with the net's layer list and params given in double: dense, the
+ * activations, conv2d, conv_transpose2d (direct loops, not im2col) and reshape. */
 void ref_net_forward(const Net *net, const double *params, const double *x, int B, double *y);
 double ref_activation(const LayerOps *ops, double x);
 

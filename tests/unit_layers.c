@@ -121,56 +121,137 @@ static double injected_loss(const Net *net, int at, const double *p, const doubl
   return L;
 }
 
-static void check_injection(void) {
-  int w[4] = {6, 8, 7, 3};
-  const int B = 5;
-  Net net;
+/* Inject q at layer `name` of net (already described, not yet registered) and compare the
+ * parameter and input gradients of the whole L with central differences. */
+static void check_injection_at(Net *net, const char *name, int B, uint64_t seed) {
   ParamSet ps;
   int group;
-  net_init_mlp(&net, "inject", w, 4, &layer_selu, &layer_sigmoid);
-  int at = net_find_layer(&net, "selu1");
-  CHECK(at == 3, "net_find_layer: selu1 is layer %d, want 3", at);
+  int at = net_find_layer(net, name);
+  CHECK(at >= 0, "net_find_layer: no layer %s", name);
+  if (at < 0) return;
   paramset_init(&ps);
   paramset_group(&ps, "g", &group);
-  net_register(&net, &ps, group);
+  net_register(net, &ps, group);
   paramset_allocate(&ps);
-  net_bind(&net, &ps, B);
-  net_init_params(&net, 31, 0);
-  long hw = shape_size(&net.layers[at].out);
-  float x[30], r[15], q[40], dx[30];
-  double xd[30], rd[15], qd[40], *pd = malloc(sizeof(double) * net.nparams);
-  for (int i = 0; i < B * 6; i++) x[i] = (float)rng_normal(31, 1, 0, i), xd[i] = x[i];
-  for (int i = 0; i < B * 3; i++) r[i] = (float)rng_normal(31, 2, 0, i), rd[i] = r[i];
-  for (int i = 0; i < B * hw; i++) q[i] = (float)rng_normal(31, 3, 0, i), qd[i] = q[i];
-  for (size_t k = 0; k < net.nparams; k++) pd[k] = net.params[k];
-  net_forward(&net, x, B);
-  net.inject[at] = q;
-  net_backward(&net, x, r, B, 1, dx);
-  net.inject[at] = NULL;
+  net_bind(net, &ps, B);
+  net_init_params(net, seed, 0);
+  long in = net_in(net), out = net_out(net), hw = shape_size(&net->layers[at].out);
+  float *x = malloc(sizeof(float) * B * in), *r = malloc(sizeof(float) * B * out), *dx = malloc(sizeof(float) * B * in);
+  float *q = malloc(sizeof(float) * B * hw);
+  double *xd = malloc(sizeof(double) * B * in), *rd = malloc(sizeof(double) * B * out), *qd = malloc(sizeof(double) * B * hw);
+  double *pd = malloc(sizeof(double) * (net->nparams + 1));
+  for (long i = 0; i < B * in; i++) x[i] = (float)rng_normal(seed, 1, 0, i), xd[i] = x[i];
+  for (long i = 0; i < B * out; i++) r[i] = (float)rng_normal(seed, 2, 0, i), rd[i] = r[i];
+  for (long i = 0; i < B * hw; i++) q[i] = (float)rng_normal(seed, 3, 0, i), qd[i] = q[i];
+  for (size_t k = 0; k < net->nparams; k++) pd[k] = net->params[k];
+  net_forward(net, x, B);
+  net->inject[at] = q;
+  net_backward(net, x, r, B, 1, dx);
+  net->inject[at] = NULL;
   double worst = 0.0;
-  for (size_t k = 0; k < net.nparams; k++) {
+  for (size_t k = 0; k < net->nparams; k++) {
     double keep = pd[k];
     pd[k] = keep + FD_STEP;
-    double lp = injected_loss(&net, at, pd, xd, B, rd, qd);
+    double lp = injected_loss(net, at, pd, xd, B, rd, qd);
     pd[k] = keep - FD_STEP;
-    double lm = injected_loss(&net, at, pd, xd, B, rd, qd);
+    double lm = injected_loss(net, at, pd, xd, B, rd, qd);
     pd[k] = keep;
     double fd = (lp - lm) / (2 * FD_STEP);
-    worst = fmax(worst, fabs(net.grads[k] - fd) / (1e-2 + fabs(fd)));
+    worst = fmax(worst, fabs(net->grads[k] - fd) / (1e-2 + fabs(fd)));
   }
-  for (int k = 0; k < B * 6; k++) {
+  for (long k = 0; k < B * in; k++) {
     double keep = xd[k];
     xd[k] = keep + FD_STEP;
-    double lp = injected_loss(&net, at, pd, xd, B, rd, qd);
+    double lp = injected_loss(net, at, pd, xd, B, rd, qd);
     xd[k] = keep - FD_STEP;
-    double lm = injected_loss(&net, at, pd, xd, B, rd, qd);
+    double lm = injected_loss(net, at, pd, xd, B, rd, qd);
     xd[k] = keep;
     double fd = (lp - lm) / (2 * FD_STEP);
     worst = fmax(worst, fabs(dx[k] - fd) / (1e-2 + fabs(fd)));
   }
-  CHECK(worst < GRAD_TOL, "injection at selu1: gradient off by %.3g (relative)", worst);
-  printf("%-28s max rel err %.2e\n", "gradient injected at selu1", worst);
-  free(pd);
+  CHECK(worst < GRAD_TOL, "%s: injection at %s: gradient off by %.3g (relative)", net->name, name, worst);
+  char what[80];
+  snprintf(what, sizeof what, "injected at %s/%s", net->name, name);
+  printf("%-28s max rel err %.2e\n", what, worst);
+  free(x), free(r), free(dx), free(q), free(xd), free(rd), free(qd), free(pd);
+  net_free(net);
+  paramset_free(&ps);
+}
+
+static void check_injection(void) {
+  int w[4] = {6, 8, 7, 3};
+  Net net;
+  net_init_mlp(&net, "inject", w, 4, &layer_selu, &layer_sigmoid);
+  int at = net_find_layer(&net, "selu1");
+  CHECK(at == 3, "net_find_layer: selu1 is layer %d, want 3", at);
+  check_injection_at(&net, "selu1", 5, 31);
+}
+
+/* conv -> relu -> conv_transpose on an image input. */
+static void conv_relu_convt(Net *net, const char *name) {
+  net_create(net, name, (Shape){3, {2, 6, 5}});
+  net_add_conv2d(net, 3, 3, 2, 1);                    /* [2,6,5] -> [3,3,3] */
+  net_add(net, &layer_relu, NULL, 0);
+  net_add_conv_transpose2d(net, 2, 3, 2, 1, 1);       /* [3,3,3] -> [2,6,6] */
+}
+
+/* A vector input through reshape, conv, flatten, dense, and back up through reshape and a
+ * transposed convolution: every shape change of the dSprites nets, small. */
+static void conv_autoencoder(Net *net, const char *name) {
+  net_create(net, name, shape_vector(2 * 6 * 6));
+  net_add_reshape(net, 2, 6, 6);
+  net_add_conv2d(net, 3, 4, 2, 1);                    /* -> [3,3,3] */
+  net_add(net, &layer_selu, NULL, 0);
+  net_add_flatten(net);
+  net_add_dense(net, 4);
+  net_add(net, &layer_selu, NULL, 0);
+  net_add_dense(net, 3 * 3 * 3);
+  net_add(net, &layer_selu, NULL, 0);
+  net_add_reshape(net, 3, 3, 3);
+  net_add_conv_transpose2d(net, 2, 4, 2, 1, 0);       /* -> [2,6,6] */
+  net_add(net, &layer_sigmoid, NULL, 0);
+}
+
+/* Strides and paddings the dSprites nets do not use: stride 1 with padding 2 (windows hanging
+ * over every edge), and a transpose with stride 3 > k (gaps) and out_pad 2. */
+static void conv_odd_geometry(Net *net, const char *name) {
+  net_create(net, name, (Shape){3, {1, 4, 5}});
+  net_add_conv2d(net, 2, 2, 1, 2);                    /* -> [2,7,8] */
+  net_add(net, &layer_tanh, NULL, 0);
+  net_add_conv_transpose2d(net, 3, 2, 3, 0, 2);       /* -> [3,22,25] */
+}
+
+/* Conv weights: std 1/sqrt(fan_in), fan_in = weight.size(1) k k (cin k k for conv2d, cout k k
+ * for the transpose, as PyTorch counts it); biases inside +-1/sqrt(fan_in). */
+static void check_conv_init(void) {
+  Net net;
+  ParamSet ps;
+  int group;
+  net_create(&net, "init", (Shape){3, {16, 16, 16}});
+  net_add_conv2d(&net, 64, 4, 2, 1);                  /* fan_in 16*16 = 256 */
+  net_add_conv_transpose2d(&net, 8, 4, 2, 1, 0);      /* weight [64][8][4][4]: fan_in 8*16 = 128 */
+  paramset_init(&ps);
+  paramset_group(&ps, "g", &group);
+  net_register(&net, &ps, group);
+  paramset_allocate(&ps);
+  net_bind(&net, &ps, 1);
+  net_init_params(&net, 5, 0);
+  int wi = paramset_find(&ps, "init/conv_transpose2d0.weight");
+  CHECK(wi >= 0 && ps.tensors[wi].ndim == 4 && ps.tensors[wi].dims[0] == 64 && ps.tensors[wi].dims[1] == 8,
+        "conv init: the transpose's weight is not registered as [cin][cout][k][k]");
+  const double fan[2] = {256, 128};
+  for (int l = 0; l < 2; l++) {
+    const Layer *L = &net.layers[l];
+    long n = (long)L->tensor_dims[0][0] * L->tensor_dims[0][1] * 16;
+    double s = 0, s2 = 0, bmax = 0, want = 1.0 / sqrt(fan[l]);
+    for (long i = 0; i < n; i++) s += net.params[L->offset[0] + i], s2 += (double)net.params[L->offset[0] + i] * net.params[L->offset[0] + i];
+    for (int o = 0; o < L->tensor_dims[1][0]; o++) bmax = fmax(bmax, fabs(net.params[L->offset[1] + o]));
+    double mean = s / n, sd = sqrt(s2 / n - mean * mean);
+    /* 16384 and 8192 draws: the sample sd is within 3% of the true one with overwhelming probability */
+    CHECK(fabs(sd / want - 1.0) < 0.03, "conv init %s: weight sd %.5f, want %.5f", L->ops->kind, sd, want);
+    CHECK(bmax <= want && bmax > 0.5 * want, "conv init %s: max |bias| %.4f, want within %.4f", L->ops->kind, bmax, want);
+    printf("%-28s sd %.5f (want %.5f), max |bias| %.5f\n", L->ops->kind, sd, want, bmax);
+  }
   net_free(&net);
   paramset_free(&ps);
 }
@@ -193,6 +274,37 @@ static void check_mse(void) {
   }
   CHECK(worst < GRAD_TOL, "mse: gradient off by %.3g", worst);
   printf("%-28s max rel err %.2e\n", "mse", worst);
+}
+
+/* Bernoulli cross-entropy on logits, against the textbook -x log s - (1-x) log(1-s) in double
+ * (where that is finite) and its gradient against central differences; logits up to +-60, where
+ * a naive log(sigmoid) overflows in float. */
+static double ref_bernoulli(double l, double x) { return fmax(l, 0.0) - l * x + log1p(exp(-fabs(l))); }
+
+static void check_bernoulli(void) {
+  const long n = 3000;
+  float *l = malloc(sizeof(float) * n), *x = malloc(sizeof(float) * n), *d = malloc(sizeof(float) * n);
+  for (long i = 0; i < n; i++) {
+    l[i] = (float)(i < 20 ? (i % 2 ? 1 : -1) * 3.0 * i : 4.0 * rng_normal(4, 1, 0, i));
+    x[i] = (float)(i % 3 == 0 ? (i % 2) : rng_uniform(4, 2, 0, i)); /* binary and grey targets */
+  }
+  const float scale = 0.5f;
+  double sum = bernoulli_forward_backward(d, l, x, n, scale), ref = 0.0, textbook = 0.0, worst = 0.0;
+  for (long i = 0; i < n; i++) {
+    ref += ref_bernoulli(l[i], x[i]);
+    if (fabs(l[i]) < 20) {
+      double s = 1.0 / (1.0 + exp(-(double)l[i]));
+      textbook += -x[i] * log(s) - (1 - x[i]) * log(1 - s) - ref_bernoulli(l[i], x[i]);
+    }
+    double fd = scale * (ref_bernoulli(l[i] + FD_STEP, x[i]) - ref_bernoulli(l[i] - FD_STEP, x[i])) / (2 * FD_STEP);
+    worst = fmax(worst, fabs(d[i] - fd) / (1e-2 + fabs(fd)));
+  }
+  CHECK(fabs(textbook) < 1e-9 * n, "bernoulli: the stable form differs from the textbook one by %g", textbook);
+  CHECK(fabs(sum - ref) < 1e-6 * ref, "bernoulli: sum %.9g vs %.9g", sum, ref);
+  CHECK(worst < GRAD_TOL, "bernoulli: gradient off by %.3g", worst);
+  CHECK(bernoulli_forward_backward(NULL, l, x, n, scale) == sum, "bernoulli: the sum depends on whether d is wanted");
+  printf("%-28s sum rel err %.2e, gradient max rel err %.2e\n", "bernoulli on logits", fabs(sum - ref) / ref, worst);
+  free(l), free(x), free(d);
 }
 
 static void check_init(void) {
@@ -267,8 +379,22 @@ int main(void) {
   net_init_mlp(&net, "mlp tanh/linear", mlp_w, 5, &layer_tanh, NULL);
   fd_check("mlp 12-9-7-5-3 tanh,linear", &net, 8, 0.0, 21);
   check_injection();
+  conv_relu_convt(&net, "convnet");
+  fd_check("conv-relu-convT [2,6,5]", &net, 3, 0.0, 22);
+  conv_autoencoder(&net, "convae");
+  fd_check("reshape-conv-dense-convT", &net, 2, 0.0, 23);
+  conv_odd_geometry(&net, "odd");
+  fd_check("conv s1 p2, convT s3 op2", &net, 2, 0.0, 24);
+  conv_relu_convt(&net, "convnet");
+  check_injection_at(&net, "conv2d0", 3, 32);
+  conv_autoencoder(&net, "convae");
+  check_injection_at(&net, "conv2d0", 2, 33);
+  conv_autoencoder(&net, "convae");
+  check_injection_at(&net, "reshape2", 2, 34);
   check_mse();
+  check_bernoulli();
   check_init();
+  check_conv_init();
   if (test_failures) printf("FAILED: %d check(s)\n", test_failures);
   else printf("PASS\n");
   return test_failures ? 1 : 0;

@@ -12,6 +12,7 @@
 
 typedef struct {
   Net enc, dec;
+  Shape sample;          /* one input sample: [L] or [C,H,W] */
   int features, latents, max_batch;
   int group;             /* its optimizer group in the ParamSet */
   size_t nparams;
@@ -20,10 +21,12 @@ typedef struct {
   float *dxhat;          /* [max_batch][features] */
 } Autoencoder;
 
-/* Encoder features -> hidden... -> latents (latent_act on the code), decoder mirrored with a
- * linear output; registered in ps as group "autoencoder", allocated, and initialised from
- * cfg->seed (nets 0 and 1). */
-PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, int features, int max_batch,
+/* Encoder sample -> ... -> latents (latent_act on the code), decoder back to the sample's
+ * values with a linear output, as cfg->arch says (mlp: from cfg->hidden and cfg->activation;
+ * dsprites_conv, dsprites_fc: the published NashAE dSprites nets, which need [1,64,64] samples);
+ * registered in ps as group "autoencoder", allocated, and initialised from cfg->seed (nets 0
+ * and 1). */
+PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
                                   const LayerOps *latent_act);
 void autoencoder_free(Autoencoder *ae);
 

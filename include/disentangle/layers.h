@@ -29,5 +29,10 @@ void tanh_backward(float *dx, const float *dy, const float *y, long n);
  * and sets d = scale * (pred - target) when d is not NULL. The caller picks scale, e.g.
  * 1/(global rows * features) for d(MSE/2). */
 double mse_forward_backward(float *d, const float *pred, const float *target, long n, float scale);
+/* Bernoulli cross-entropy on logits l against targets x in [0,1], the local part of a global
+ * one: returns sum over n of max(l,0) - l x + log1p(e^-|l|) (= -x log sigmoid(l) - (1-x)
+ * log(1 - sigmoid(l)), computed without overflow) in double, and sets d = scale * (sigmoid(l) - x)
+ * when d is not NULL. */
+double bernoulli_forward_backward(float *d, const float *logits, const float *target, long n, float scale);
 
 #endif

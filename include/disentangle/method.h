@@ -57,7 +57,8 @@ struct Method {
   const Config *cfg;
   const void *opts; /* the method's own options (MethodOps.options) */
   const Par *par;
-  int features, global_batch;
+  Shape sample;                  /* one input sample: [L] or [C,H,W] */
+  int features, global_batch;    /* features: values per sample */
   ParamSet params;               /* every trainable tensor, one block per optimizer group */
   Optim optim[PARAM_MAX_GROUPS]; /* the optimizer of each group */
   Autoencoder ae;
@@ -85,6 +86,8 @@ PetscErrorCode method_options_from_text(MPI_Comm comm, const MethodOps *ops, con
 /* Every option of every method, one table per method, for -help. */
 void method_options_help(FILE *fp);
 
+/* The method on samples of that shape (method_create: on vectors of `features` values). */
+PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const Par *par, Shape sample, Method **out);
 PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par, int features, Method **out);
 void method_destroy(Method **m);
 /* Attach a loss term (state: the term's own, not owned); its statistics slot is allocated here. */

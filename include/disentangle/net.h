@@ -65,8 +65,9 @@ struct Layer {
   size_t w_off, b_off;                        /* = offset[0], offset[1] (the dense names) */
 };
 
-/* Layer kinds (src/nn/dense.c, src/nn/activation.c). */
+/* Layer kinds (src/nn/dense.c, src/nn/activation.c, src/nn/conv_layer.c, src/nn/reshape.c). */
 extern const LayerOps layer_dense, layer_selu, layer_relu, layer_sigmoid, layer_tanh, layer_identity;
+extern const LayerOps layer_conv2d, layer_conv_transpose2d, layer_reshape;
 
 typedef struct {
   char name[NET_NAME_LEN];
@@ -91,6 +92,13 @@ PetscErrorCode net_create(Net *net, const char *name, Shape in);
 /* Append a layer of that kind (args: its arg[] values). */
 PetscErrorCode net_add(Net *net, const LayerOps *ops, const int *args, int nargs);
 PetscErrorCode net_add_dense(Net *net, int out);
+/* Convolutions on an image input [C,H,W] (conv.h): a k x k kernel, the same stride and zero
+ * padding on both axes; out_pad adds rows/columns at the bottom/right of a transpose's output. */
+PetscErrorCode net_add_conv2d(Net *net, int cout, int k, int stride, int pad);
+PetscErrorCode net_add_conv_transpose2d(Net *net, int cout, int k, int stride, int pad, int out_pad);
+/* The same values per sample seen as an image [c,h,w], or as a vector (flatten); no copy. */
+PetscErrorCode net_add_reshape(Net *net, int c, int h, int w);
+PetscErrorCode net_add_flatten(Net *net);
 /* An MLP: widths[0] -> ... -> widths[n-1]; hidden_act after every dense layer but the last,
  * out_act after the last (NULL or identity: a linear output). */
 PetscErrorCode net_init_mlp(Net *net, const char *name, const int *widths, int n, const LayerOps *hidden_act,

@@ -23,11 +23,14 @@ typedef struct {
   long calls;
 } GemmShape;
 
-#define GEMM_LEDGER_MAX 64
+/* A NashAE step on the dSprites conv net runs ~60 distinct shapes (the regressors' alone are a
+ * dozen per slice size); room for several times that. */
+#define GEMM_LEDGER_MAX 256
 typedef struct {
   int recording;
   int nshapes;
   GemmShape shapes[GEMM_LEDGER_MAX];
+  long dropped; /* calls of shapes that found the ledger full (then the floor is an underestimate) */
 } GemmLedger;
 
 void tensor_ledger_start(GemmLedger *ledger); /* records until tensor_ledger_stop */

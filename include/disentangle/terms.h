@@ -12,6 +12,8 @@
 
 #include <petscsys.h>
 
+#include "disentangle/config.h"
+
 typedef struct Method Method;
 typedef struct Term Term;
 
@@ -51,6 +53,13 @@ struct Term {
 
 /* Reconstruction as MSE/2 over the global batch: sum (xhat - x)^2 / (2 B L), at SITE_OUTPUT. */
 extern const TermOps term_mse;
+/* Reconstruction as Bernoulli cross-entropy of x in [0,1] under sigmoid(logits), the decoder's
+ * output being the logits: summed over features, averaged over the global batch, at SITE_OUTPUT.
+ * Reports "rec" too. The data must not be normalised (-data_mean 0 -data_std 1). */
+extern const TermOps term_bernoulli;
+/* The reconstruction term option -rec_loss names (mse | bernoulli); bernoulli needs the data
+ * unnormalised (cfg->data_mean 0, data_std 1): an input error otherwise. */
+PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const TermOps **ops);
 
 /* The objective of the method's terms and its gradient, summed over ranks, in every optimizer
  * group the encoder and decoder use: forward (unless encoded), every term's local sums, ONE

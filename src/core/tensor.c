@@ -52,6 +52,7 @@ static void ledger_count(int ta, int tb, int m, int n, int k) {
     }
   }
   if (l->nshapes < GEMM_LEDGER_MAX) l->shapes[l->nshapes++] = (GemmShape){ta, tb, m, n, k, 1};
+  else l->dropped++;
 }
 
 void tensor_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,

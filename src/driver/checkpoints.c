@@ -153,7 +153,7 @@ PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len) {
 
 /* Options that fix the shape of the state: a checkpoint must agree on them (and on the
  * method's own structural options). */
-static const char *const structural[] = {"-method", "-latents", "-hidden", "-activation"};
+static const char *const structural[] = {"-method", "-arch", "-latents", "-hidden", "-activation", "-rec_loss"};
 
 static PetscErrorCode check_compatible(const Run *run, const char *path, const CkptMeta *meta) {
   PetscFunctionBeginUser;

@@ -27,6 +27,8 @@ static const OptSpec train_spec[] = {
   {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
   {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
   {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
+  {"-arch", OPT_STRING, CFG(arch), "mlp", 0, 0, "mlp|dsprites_conv|dsprites_fc", "encoder/decoder: mlp from -hidden/-activation, or a published dSprites net (64x64 images)"},
+  {"-rec_loss", OPT_STRING, CFG(rec_loss), "mse", 0, 0, "mse|bernoulli", "reconstruction: MSE/2, or Bernoulli cross-entropy on logits (data in [0,1], not normalised)"},
   {"-lr", OPT_REAL, CFG(lr), "1e-3", 1e-12, 10, NULL, "Adam learning rate of encoder and decoder"},
   {"-groups", OPT_INT, CFG(groups), "0", 0, 1e6, NULL, "adversary rank groups G (NashAE: regressor i on group i mod G); 0 = min(ranks, latents)"},
   {"-data_mean", OPT_REAL, CFG(data_mean), "0", -1e300, 1e300, NULL, "normalisation mean (used with -data_std)"},
@@ -74,6 +76,8 @@ PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
   PetscCall(method_find(comm, run->cfg.method, &ops));
   PetscCall(method_options_read(comm, ops, &run->method_opts));
   PetscCall(options_reject_unknown(comm, spec, nspec));
+  /* a Bernoulli likelihood is of the values as they are, in [0, 1]: no normalisation unless asked for */
+  if (!strcmp(run->cfg.rec_loss, "bernoulli") && run->cfg.data_std == 0) run->cfg.data_mean = 0, run->cfg.data_std = 1;
   ArchiveNorm norm = {.mean = run->cfg.data_mean, .std = run->cfg.data_std, .have_mean = run->cfg.data_std > 0,
                       .have_std = run->cfg.data_std > 0};
   PetscCall(run_build(comm, run, &norm, 1));
@@ -96,7 +100,10 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
                  (long long)archive_samples(run->archive), cfg->data, (long long)archive_samples(run->archive));
   PetscCall(par_create(comm, (int)cfg->groups, &run->par));
-  PetscCall(method_create(cfg, run->method_opts, &run->par, (int)archive_features(run->archive), &run->method));
+  int64_t dims[3];
+  int ndims = archive_sample_dims(run->archive, dims);
+  Shape sample = {ndims, {(int)dims[0], ndims == 3 ? (int)dims[1] : 1, ndims == 3 ? (int)dims[2] : 1}};
+  PetscCall(method_create_shaped(cfg, run->method_opts, &run->par, sample, &run->method));
   const MethodOps *ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
   int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
   for (int k = 0; k < ops->nlosses; k++)

@@ -1,9 +1,12 @@
-/* The plain autoencoder: MSE/2 reconstruction only, the lambda = 0 baseline of NashAE. */
+/* The plain autoencoder: reconstruction only (MSE/2 or Bernoulli, -rec_loss), the lambda = 0
+ * baseline of NashAE. */
 #include "disentangle/method.h"
 
 static PetscErrorCode ae_create(Method *me) {
   PetscFunctionBeginUser;
-  PetscCall(method_add_term(me, &term_mse, 1.0, SITE_OUTPUT, 0, NULL));
+  const TermOps *rec;
+  PetscCall(terms_reconstruction(me->par->world, me->cfg, &rec));
+  PetscCall(method_add_term(me, rec, 1.0, SITE_OUTPUT, 0, NULL));
   PetscFunctionReturn(0);
 }
 

@@ -1,5 +1,6 @@
 #include "disentangle/autoencoder.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "disentangle/error.h"
@@ -9,22 +10,96 @@
 
 #define MAX_HIDDEN 16
 
-PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, int features, int max_batch,
-                                  const LayerOps *latent_act) {
+/* -arch mlp: features -> hidden... -> latents, decoder mirrored, from -hidden/-activation. */
+static PetscErrorCode build_mlp(Autoencoder *ae, const Config *cfg, const LayerOps *latent_act) {
   PetscFunctionBeginUser;
-  memset(ae, 0, sizeof *ae);
   int hidden[MAX_HIDDEN], nh = 0, w[MAX_HIDDEN + 2];
   const LayerOps *act;
   PetscCall(options_parse_widths("-hidden", cfg->hidden, hidden, MAX_HIDDEN, &nh));
   PetscCall(net_activation_from_name(cfg->activation, &act));
-  ae->features = features, ae->latents = (int)cfg->latents, ae->max_batch = max_batch;
-
-  w[0] = features;
+  w[0] = ae->features;
   for (int i = 0; i < nh; i++) w[1 + i] = hidden[i];
   w[nh + 1] = ae->latents;
   PetscCall(net_init_mlp(&ae->enc, "encoder", w, nh + 2, act, latent_act));
-  for (int i = 0; i < nh + 2; i++) w[i] = i == 0 ? ae->latents : i == nh + 1 ? features : hidden[nh - i];
+  for (int i = 0; i < nh + 2; i++) w[i] = i == 0 ? ae->latents : i == nh + 1 ? ae->features : hidden[nh - i];
   PetscCall(net_init_mlp(&ae->dec, "decoder", w, nh + 2, act, NULL));
+  PetscFunctionReturn(0);
+}
+
+/* The dSprites nets take one 64x64 image per sample: [1,64,64], or a flat sample of 4096 values
+ * (a caller that knows only the feature count) read as that image. */
+static PetscErrorCode check_dsprites_input(const Config *cfg, Shape s) {
+  PetscFunctionBeginUser;
+  int image = s.ndim == 3 && s.d[0] == 1 && s.d[1] == 64 && s.d[2] == 64;
+  int flat = s.ndim == 1 && s.d[0] == 64 * 64;
+  if (!image && !flat) {
+    char got[64];
+    if (s.ndim == 3) snprintf(got, sizeof got, "[%d,%d,%d]", s.d[0], s.d[1], s.d[2]);
+    else snprintf(got, sizeof got, "[%d]", s.d[0]);
+    DT_INPUT_ERROR(PETSC_COMM_WORLD, "option -arch %s: needs samples of shape [1,64,64] (64x64 single-channel images); the archive's samples are %s",
+                   cfg->arch, got);
+  }
+  PetscFunctionReturn(0);
+}
+
+/* -arch dsprites_conv, the published NashAE dSprites net: conv 4x4 stride 2 pad 1 with 32, 32,
+ * 64 channels (64 -> 32 -> 16 -> 8), flatten, dense 256, dense m; the decoder mirrored with
+ * transposed convolutions; SELU between layers, a linear output. */
+static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, const LayerOps *latent_act) {
+  PetscFunctionBeginUser;
+  const int channels[3] = {32, 32, 64};
+  PetscCall(check_dsprites_input(cfg, ae->sample));
+  Net *e = &ae->enc, *d = &ae->dec;
+  /* a flat sample is the same memory as the image: the same net, layer for layer, either way */
+  PetscCall(net_create(e, "encoder", (Shape){3, {1, 64, 64}}));
+  for (int i = 0; i < 3; i++) {
+    PetscCall(net_add_conv2d(e, channels[i], 4, 2, 1));
+    PetscCall(net_add(e, &layer_selu, NULL, 0));
+  }
+  PetscCall(net_add_flatten(e));
+  PetscCall(net_add_dense(e, 256));
+  PetscCall(net_add(e, &layer_selu, NULL, 0));
+  PetscCall(net_add_dense(e, ae->latents));
+  if (latent_act && latent_act != &layer_identity) PetscCall(net_add(e, latent_act, NULL, 0));
+
+  PetscCall(net_create(d, "decoder", shape_vector(ae->latents)));
+  PetscCall(net_add_dense(d, 256));
+  PetscCall(net_add(d, &layer_selu, NULL, 0));
+  PetscCall(net_add_dense(d, 64 * 8 * 8));
+  PetscCall(net_add(d, &layer_selu, NULL, 0));
+  PetscCall(net_add_reshape(d, 64, 8, 8));
+  PetscCall(net_add_conv_transpose2d(d, 32, 4, 2, 1, 0));
+  PetscCall(net_add(d, &layer_selu, NULL, 0));
+  PetscCall(net_add_conv_transpose2d(d, 32, 4, 2, 1, 0));
+  PetscCall(net_add(d, &layer_selu, NULL, 0));
+  PetscCall(net_add_conv_transpose2d(d, 1, 4, 2, 1, 0));
+  PetscFunctionReturn(0);
+}
+
+/* -arch dsprites_fc, its fully connected variant: 4096 -> 1200 -> 1200 -> m with ReLU, the
+ * decoder mirrored with ReLU and a linear output. */
+static PetscErrorCode build_dsprites_fc(Autoencoder *ae, const Config *cfg, const LayerOps *latent_act) {
+  PetscFunctionBeginUser;
+  PetscCall(check_dsprites_input(cfg, ae->sample));
+  int we[4] = {64 * 64, 1200, 1200, ae->latents}, wd[4] = {ae->latents, 1200, 1200, 64 * 64};
+  PetscCall(net_init_mlp(&ae->enc, "encoder", we, 4, &layer_relu, latent_act));
+  PetscCall(net_init_mlp(&ae->dec, "decoder", wd, 4, &layer_relu, NULL));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
+                                  const LayerOps *latent_act) {
+  PetscFunctionBeginUser;
+  memset(ae, 0, sizeof *ae);
+  ae->sample = sample;
+  ae->features = (int)shape_size(&sample), ae->latents = (int)cfg->latents, ae->max_batch = max_batch;
+  const char *arch = cfg->arch[0] ? cfg->arch : "mlp";
+  if (!strcmp(arch, "mlp")) PetscCall(build_mlp(ae, cfg, latent_act));
+  else if (!strcmp(arch, "dsprites_conv")) PetscCall(build_dsprites_conv(ae, cfg, latent_act));
+  else if (!strcmp(arch, "dsprites_fc")) PetscCall(build_dsprites_fc(ae, cfg, latent_act));
+  else DT_INPUT_ERROR(PETSC_COMM_WORLD, "option -arch: unknown architecture '%s'; allowed: mlp, dsprites_conv, dsprites_fc", arch);
+  PetscCheck(net_out(&ae->dec) == ae->features, PETSC_COMM_SELF, PETSC_ERR_PLIB, "-arch %s: the decoder gives %d values, not %d",
+             arch, net_out(&ae->dec), ae->features);
 
   PetscCall(paramset_group(ps, "autoencoder", &ae->group));
   PetscCall(net_register(&ae->enc, ps, ae->group));
@@ -37,7 +112,7 @@ PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *c
   net_init_params(&ae->enc, (uint64_t)cfg->seed, 0);
   net_init_params(&ae->dec, (uint64_t)cfg->seed, 1);
   PetscCall(tensor_alloc((size_t)max_batch * ae->latents, &ae->dz));
-  PetscCall(tensor_alloc((size_t)max_batch * features, &ae->dxhat));
+  PetscCall(tensor_alloc((size_t)max_batch * ae->features, &ae->dxhat));
   PetscFunctionReturn(0);
 }
 

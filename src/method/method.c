@@ -80,14 +80,21 @@ void method_options_help(FILE *fp) {
 
 PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par, int features, Method **out) {
   PetscFunctionBeginUser;
+  PetscCall(method_create_shaped(cfg, opts, par, shape_vector(features), out));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const Par *par, Shape sample, Method **out) {
+  PetscFunctionBeginUser;
   const MethodOps *ops;
   PetscCall(method_find(par->world, cfg->method, &ops));
   Method *me;
   PetscCall(PetscCalloc1(1, &me));
-  me->ops = ops, me->cfg = cfg, me->opts = opts, me->par = par, me->features = features;
+  me->ops = ops, me->cfg = cfg, me->opts = opts, me->par = par, me->sample = sample;
+  me->features = (int)shape_size(&sample);
   me->global_batch = (int)cfg->batch;
   paramset_init(&me->params);
-  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, features, me->global_batch, ops->latent_act));
+  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, ops->latent_act));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
   int nvalues = 1;

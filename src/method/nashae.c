@@ -87,7 +87,9 @@ static PetscErrorCode nashae_create(Method *me) {
     net_init_params(&s->reg[i], (uint64_t)cfg->seed, 2 + i);
   }
   PetscCall(method_set_optimizer(me, s->group, &optim_adam, opt->reg_lr));
-  PetscCall(method_add_term(me, &term_mse, 1.0 - opt->lambda, SITE_OUTPUT, 0, NULL));
+  const TermOps *rec;
+  PetscCall(terms_reconstruction(me->par->world, cfg, &rec));
+  PetscCall(method_add_term(me, rec, 1.0 - opt->lambda, SITE_OUTPUT, 0, NULL));
   PetscCall(method_add_term(me, &term_nash, opt->lambda, SITE_LATENTS, 0, s));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zall));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zin));

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "disentangle/error.h"
 #include "disentangle/layers.h"
 #include "disentangle/method.h"
 
@@ -29,6 +30,40 @@ static void mse_backward(Term *t, Method *m, const float *x, int count, const do
 
 const TermOps term_mse = {
   .name = "mse", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1, .nstats = mse_nstats, .local = mse_local, .backward = mse_backward};
+
+/* ---- reconstruction: Bernoulli cross-entropy on the decoder's logits ------------------------- */
+
+/* Summed over the features, averaged over the global batch (the disentanglement literature's
+ * convention for binary images); like MSE it needs no global statistic, so the gradient
+ * weight * (sigmoid(l) - x) / B is written here. */
+static void bernoulli_local(Term *t, Method *m, const float *x, int count, double *stats) {
+  Autoencoder *ae = &m->ae;
+  float scale = (float)(t->weight / (double)m->global_batch);
+  stats[0] = bernoulli_forward_backward(ae->dxhat, ae->dec.acts[ae->dec.nlayers - 1], x, (long)count * ae->features, scale);
+}
+
+static void bernoulli_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
+                               float *grad) {
+  (void)t, (void)x, (void)count, (void)grad;
+  values[0] = stats[0] / m->global_batch;
+}
+
+const TermOps term_bernoulli = {.name = "bernoulli", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1,
+                                .nstats = mse_nstats, .local = bernoulli_local, .backward = bernoulli_backward};
+
+PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const TermOps **ops) {
+  PetscFunctionBeginUser;
+  const char *rec_loss = cfg->rec_loss;
+  if (!rec_loss[0] || !strcmp(rec_loss, "mse")) *ops = &term_mse;
+  else if (!strcmp(rec_loss, "bernoulli")) *ops = &term_bernoulli;
+  else DT_INPUT_ERROR(comm, "option -rec_loss: unknown reconstruction loss '%s'; allowed: mse, bernoulli", rec_loss);
+  /* cross-entropy against normalised values (outside [0,1]) is not a likelihood, and its minimum
+   * is not at xhat = x: refuse rather than train on it */
+  DT_INPUT_CHECK(*ops != &term_bernoulli || (cfg->data_mean == 0 && cfg->data_std == 1), comm,
+                 "option -rec_loss bernoulli: needs the data unnormalised, in [0,1]; give -data_mean 0 -data_std 1 (got %g, %g)",
+                 (double)cfg->data_mean, (double)cfg->data_std);
+  PetscFunctionReturn(0);
+}
 
 /* ---- the pass over all terms ------------------------------------------------------------------ */
 
