@@ -542,11 +542,15 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
 
   PetscFunctionBeginUser;
   int overridden = norm && norm->have_mean && norm->have_std;
-  for (int f = 0; f < a->nfiles && !overridden; f++)
-    DT_INPUT_CHECK(!fi[f].has_norm || (isfinite(fi[f].mean) && isfinite(fi[f].std) && fi[f].std > 0), comm,
-                   "archive '%s': attributes mean %g, std %g on %s; expected finite numbers and std > 0 (fix or delete "
-                   "them, or give -data_mean and -data_std)",
-                   a->paths[f], fi[f].mean, fi[f].std, fi[f].norm_where);
+  for (int f = 0; f < a->nfiles && !overridden; f++) {
+    if (!fi[f].has_norm) continue;
+    DT_INPUT_CHECK(isfinite(fi[f].mean), comm,
+                   "archive '%s': attribute mean on %s is %g; expected a finite number (fix or delete it, or give "
+                   "-data_mean and -data_std)", a->paths[f], fi[f].norm_where, fi[f].mean);
+    DT_INPUT_CHECK(isfinite(fi[f].std) && fi[f].std > 0, comm,
+                   "archive '%s': attribute std on %s is %g; expected a finite number > 0 (fix or delete it, or give "
+                   "-data_mean and -data_std)", a->paths[f], fi[f].norm_where, fi[f].std);
+  }
   for (int f = 0; f < a->nfiles; f++)
     attrs = attrs && fi[f].has_norm && fi[f].mean == fi[0].mean && fi[f].std == fi[0].std;
   if (attrs) {
