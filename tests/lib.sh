@@ -27,6 +27,13 @@ beam_archive() {
   echo "$path"
 }
 
+# history_losses FILE: history.csv without its samples_per_s column (a timing, different in every
+# run), whatever losses the method reports
+history_losses() {
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "samples_per_s") skip = i }
+    { out = ""; for (i = 1; i <= NF; i++) if (i != skip) out = out (out == "" ? "" : ",") $i; print out }' "$1"
+}
+
 # csv_column FILE NAME: the values of one column of a CSV with a header row
 csv_column() {
   awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } { print $c }' "$1"

@@ -21,16 +21,16 @@
 data=$(beam_archive beam -seed 1)
 
 # compare_histories A B STEPS WINDOW TOL COLUMNS: the means over windows of WINDOW steps of the
-# named columns (of loss rec adv pred), steps 1..STEPS, agree to TOL relative to each column's
-# mean magnitude (adv crosses zero, so not relative to the value itself)
+# named columns (those of COLUMNS the method reports, found by the header), steps 1..STEPS, agree
+# to TOL relative to each column's mean magnitude (adv crosses zero, so not relative to the value)
 compare_histories() {
   paste -d, "$1" "$2" | awk -F, -v last="$3" -v win="$4" -v tol="$5" -v cols="$6" '
-    NR == 1 || $1 > last { next }
+    NR == 1 { half = NF / 2; for (c = 2; c <= half; c++) name[c] = $c; next }
+    $1 > last { next }
     { n++; w = int((n - 1) / win)
-      for (c = 2; c <= 5; c++) { a[w, c] += $c; b[w, c] += $(c + 6); m[c] += ($c < 0 ? -$c : $c) } }
+      for (c = 2; c < half; c++) { a[w, c] += $c; b[w, c] += $(c + half); m[c] += ($c < 0 ? -$c : $c) } }
     END {
-      split("- loss rec adv pred", name, " ")
-      for (c = 2; c <= 5; c++) {
+      for (c = 2; c < half; c++) {
         if (m[c] == 0 || index(" " cols " ", " " name[c] " ") == 0) continue
         for (i = 0; i <= w; i++) {
           d = (a[i, c] - b[i, c]) / win; d = d < 0 ? -d : d

@@ -12,7 +12,7 @@ train() { # NP METHOD DIR ARGS...
   dt "$np" train -options_file "$DT_SRCDIR/inputs/beam-$method.opts" -data "$data" -run_dir "$dir" -progress_every 0 "$@" \
     2>>"$TMP/log" || { tail -20 "$TMP/log"; fail "train $np $method $dir $*"; }
 }
-same_history() { cmp -s <(cut -d, -f1-5 "$1") <(cut -d, -f1-5 "$2"); }
+same_history() { cmp -s <(history_losses "$1") <(history_losses "$2"); }
 
 for method in nashae ae; do
   for np in 1 2; do
@@ -38,7 +38,7 @@ for pair in "2 1" "1 2"; do
   train "$1" nashae "$dir" -steps 60
   train "$2" nashae "$dir" -steps 120 -restart auto
   grep -q "written by $1 rank(s), now $2" "$TMP/log" || fail "$1 -> $2 ranks: no restart message"
-  cmp -s <(head -61 "$dir/history.csv" | cut -d, -f1-5) <(head -61 "$TMP/nashae-$1-whole/history.csv" | cut -d, -f1-5) ||
+  cmp -s <(history_losses "$dir/history.csv" | head -61) <(history_losses "$TMP/nashae-$1-whole/history.csv" | head -61) ||
     fail "$1 -> $2 ranks: the first 60 history rows changed"
   "$MODELDIFF" "$TMP/nashae-$2-whole/model.h5" "$dir/model.h5" -tol 6e-2 -nets encoder,decoder >/dev/null ||
     fail "$1 -> $2 ranks: the restarted run left the 1-vs-2-rank tolerance"
