@@ -60,4 +60,10 @@ dt 2 train -batch 20 -options_file "$TMP/sub/outer.opts" -data "$data" -run_dir 
 [ "$(json_value "$TMP/ok/summary.json" latents)" = 3 ] || fail "-latents 3 from the nested file was not used"
 [ "$(json_value "$TMP/ok/summary.json" batch)" = 20 ] || fail "the command line's -batch 20 did not win over the file"
 echo "ok: BOM, comments, nested file, command line wins"
+
+# A method option's older name on the command line wins over its new name in a file.
+dt 1 train -options_file "$DT_SRCDIR/inputs/beam-nashae.opts" -lambda 0.3 -data "$data" -run_dir "$TMP/alias" -steps 2 \
+  -progress_every 0 >/dev/null 2>"$TMP/err" || fail "-lambda on the command line with -nashae_lambda in a file: $(cat "$TMP/err")"
+"$DT_BIN" inspect "$TMP/alias/model.h5" | grep -q -- "-nashae_lambda 0.29999" || fail "-lambda 0.3 did not win over the file"
+echo "ok: -lambda on the command line wins over -nashae_lambda in a file"
 pass "options files: $n kinds of bad input refused with one line, good files read"

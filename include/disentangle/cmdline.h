@@ -31,5 +31,8 @@ void cmdline_split(int *argc, char **args, CmdLine *cl);
 void cmdline_free(CmdLine *cl);
 /* After PetscInitialize: refuse a stray word, load the options files, check -log_view's path. */
 PetscErrorCode cmdline_load(MPI_Comm comm, const CmdLine *cl);
+/* Whether option `name` ("-name") was given on the command line (not only in a file); 0 before
+ * cmdline_load. */
+int cmdline_given(const char *name);
 
 #endif

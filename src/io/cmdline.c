@@ -209,8 +209,13 @@ static PetscErrorCode check_log_view(MPI_Comm comm) {
   PetscFunctionReturn(0);
 }
 
+static const CmdLine *loaded;
+
+int cmdline_given(const char *name) { return loaded && name[0] == '-' && given_on_command_line(loaded, name + 1); }
+
 PetscErrorCode cmdline_load(MPI_Comm comm, const CmdLine *cl) {
   PetscFunctionBeginUser;
+  loaded = cl;
   DT_INPUT_CHECK(!cl->stray[0], comm, "'%s' after %s is neither an option nor its value; one value per option",
                  cl->stray, cl->stray_after[0] ? cl->stray_after : "the command");
   for (int f = 0; f < cl->nfiles; f++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disentangle/cmdline.h"
 #include "disentangle/error.h"
 
 #define VALUE_LEN 4096
@@ -87,9 +88,17 @@ PetscErrorCode options_read(MPI_Comm comm, const OptSpec *spec, int n, void *opt
     OptSpec o = spec[i];
     value[0] = 0;
     PetscCall(PetscOptionsGetString(NULL, NULL, o.name, value, VALUE_LEN, &set));
-    if (!set && o.alias) { /* the older name: messages use the name the user wrote */
-      PetscCall(PetscOptionsGetString(NULL, NULL, o.alias, value, VALUE_LEN, &set));
-      o.name = o.alias;
+    if (o.alias) { /* the older name: messages use the name the user wrote */
+      PetscBool old = PETSC_FALSE;
+      char *other;
+      PetscCall(PetscMalloc1(VALUE_LEN, &other));
+      PetscCall(PetscOptionsGetString(NULL, NULL, o.alias, other, VALUE_LEN, &old));
+      /* both given (a file has one, the command line the other): the command line's wins */
+      if (old && (!set || (cmdline_given(o.alias) && !cmdline_given(o.name)))) {
+        snprintf(value, VALUE_LEN, "%s", other);
+        set = PETSC_TRUE, o.name = o.alias;
+      }
+      PetscCall(PetscFree(other));
     }
     DT_INPUT_CHECK(!set || strlen(value) < VALUE_LEN - 1, comm, "option %s: value too long", o.name);
     if (!set) continue;
