@@ -1,9 +1,9 @@
 #!/bin/bash
-# -help lists every option the program reads (the option table in src/driver/train.c),
+# -help lists every option the program reads (the option tables in src/run/run.c, src/method/*.c, ...),
 # options files and PETSc's own options work, bad commands are refused.
 . "$DT_SRCDIR/tests/lib.sh"
-for pair in train:train.c eval:eval.c report:report_command.c; do
-  command=${pair%%:*} source="$DT_SRCDIR/src/driver/${pair##*:}"
+for pair in train:run/run.c eval:driver/eval.c report:driver/report_command.c; do
+  command=${pair%%:*} source="$DT_SRCDIR/src/${pair##*:}"
   "$DT_BIN" "$command" -help >"$TMP/help" || fail "$command -help exited $?"
   options=$(sed -n 's/^ *{"\(-[a-z_]*\)", OPT_.*/\1/p' "$source")
   [ "$(echo "$options" | wc -l)" -ge 1 ] || fail "could not read the option table of $command"

@@ -12,9 +12,4 @@ typedef struct {
   PetscInt seed, base, tdv_d, eig_distributed_min, factor_values, factor_bins, metric_train, metric_eval;
 } EvalConfig;
 
-/* RUN_DIR/latents.h5 (encoded.h) from the run's model and the latents z[n][m] of its archive,
- * every rank holding all of them: the traversals start from sample ec->base (the last when
- * the archive is smaller). Collective. */
-PetscErrorCode eval_write_latents(Run *run, const EvalConfig *ec, const double *z);
-
 #endif

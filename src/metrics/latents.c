@@ -1,41 +1,5 @@
 #include "disentangle/latents.h"
 
-#include <float.h>
-
-#include "disentangle/comm.h"
-#include "disentangle/layers.h"
-#include "disentangle/tensor.h"
-
-PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec) {
-  PetscFunctionBeginUser;
-  const Par *par = m->par;
-  const int nl = m->ae.latents, chunk = m->ae.max_batch;
-  int off, cnt;
-  par_slice_chunks(archive_samples(a), chunk, par->rank, par->size, &off, &cnt);
-  double sq = 0.0;
-  float *x;
-  PetscCall(tensor_alloc((size_t)chunk * archive_features(a), &x));
-  for (int j = 0; j < nl; j++) zmin[j] = DBL_MAX, zmax[j] = -DBL_MAX;
-  for (int start = off; start < off + cnt; start += chunk) {
-    int n = PetscMin(chunk, off + cnt - start);
-    const float *z, *xhat;
-    PetscCall(archive_read(a, start, n, x));
-    autoencoder_forward(&m->ae, x, n, &z, &xhat);
-    sq += mse_forward_backward(NULL, xhat, x, (long)n * archive_features(a), 0.0f);
-    for (int r = 0; r < n; r++)
-      for (int j = 0; j < nl; j++) {
-        double v = z[(size_t)r * nl + j];
-        zmin[j] = PetscMin(zmin[j], v), zmax[j] = PetscMax(zmax[j], v);
-      }
-  }
-  tensor_free(&x);
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, zmin, nl, MPI_DOUBLE, MPI_MIN, par->world));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, zmax, nl, MPI_DOUBLE, MPI_MAX, par->world));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &sq, 1, MPI_DOUBLE, MPI_SUM, par->world));
-  if (rec) *rec = 0.5 * sq / ((double)archive_samples(a) * archive_features(a));
-  PetscFunctionReturn(0);
-}
-
 int latents_active(const double *zmin, const double *zmax, int m, double threshold) {
   int n = 0;
   for (int j = 0; j < m; j++) n += zmax[j] - zmin[j] > threshold;

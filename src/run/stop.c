@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "disentangle/driver.h"
+#include "disentangle/run.h"
 #include "disentangle/log.h"
 
 static volatile sig_atomic_t stop_requested;

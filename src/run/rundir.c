@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "disentangle/driver.h"
+#include "disentangle/run.h"
 #include "disentangle/error.h"
 #include "disentangle/log.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "disentangle/driver.h"
+#include "disentangle/run.h"
 #include <hdf5.h>
 #include "disentangle/error.h"
 #include "disentangle/log.h"

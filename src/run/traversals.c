@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "disentangle/encoded.h"
-#include "disentangle/eval.h"
+#include "disentangle/run.h"
 #include "disentangle/log.h"
 
 #define TRAVERSAL_STEPS 7
@@ -34,13 +34,13 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode eval_write_latents(Run *run, const EvalConfig *ec, const double *z) {
+PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
   const int m = run->method->ae.latents, n = (int)archive_samples(a), k = archive_nfactors(a);
   Encoded e = {.n = n, .m = m, .z = (double *)z, .active_threshold = run->cfg.active_threshold, .k = k,
                .factors = (double *)archive_factors(a), .steps = TRAVERSAL_STEPS, .features = archive_features(a),
-               .base = PetscMin(ec->base, n - 1), .step = run->step, .seed = run->cfg.seed};
+               .base = PetscMin(base, n - 1), .step = run->step, .seed = run->cfg.seed};
   e.sample_ndims = archive_sample_dims(a, e.sample_dims);
   archive_normalisation(a, &e.data_mean, &e.data_std);
   const char *const *names = archive_factor_names(a);
@@ -56,7 +56,7 @@ PetscErrorCode eval_write_latents(Run *run, const EvalConfig *ec, const double *
   }
   PetscCall(traversals(run, z, (int)e.base, e.zmin, e.zmax, e.traversals));
   char path[CONFIG_PATH_LEN + 32];
-  snprintf(path, sizeof path, "%s/latents.h5", ec->run_dir);
+  snprintf(path, sizeof path, "%s/latents.h5", run_dir);
   PetscCall(encoded_write(run->par.world, path, &e));
   log_info(run->par.world, "wrote %s", path);
   PetscCall(PetscFree3(e.zmin, e.zmax, e.traversals));

@@ -1,0 +1,105 @@
+/* A run (src/run/): its configuration, data, ranks and method, the training loop, restart,
+ * stop requests, checkpoints, the run directory, and encoding an archive with its model. The
+ * commands (src/driver/) call these and never each other. */
+#ifndef DISENTANGLE_RUN_H
+#define DISENTANGLE_RUN_H
+
+#include "disentangle/archive.h"
+#include "disentangle/ckpt.h"
+#include "disentangle/comm.h"
+#include "disentangle/config.h"
+#include "disentangle/method.h"
+#include "disentangle/options.h"
+
+/* The option table of `train` (bench reads the same options). */
+const OptSpec *train_options(int *n);
+
+/* Exit code of a run that stopped early on request (signal or STOP file) after writing a
+ * checkpoint: EX_TEMPFAIL of sysexits.h, "try again later" — i.e. resume with -restart auto. */
+#define DT_EXIT_STOPPED 75
+
+/* Everything a run is made of, set up from a Config: the data, the ranks, the method, and
+ * where the run is: the last completed step and the loss history up to it. */
+typedef struct {
+  Config cfg;
+  Archive *archive;
+  Par par;
+  Method *method;
+  void *method_opts; /* the method's own options (MethodOps.options) */
+  long step;
+  double *history; /* [history_rows][history_cols] */
+  long history_rows, history_cap;
+  int history_cols; /* step, the method's losses (MethodOps.loss_names), samples_per_s */
+  char history_columns[512]; /* their names, comma-separated: the header of history.csv */
+  char run_id[CKPT_RUN_ID_LEN + 1]; /* this run's identity, in every file it writes */
+  int continued;                    /* restarted from a checkpoint (of run run_id) */
+} Run;
+
+/* An empty run, safe to run_free. */
+void run_init(Run *run);
+/* Read and validate the options, open the data, create the method. */
+PetscErrorCode run_setup(MPI_Comm comm, Run *run);
+/* Open the data and create the method from run->cfg as it stands (norm: how to normalise;
+ * training: check that the batch fits the ranks and the data). */
+PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int training);
+/* A trained model for evaluation: the configuration stored in the model file (a checkpoint or
+ * model.h5), the data given (or the run's own when data is NULL or ""), normalised as in
+ * training, and the trained state loaded. */
+PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run);
+void run_free(Run *run);
+/* "-name value" lines of every option of the run, the common ones and the method's: what a
+ * checkpoint records (PetscMalloc'd). */
+PetscErrorCode run_options_text(const Run *run, char **text);
+PetscErrorCode run_history_append(Run *run, const double *row);
+
+/* Checkpoints of a run (src/run/checkpoints.c): DIR/ckpt-STEP.h5, the last -checkpoint_keep
+ * kept; the final model DIR/model.h5 in the same layout. */
+PetscErrorCode run_checkpoint(Run *run, const char *path);
+PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len);
+/* -restart none|auto|FILE: load the state and history; run->step is where to go on from.
+ * Sets run->run_id: the checkpoint's for a continued run, a new random one otherwise. */
+PetscErrorCode run_restart(Run *run);
+/* Once the run directory exists: lock it for this run (a second run on it is refused), refuse a
+ * new run where another run's files are, or a continued run in another run's directory, and
+ * record the run's identity in RUN_DIR/run.json. Nothing in the directory is changed when refused. */
+PetscErrorCode run_claim_dir(Run *run);
+/* A new random identity for run->run_id (rank 0 draws it, every rank gets it). */
+PetscErrorCode run_new_id(Run *run);
+/* The run RUN_DIR/run.json names (every rank gets it); "" when there is none. */
+PetscErrorCode run_dir_owner(const Run *run, char owner[CKPT_RUN_ID_LEN + 1]);
+
+/* Stop requests (src/run/stop.c): SIGTERM, SIGUSR1 or a file RUN_DIR/STOP make the run
+ * finish its step, checkpoint and exit with DT_EXIT_STOPPED. */
+void stop_install_handlers(void);
+int stop_signal(void);
+/* Once a step, collectively: is a stop requested (any rank), is a timed checkpoint due (rank 0
+ * decides, so clocks need not agree)? */
+PetscErrorCode stop_poll(const Run *run, int *stop, int *checkpoint_due);
+void stop_clear(const Run *run);
+
+/* The latents of every sample of the run's archive on every rank: z[n][latents]. Each rank
+ * encodes its block of samples, then the blocks are shared. */
+PetscErrorCode run_encode_all(Run *run, double *z);
+/* run_load_model (model "" = RUN_DIR/model.h5, filled in) then run_encode_all into *z
+ * (PetscMalloc'd): what eval and report start from. */
+PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model, size_t model_len, const char *data,
+                                Run *run, double **z);
+
+/* The training loop (src/run/loop.c). */
+PetscErrorCode run_make_dir(MPI_Comm comm, const char *dir);
+/* Steps run->step+1 .. steps, history.csv as it goes; *stopped: a stop was requested and a
+ * checkpoint written. */
+PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long *done_steps, int *stopped);
+/* RUN_DIR/summary.json of a finished run. */
+PetscErrorCode run_write_summary(const Run *run, const double *zmin, const double *zmax, double rec,
+                                 const StepLosses *last, double seconds, double ms_per_step);
+/* Encode and decode every sample (each rank a block of the archive); reduce per-latent min and
+ * max, and the reconstruction MSE/2 over the whole archive into *rec (when not NULL)
+ * (src/run/survey.c). */
+PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec);
+/* RUN_DIR/latents.h5 (encoded.h) from the run's model and the latents z[n][m] of its archive,
+ * every rank holding all of them: the traversals start from sample `base` (the last when the
+ * archive is smaller). Collective (src/run/traversals.c). */
+PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z);
+
+#endif

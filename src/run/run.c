@@ -1,0 +1,139 @@
+/* A run: its configuration (the option table every command that trains or loads a model reads),
+ * its data, ranks and method, and its loss history. */
+#include <cblas.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "disentangle/ckpt.h"
+#include "disentangle/error.h"
+#include "disentangle/jsonio.h"
+#include "disentangle/latents.h"
+#include "disentangle/log.h"
+#include "disentangle/run.h"
+#include "disentangle/tensor.h"
+
+#define CFG(field) offsetof(Config, field), sizeof(((Config *)0)->field)
+
+static const OptSpec train_spec[] = {
+  {"-method", OPT_STRING, CFG(method), "nashae", 0, 0, NULL, "what to train (see the methods' own options below)"},
+  {"-data", OPT_STRING, CFG(data), "data/beam.h5", 0, 0, NULL, "input archive(s), comma-separated HDF5 files with /data"},
+  {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory of ONE run: history.csv, summary.json, model.h5, run.json, checkpoints"},
+  {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
+  {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
+  {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
+  {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
+  {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
+  {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
+  {"-arch", OPT_STRING, CFG(arch), "mlp", 0, 0, "mlp|dsprites_conv|dsprites_fc", "encoder/decoder: mlp from -hidden/-activation, or a published dSprites net (64x64 images)"},
+  {"-rec_loss", OPT_STRING, CFG(rec_loss), "mse", 0, 0, "mse|bernoulli", "reconstruction: MSE/2, or Bernoulli cross-entropy on logits (data in [0,1], not normalised)"},
+  {"-lr", OPT_REAL, CFG(lr), "1e-3", 1e-12, 10, NULL, "Adam learning rate of encoder and decoder"},
+  {"-groups", OPT_INT, CFG(groups), "0", 0, 1e6, NULL, "adversary rank groups G (NashAE: regressor i on group i mod G); 0 = min(ranks, latents)"},
+  {"-data_mean", OPT_REAL, CFG(data_mean), "0", -1e300, 1e300, NULL, "normalisation mean (used with -data_std)"},
+  {"-data_std", OPT_REAL, CFG(data_std), "0", 0, 1e300, NULL, "normalisation std; 0 = the archive's mean/std attributes, else computed"},
+  {"-active_threshold", OPT_REAL, CFG(active_threshold), "0.2", 0, 1e300, NULL, "a latent is active when its range over the data exceeds this"},
+  {"-progress_every", OPT_INT, CFG(progress_every), "100", 0, 1e9, NULL, "progress line every N steps (0: none)"},
+  {"-blas_threads", OPT_INT, CFG(blas_threads), "1", 1, 1024, NULL, "OpenBLAS threads per rank (1 when ranks fill the cores)"},
+  {"-checkpoint_every", OPT_INT, CFG(checkpoint_every), "0", 0, 1e9, NULL, "write RUN_DIR/ckpt-STEP.h5 every N steps (0: off)"},
+  {"-checkpoint_minutes", OPT_REAL, CFG(checkpoint_minutes), "30", 0, 1e9, NULL, "and every T minutes of wall-clock time (0: off)"},
+  {"-checkpoint_keep", OPT_INT, CFG(checkpoint_keep), "3", 1, 1e6, NULL, "how many step checkpoints to keep (older ones are removed)"},
+  {"-restart", OPT_STRING, CFG(restart), "none", 0, 0, NULL, "none, auto (newest valid checkpoint in RUN_DIR) or a checkpoint file"},
+};
+
+const OptSpec *train_options(int *n) {
+  *n = (int)(sizeof train_spec / sizeof train_spec[0]);
+  return train_spec;
+}
+
+PetscErrorCode run_options_text(const Run *run, char **text) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  char *common, *own;
+  PetscCall(options_format(spec, nspec, &run->cfg, &common));
+  PetscCall(options_format(run->method->ops->options, run->method->ops->noptions, run->method_opts, &own));
+  size_t n = strlen(common) + strlen(own) + 1;
+  PetscCall(PetscMalloc1(n, text));
+  snprintf(*text, n, "%s%s", common, own);
+  PetscCall(PetscFree(common));
+  PetscCall(PetscFree(own));
+  PetscFunctionReturn(0);
+}
+
+void run_init(Run *run) {
+  memset(run, 0, sizeof *run);
+  run->par.group = MPI_COMM_NULL;
+}
+
+PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  const MethodOps *ops;
+  PetscCall(options_read(comm, spec, nspec, &run->cfg));
+  PetscCall(method_find(comm, run->cfg.method, &ops));
+  PetscCall(method_options_read(comm, ops, &run->method_opts));
+  PetscCall(options_reject_unknown(comm, spec, nspec));
+  /* a Bernoulli likelihood is of the values as they are, in [0, 1]: no normalisation unless asked for */
+  if (!strcmp(run->cfg.rec_loss, "bernoulli") && run->cfg.data_std == 0) run->cfg.data_mean = 0, run->cfg.data_std = 1;
+  ArchiveNorm norm = {.mean = run->cfg.data_mean, .std = run->cfg.data_std, .have_mean = run->cfg.data_std > 0,
+                      .have_std = run->cfg.data_std > 0};
+  PetscCall(run_build(comm, run, &norm, 1));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int training) {
+  PetscFunctionBeginUser;
+  int size;
+  Config *cfg = &run->cfg;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  if (cfg->groups == 0) cfg->groups = PetscMin(size, cfg->latents);
+  DT_INPUT_CHECK(cfg->groups <= size, comm, "option -groups: %d rank groups need at least as many ranks; this run has %d",
+                 (int)cfg->groups, size);
+  DT_INPUT_CHECK(!training || cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
+                 (int)cfg->batch, size);
+  openblas_set_num_threads((int)cfg->blas_threads);
+  PetscCall(archive_open(comm, cfg->data, norm, &run->archive));
+  DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
+                 "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
+                 (long long)archive_samples(run->archive), cfg->data, (long long)archive_samples(run->archive));
+  PetscCall(par_create(comm, (int)cfg->groups, &run->par));
+  int64_t dims[3];
+  int ndims = archive_sample_dims(run->archive, dims);
+  Shape sample = {ndims, {(int)dims[0], ndims == 3 ? (int)dims[1] : 1, ndims == 3 ? (int)dims[2] : 1}};
+  PetscCall(method_create_shaped(cfg, run->method_opts, &run->par, sample, &run->method));
+  const MethodOps *ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
+  int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
+  for (int k = 0; k < ops->nlosses; k++)
+    at += snprintf(run->history_columns + at, sizeof run->history_columns - at, ",%s", ops->loss_names[k]);
+  snprintf(run->history_columns + at, sizeof run->history_columns - at, ",samples_per_s");
+  run->history_cols = ops->nlosses + 2;
+  PetscFunctionReturn(0);
+}
+
+void run_free(Run *run) {
+  method_destroy(&run->method);
+  archive_close(&run->archive);
+  par_free(&run->par);
+  PetscFree(run->method_opts);
+  PetscFree(run->history);
+}
+
+PetscErrorCode run_history_append(Run *run, const double *row) {
+  PetscFunctionBeginUser;
+  if (run->history_rows == run->history_cap) {
+    long cap = run->history_cap ? 2 * run->history_cap : 1024;
+    double *grown;
+    PetscCall(PetscMalloc1((size_t)cap * run->history_cols, &grown));
+    if (run->history_rows) PetscCall(PetscArraycpy(grown, run->history, (size_t)run->history_rows * run->history_cols));
+    PetscCall(PetscFree(run->history));
+    run->history = grown, run->history_cap = cap;
+  }
+  PetscCall(PetscArraycpy(run->history + run->history_rows * run->history_cols, row, run->history_cols));
+  run->history_rows++;
+  PetscFunctionReturn(0);
+}
+
