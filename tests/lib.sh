@@ -11,11 +11,12 @@ fail() {
 }
 pass() { echo "PASS: $*"; }
 
-# dt NP ARGS...: the program on NP ranks
+# dt NP ARGS...: the program on NP ranks; a run that hangs is stopped after DT_TIMEOUT seconds
+# (exit 124) so that it fails its test instead of stalling the suite
 dt() {
   local np=$1
   shift
-  "$MPIEXEC" -n "$np" --oversubscribe "$DT_BIN" "$@"
+  timeout -k 10 "${DT_TIMEOUT:-300}" "$MPIEXEC" -n "$np" --oversubscribe "$DT_BIN" "$@"
 }
 
 # beam_archive NAME [beamgen options]: write (once) and print the path of an archive
