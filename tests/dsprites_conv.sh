@@ -21,30 +21,6 @@
 
 "$DSPRITES" -out "$TMP/ds.h5" -n 256 -seed 5 >/dev/null || fail "tools/dsprites -n 256"
 
-# compare_histories A B STEPS WINDOW TOL COLUMNS: the means over windows of WINDOW steps of the
-# named columns (of loss rec adv pred), steps 1..STEPS, agree to TOL relative to each column's
-# mean magnitude (tests/parallel_consistency.sh's function, which also prints the worst case)
-compare_histories() {
-  paste -d, "$1" "$2" | awk -F, -v last="$3" -v win="$4" -v tol="$5" -v cols="$6" '
-    NR == 1 || $1 > last { next }
-    { n++; w = int((n - 1) / win)
-      for (c = 2; c <= 5; c++) { a[w, c] += $c; b[w, c] += $(c + 6); m[c] += ($c < 0 ? -$c : $c) } }
-    END {
-      split("- loss rec adv pred", name, " ")
-      for (c = 2; c <= 5; c++) {
-        if (m[c] == 0 || index(" " cols " ", " " name[c] " ") == 0) continue
-        for (i = 0; i <= w; i++) {
-          d = (a[i, c] - b[i, c]) / win; d = d < 0 ? -d : d
-          r = d / (m[c] / n)
-          if (r > worst) { worst = r; at = i * win + 1; col = name[c] }
-        }
-      }
-      printf "  steps 1..%d, windows of %d: worst difference %.2e of the mean magnitude (from step %d, %s)\n",
-        last, win, worst, at, col
-      exit !(n == last && worst <= tol)
-    }'
-}
-
 for np in 1 2; do
   dt "$np" train -options_file "$DT_SRCDIR/inputs/dsprites-nashae.opts" -data "$TMP/ds.h5" -run_dir "$TMP/r$np" \
     -steps 20 -progress_every 0 2>"$TMP/err" || { cat "$TMP/err"; fail "dsprites_conv nashae on $np ranks"; }

@@ -57,3 +57,28 @@ json_value() {
 v = json.load(open(sys.argv[1]))[sys.argv[2]]
 for x in v if isinstance(v, list) else [v]: print(json.dumps(x))' "$1" "$2"
 }
+
+# compare_histories A B STEPS WINDOW TOL COLUMNS: the means over windows of WINDOW steps of the
+# named columns (those of COLUMNS the method reports, found by the header), steps 1..STEPS, agree
+# to TOL relative to each column's mean magnitude (adv crosses zero, so not relative to the value);
+# every one of the STEPS steps must be there
+compare_histories() {
+  paste -d, "$1" "$2" | awk -F, -v last="$3" -v win="$4" -v tol="$5" -v cols="$6" '
+    NR == 1 { half = NF / 2; for (c = 2; c <= half; c++) name[c] = $c; next }
+    $1 > last { next }
+    { n++; w = int((n - 1) / win)
+      for (c = 2; c < half; c++) { a[w, c] += $c; b[w, c] += $(c + half); m[c] += ($c < 0 ? -$c : $c) } }
+    END {
+      for (c = 2; c < half; c++) {
+        if (m[c] == 0 || index(" " cols " ", " " name[c] " ") == 0) continue
+        for (i = 0; i <= w; i++) {
+          d = (a[i, c] - b[i, c]) / win; d = d < 0 ? -d : d
+          r = d / (m[c] / n)
+          if (r > worst) { worst = r; at = i * win + 1; col = name[c] }
+        }
+      }
+      printf "  steps 1..%d, windows of %d: worst difference %.2e of the mean magnitude (from step %d, %s)\n",
+        last, win, worst, at, col
+      exit !(n == last && worst <= tol)
+    }'
+}
