@@ -15,9 +15,9 @@
  *                     (ae: loss, rec; nashae: loss, rec, adv, pred), samples_per_s
  * Format version 2 (version 1 had 2-D tensors only and a fixed 6-column history; it is refused
  * with a line naming both versions).
- * Written collectively: every rank writes its slice of the rows of every tensor and its own rows
- * of /rng and /cursor; first as NAME.tmp, fsync'd, then renamed, so a reader never sees a
- * half-written file. */
+ * Written by rank 0 through serial HDF5 (every rank holds the whole state; the collective write
+ * hung now and then in H5Fclose), every rank learning the outcome; first as NAME.tmp, fsync'd,
+ * then renamed, so a reader never sees a half-written file. Read collectively. */
 #ifndef DISENTANGLE_CKPT_H
 #define DISENTANGLE_CKPT_H
 
