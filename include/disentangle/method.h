@@ -70,9 +70,6 @@ struct Method {
   void *state; /* the method's own */
 };
 
-/* The registry: every method, in a fixed order. */
-int method_count(void);
-const MethodOps *method_at(int i);
 /* The method called `name`; an input error naming option -method and the choices when none is. */
 PetscErrorCode method_find(MPI_Comm comm, const char *name, const MethodOps **ops);
 /* "ae|nashae|...": the names -method accepts. */

@@ -11,9 +11,6 @@
 static const MethodOps *const registry[] = {&method_ae, &method_nashae};
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
-int method_count(void) { return NMETHODS; }
-const MethodOps *method_at(int i) { return registry[i]; }
-
 const char *method_choices(void) {
   static char choices[256];
   if (!choices[0])
