@@ -56,10 +56,16 @@ typedef struct {
   double *regp[M];
 } Ref;
 
+/* The latents: the encoder's code through the sigmoid head. */
+static void ref_encode(const Autoencoder *ae, const double *p, const double *x, int n, double *z) {
+  ref_net_forward(&ae->enc, p, x, n, z);
+  for (int i = 0; i < n * M; i++) z[i] = 1.0 / (1.0 + exp(-z[i]));
+}
+
 static double reference_loss(Ref *ref, const double *p, int nashae, double lambda) {
   Autoencoder *ae = &ref->me->ae;
   double z[B * M], xhat[B * L], rec = 0.0, adv = 0.0;
-  ref_net_forward(&ae->enc, p, ref->x, B, z);
+  ref_encode(ae, p, ref->x, B, z);
   ref_net_forward(&ae->dec, p + ae->enc.nparams, z, B, xhat);
   if (ref->bernoulli) { /* -x log s - (1 - x) log(1 - s), s = sigmoid(logit), summed over features, mean over rows */
     for (int i = 0; i < B * L; i++) {
@@ -130,7 +136,7 @@ static void check_method(const char *name, double lambda, int energy, const char
   ref.x = x;
   double *p = malloc(sizeof(double) * ae->nparams), zfixed[B * M];
   for (size_t k = 0; k < ae->nparams; k++) p[k] = ae->params[k];
-  ref_net_forward(&ae->enc, p, x, B, zfixed);
+  ref_encode(ae, p, x, B, zfixed);
   ref.zfixed = zfixed;
   if (nashae) {
     Net *nets[2 + M];
@@ -145,7 +151,8 @@ static void check_method(const char *name, double lambda, int energy, const char
   int off, cnt;
   par_slice(B, rank, size, &off, &cnt);
   StepLosses losses;
-  ref.me->ops->loss_gradient(ref.me, xf + off * L, cnt, 0, &losses);
+  Batch batch = {.step = 0, .offset = off, .count = cnt, .x = xf + off * L};
+  ref.me->ops->loss_gradient(ref.me, &batch, 0, &losses);
 
   double l0 = reference_loss(&ref, p, nashae, lambda);
   CHECK(fabs(losses.value[0] - l0) < 1e-5 * (1e-3 + fabs(l0)), "%s: loss %.9g vs reference %.9g", name, losses.value[0], l0);
@@ -209,8 +216,9 @@ static void check_conv_shapes(void) {
     float *x = malloc(sizeof(float) * B * 4096);
     for (int i = 0; i < B * 4096; i++) x[i] = rng_uniform(9, 1, 0, i) < 0.1 ? 1.0f : 0.0f;
     StepLosses a, b;
-    flat->ops->loss_gradient(flat, x + off * 4096, cnt, 0, &a);
-    image->ops->loss_gradient(image, x + off * 4096, cnt, 0, &b);
+    Batch batch = {.offset = off, .count = cnt, .x = x + off * 4096};
+    flat->ops->loss_gradient(flat, &batch, 0, &a);
+    image->ops->loss_gradient(image, &batch, 0, &b);
     CHECK(a.value[0] == b.value[0] && !memcmp(flat->ae.grads, image->ae.grads, flat->ae.nparams * sizeof(float)),
           "dsprites_conv: loss or gradient depend on how the sample shape was given (%.9g vs %.9g)", a.value[0], b.value[0]);
     CHECK(isfinite(a.value[0]) && a.value[0] > 0, "dsprites_conv: Bernoulli loss %g", a.value[0]);

@@ -62,6 +62,7 @@ int64_t sampler_index(const Sampler *s, int j);
 
 /* This rank's rows [offset, offset + count) of a global batch: the samples and their indices. */
 typedef struct {
+  int64_t step;   /* the global step it belongs to (the noise of stochastic heads is keyed by it) */
   int offset, count;
   float *x;       /* [count][features] */
   int64_t *index; /* [count] */

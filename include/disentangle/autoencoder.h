@@ -6,31 +6,35 @@
 
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
+#include "disentangle/head.h"
 #include "disentangle/net.h"
 #include "disentangle/optim.h"
 #include "disentangle/paramset.h"
 
 typedef struct {
-  Net enc, dec;
+  Net enc, dec;          /* encoder: sample -> code; decoder: latents -> sample */
+  Head head;             /* code -> latents */
   Shape sample;          /* one input sample: [L] or [C,H,W] */
   int features, latents, max_batch;
   int group;             /* its optimizer group in the ParamSet */
   size_t nparams;
   float *params, *grads; /* the group's blocks: [enc | dec] */
+  float *z;              /* [max_batch][latents] the head's output of the last forward */
   float *dz;             /* [max_batch][latents] latent gradient, summed over the loss terms */
+  float *dcode;          /* [max_batch][code width] its gradient at the encoder's output */
   float *dxhat;          /* [max_batch][features] */
 } Autoencoder;
 
-/* Encoder sample -> ... -> latents (latent_act on the code), decoder back to the sample's
+/* Encoder sample -> ... -> code (linear; the head's code width), head code -> latents, decoder back to the sample's
  * values with a linear output, as cfg->arch says (mlp: from cfg->hidden and cfg->activation;
  * dsprites_conv, dsprites_fc: the published NashAE dSprites nets, which need [1,64,64] samples);
  * registered in ps as group "autoencoder", allocated, and initialised from cfg->seed (nets 0
  * and 1). */
 PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
-                                  const LayerOps *latent_act);
+                                  const HeadOps *head);
 void autoencoder_free(Autoencoder *ae);
 
-/* z = enc(x), xhat = dec(z) for n rows. */
+/* code = enc(x), z = head(code), xhat = dec(z) for n rows (the head's noise: head_set_rows). */
 void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat);
 
 /* Reconstruction term (scale * squared error, e.g. (1 - lambda)/(2 B L) for (1-lambda)*MSE/2):
@@ -39,7 +43,11 @@ double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float 
 
 /* Backward through the decoder from ae->dxhat: decoder gradients, and ae->dz = d/dz. */
 void autoencoder_backward_decoder(Autoencoder *ae, int n);
-/* Backward through the encoder from ae->dz (after the methods added their latent terms). */
+/* Backward through the head: ae->dcode from ae->dz (after the terms at the latents added theirs). */
+void autoencoder_backward_head(Autoencoder *ae, int n);
+/* Backward through the encoder from ae->dcode (after the terms at the code added theirs). */
 void autoencoder_backward_encoder(Autoencoder *ae, const float *x, int n);
+/* The encoder's output of the last forward: [n][head_code_width]. */
+static inline const float *autoencoder_code(const Autoencoder *ae) { return ae->enc.acts[ae->enc.nlayers - 1]; }
 
 #endif

@@ -34,7 +34,7 @@ typedef struct {
   size_t options_size;
   /* Those of its options that fix the shape of the trained state (a checkpoint must agree). */
   const char *structural[METHOD_MAX_STRUCTURAL];
-  const LayerOps *latent_act;
+  const HeadOps *head; /* between encoder and decoder */
   /* Names of the losses a step reports (history.csv columns, /history, the report). */
   int nlosses;
   const char *loss_names[METHOD_MAX_LOSSES];
@@ -43,8 +43,8 @@ typedef struct {
   /* One training step on this rank's rows of the global batch. */
   PetscErrorCode (*step)(Method *m, const Batch *b, StepLosses *out);
   /* The autoencoder's loss and its gradient (summed over ranks) in ae.grads, with any adversary
-   * held as it is; no update. encoded: x was already forwarded by the caller. For the tests. */
-  PetscErrorCode (*loss_gradient)(Method *m, const float *x, int count, int encoded, StepLosses *out);
+   * held as it is; no update. encoded: b->x was already forwarded by the caller. For the tests. */
+  PetscErrorCode (*loss_gradient)(Method *m, const Batch *b, int encoded, StepLosses *out);
   void (*destroy)(Method *m);
   /* The nets of the model, in a fixed order (encoder and decoder first). */
   int (*nets)(Method *m, Net **nets, int max);
@@ -101,7 +101,7 @@ void method_update(Method *m, int group);
 PetscErrorCode method_state(Method *m, CkptState *state);
 void method_state_free(CkptState *state);
 
-/* Latents of n rows (no training state touched): z[n][latents]. */
+/* Latents of n rows (no training state touched; a stochastic head gives its mean): z[n][latents]. */
 void method_encode(Method *m, const float *x, int n, float *z);
 
 extern const MethodOps method_ae;

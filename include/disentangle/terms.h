@@ -12,6 +12,7 @@
 
 #include <petscsys.h>
 
+#include "disentangle/archive.h"
 #include "disentangle/config.h"
 
 typedef struct Method Method;
@@ -21,7 +22,8 @@ typedef struct Term Term;
 
 typedef enum {
   SITE_OUTPUT,  /* the decoder's output (reconstruction terms) */
-  SITE_LATENTS, /* the encoder's output */
+  SITE_LATENTS, /* the head's output, the latents z */
+  SITE_CODE,    /* the encoder's output, the head's input (e.g. mu and log sigma^2) */
   SITE_ENCODER, /* the output of encoder layer `layer` */
   SITE_DECODER  /* the output of decoder layer `layer` */
 } TermSite;
@@ -66,6 +68,6 @@ PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const Term
  * allreduce, the terms' gradients at their sites, backward through decoder and encoder, the
  * gradient allreduce. out: "loss" (sum of weight * first value) then every term's values. */
 struct StepLosses;
-PetscErrorCode terms_loss_gradient(Method *m, const float *x, int count, int encoded, struct StepLosses *out);
+PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, struct StepLosses *out);
 
 #endif

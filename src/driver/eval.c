@@ -66,7 +66,10 @@ static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long 
     int n = PetscMin(chunk, off + cnt - start);
     PetscCall(archive_read(a, start, n, xbuf));
     const float *x = xbuf;
-    if (net != enc) x = net_forward(enc, x, n); /* the decoder reads the code */
+    if (net != enc) { /* the decoder reads the latents */
+      method_encode(run->method, x, n, run->method->ae.z);
+      x = run->method->ae.z;
+    }
     net_forward(net, x, n);
     const float *out = net_dense_output(net, dense, &w);
     for (long i = 0; i < (long)n * w; i++) (*h)[(size_t)(start - off) * w + i] = out[i];

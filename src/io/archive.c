@@ -754,6 +754,6 @@ PetscErrorCode archive_next_batch(const Archive *a, Sampler *s, Batch *b) {
     b->index[j] = sampler_index(s, b->offset + j);
     PetscCall(archive_read(a, b->index[j], 1, b->x + (size_t)j * a->features));
   }
-  s->step++;
+  b->step = s->step++;
   PetscFunctionReturn(0);
 }

@@ -12,9 +12,7 @@ static PetscErrorCode ae_create(Method *me) {
 
 static PetscErrorCode ae_step(Method *me, const Batch *b, StepLosses *out) {
   PetscFunctionBeginUser;
-  const float *x = b->x;
-  const int count = b->count;
-  PetscCall(terms_loss_gradient(me, x, count, 0, out));
+  PetscCall(terms_loss_gradient(me, b, 0, out));
   method_update(me, me->ae.group);
   PetscFunctionReturn(0);
 }
@@ -31,7 +29,7 @@ static int ae_nets(Method *me, Net **nets, int max) {
 const MethodOps method_ae = {
   .name = "ae",
   .summary = "plain autoencoder (the lambda = 0 baseline, no regressors)",
-  .latent_act = &layer_sigmoid,
+  .head = &head_sigmoid,
   .nlosses = 2,
   .loss_names = {"loss", "rec"},
   .create = ae_create,

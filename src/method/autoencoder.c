@@ -11,7 +11,7 @@
 #define MAX_HIDDEN 16
 
 /* -arch mlp: features -> hidden... -> latents, decoder mirrored, from -hidden/-activation. */
-static PetscErrorCode build_mlp(Autoencoder *ae, const Config *cfg, const LayerOps *latent_act) {
+static PetscErrorCode build_mlp(Autoencoder *ae, const Config *cfg, int code_width) {
   PetscFunctionBeginUser;
   int hidden[MAX_HIDDEN], nh = 0, w[MAX_HIDDEN + 2];
   const LayerOps *act;
@@ -19,8 +19,8 @@ static PetscErrorCode build_mlp(Autoencoder *ae, const Config *cfg, const LayerO
   PetscCall(net_activation_from_name(cfg->activation, &act));
   w[0] = ae->features;
   for (int i = 0; i < nh; i++) w[1 + i] = hidden[i];
-  w[nh + 1] = ae->latents;
-  PetscCall(net_init_mlp(&ae->enc, "encoder", w, nh + 2, act, latent_act));
+  w[nh + 1] = code_width;
+  PetscCall(net_init_mlp(&ae->enc, "encoder", w, nh + 2, act, NULL));
   for (int i = 0; i < nh + 2; i++) w[i] = i == 0 ? ae->latents : i == nh + 1 ? ae->features : hidden[nh - i];
   PetscCall(net_init_mlp(&ae->dec, "decoder", w, nh + 2, act, NULL));
   PetscFunctionReturn(0);
@@ -45,7 +45,7 @@ static PetscErrorCode check_dsprites_input(const Config *cfg, Shape s) {
 /* -arch dsprites_conv, the published NashAE dSprites net: conv 4x4 stride 2 pad 1 with 32, 32,
  * 64 channels (64 -> 32 -> 16 -> 8), flatten, dense 256, dense m; the decoder mirrored with
  * transposed convolutions; SELU between layers, a linear output. */
-static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, const LayerOps *latent_act) {
+static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, int code_width) {
   PetscFunctionBeginUser;
   const int channels[3] = {32, 32, 64};
   PetscCall(check_dsprites_input(cfg, ae->sample));
@@ -59,8 +59,7 @@ static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, co
   PetscCall(net_add_flatten(e));
   PetscCall(net_add_dense(e, 256));
   PetscCall(net_add(e, &layer_selu, NULL, 0));
-  PetscCall(net_add_dense(e, ae->latents));
-  if (latent_act && latent_act != &layer_identity) PetscCall(net_add(e, latent_act, NULL, 0));
+  PetscCall(net_add_dense(e, code_width));
 
   PetscCall(net_create(d, "decoder", shape_vector(ae->latents)));
   PetscCall(net_add_dense(d, 256));
@@ -78,25 +77,27 @@ static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, co
 
 /* -arch dsprites_fc, its fully connected variant: 4096 -> 1200 -> 1200 -> m with ReLU, the
  * decoder mirrored with ReLU and a linear output. */
-static PetscErrorCode build_dsprites_fc(Autoencoder *ae, const Config *cfg, const LayerOps *latent_act) {
+static PetscErrorCode build_dsprites_fc(Autoencoder *ae, const Config *cfg, int code_width) {
   PetscFunctionBeginUser;
   PetscCall(check_dsprites_input(cfg, ae->sample));
-  int we[4] = {64 * 64, 1200, 1200, ae->latents}, wd[4] = {ae->latents, 1200, 1200, 64 * 64};
-  PetscCall(net_init_mlp(&ae->enc, "encoder", we, 4, &layer_relu, latent_act));
+  int we[4] = {64 * 64, 1200, 1200, code_width}, wd[4] = {ae->latents, 1200, 1200, 64 * 64};
+  PetscCall(net_init_mlp(&ae->enc, "encoder", we, 4, &layer_relu, NULL));
   PetscCall(net_init_mlp(&ae->dec, "decoder", wd, 4, &layer_relu, NULL));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
-                                  const LayerOps *latent_act) {
+                                  const HeadOps *head) {
   PetscFunctionBeginUser;
   memset(ae, 0, sizeof *ae);
   ae->sample = sample;
   ae->features = (int)shape_size(&sample), ae->latents = (int)cfg->latents, ae->max_batch = max_batch;
+  PetscCall(head_create(&ae->head, head, ae->latents, max_batch, (uint64_t)cfg->seed));
+  const int code = head_code_width(&ae->head);
   const char *arch = cfg->arch[0] ? cfg->arch : "mlp";
-  if (!strcmp(arch, "mlp")) PetscCall(build_mlp(ae, cfg, latent_act));
-  else if (!strcmp(arch, "dsprites_conv")) PetscCall(build_dsprites_conv(ae, cfg, latent_act));
-  else if (!strcmp(arch, "dsprites_fc")) PetscCall(build_dsprites_fc(ae, cfg, latent_act));
+  if (!strcmp(arch, "mlp")) PetscCall(build_mlp(ae, cfg, code));
+  else if (!strcmp(arch, "dsprites_conv")) PetscCall(build_dsprites_conv(ae, cfg, code));
+  else if (!strcmp(arch, "dsprites_fc")) PetscCall(build_dsprites_fc(ae, cfg, code));
   else DT_INPUT_ERROR(PETSC_COMM_WORLD, "option -arch: unknown architecture '%s'; allowed: mlp, dsprites_conv, dsprites_fc", arch);
   PetscCheck(net_out(&ae->dec) == ae->features, PETSC_COMM_SELF, PETSC_ERR_PLIB, "-arch %s: the decoder gives %d values, not %d",
              arch, net_out(&ae->dec), ae->features);
@@ -111,7 +112,9 @@ PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *c
   PetscCall(net_bind(&ae->dec, ps, max_batch));
   net_init_params(&ae->enc, (uint64_t)cfg->seed, 0);
   net_init_params(&ae->dec, (uint64_t)cfg->seed, 1);
+  PetscCall(tensor_alloc((size_t)max_batch * ae->latents, &ae->z));
   PetscCall(tensor_alloc((size_t)max_batch * ae->latents, &ae->dz));
+  PetscCall(tensor_alloc((size_t)max_batch * code, &ae->dcode));
   PetscCall(tensor_alloc((size_t)max_batch * ae->features, &ae->dxhat));
   PetscFunctionReturn(0);
 }
@@ -119,14 +122,18 @@ PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *c
 void autoencoder_free(Autoencoder *ae) {
   net_free(&ae->enc);
   net_free(&ae->dec);
+  head_free(&ae->head);
+  tensor_free(&ae->z);
   tensor_free(&ae->dz);
+  tensor_free(&ae->dcode);
   tensor_free(&ae->dxhat);
 }
 
 void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat) {
   const float *code = net_forward(&ae->enc, x, n);
-  if (z) *z = code;
-  const float *out = net_forward(&ae->dec, code, n);
+  ae->head.ops->forward(&ae->head, code, n, ae->z);
+  if (z) *z = ae->z;
+  const float *out = net_forward(&ae->dec, ae->z, n);
   if (xhat) *xhat = out;
 }
 
@@ -136,10 +143,13 @@ double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float 
 }
 
 void autoencoder_backward_decoder(Autoencoder *ae, int n) {
-  const float *z = ae->enc.acts[ae->enc.nlayers - 1];
-  net_backward(&ae->dec, z, ae->dxhat, n, 1, ae->dz);
+  net_backward(&ae->dec, ae->z, ae->dxhat, n, 1, ae->dz);
+}
+
+void autoencoder_backward_head(Autoencoder *ae, int n) {
+  ae->head.ops->backward(&ae->head, autoencoder_code(ae), ae->z, ae->dz, n, ae->dcode);
 }
 
 void autoencoder_backward_encoder(Autoencoder *ae, const float *x, int n) {
-  net_backward(&ae->enc, x, ae->dz, n, 1, NULL);
+  net_backward(&ae->enc, x, ae->dcode, n, 1, NULL);
 }

@@ -91,7 +91,7 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   me->features = (int)shape_size(&sample);
   me->global_batch = (int)cfg->batch;
   paramset_init(&me->params);
-  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, ops->latent_act));
+  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, ops->head));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
   int nvalues = 1;
@@ -117,7 +117,7 @@ void method_destroy(Method **m) {
 
 void method_encode(Method *m, const float *x, int n, float *z) {
   const float *code = net_forward(&m->ae.enc, x, n);
-  memcpy(z, code, (size_t)n * m->ae.latents * sizeof *z);
+  m->ae.head.ops->encode(&m->ae.head, code, n, z);
 }
 
 PetscErrorCode method_add_term(Method *m, const TermOps *ops, double weight, TermSite site, int layer, void *state) {

@@ -209,7 +209,7 @@ static int nash_nstats(const Term *t, const Method *me) {
 static void nash_local(Term *t, Method *me, const float *x, int count, double *stats) {
   (void)x;
   Nash *s = t->state;
-  adversary_statistics(s, me->ae.enc.acts[me->ae.enc.nlayers - 1], count, stats);
+  adversary_statistics(s, me->ae.z, count, stats);
   stats[3 * s->m] = s->pred_sq;
 }
 
@@ -222,7 +222,7 @@ static void nash_backward(Term *t, Method *me, const float *x, int count, const 
     zmean[i] = st[i] / B;
     adv += st[2 * m + i] / B - zmean[i] * (st[m + i] / B);
   }
-  adversary_backward(s, me->ae.enc.acts[me->ae.enc.nlayers - 1], count, zmean, t->weight, B, dz);
+  adversary_backward(s, me->ae.z, count, zmean, t->weight, B, dz);
   values[0] = adv;
   values[1] = 0.5 * st[3 * m] / ((double)B * m);
 }
@@ -240,10 +240,11 @@ static PetscErrorCode nashae_step(Method *me, const Batch *b, StepLosses *out) {
   const int count = b->count;
   Nash *s = me->state;
   const float *z;
+  head_set_rows(&me->ae.head, b->step, b->offset);
   autoencoder_forward(&me->ae, x, count, &z, NULL);
   PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
   PetscCall(train_regressors(me, &s->pred_sq));
-  PetscCall(terms_loss_gradient(me, x, count, 1, out));
+  PetscCall(terms_loss_gradient(me, b, 1, out));
   method_update(me, me->ae.group);
   PetscFunctionReturn(0);
 }
@@ -275,7 +276,7 @@ const MethodOps method_nashae = {
   .noptions = sizeof nashae_options / sizeof *nashae_options,
   .options_size = sizeof(NashOptions),
   .structural = {"-nashae_reg_hidden"},
-  .latent_act = &layer_sigmoid,
+  .head = &head_sigmoid,
   .nlosses = 4,
   .loss_names = {"loss", "rec", "adv", "pred"},
   .create = nashae_create,

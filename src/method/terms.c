@@ -71,6 +71,7 @@ static float *site_gradient(Method *m, const Term *t) {
   switch (t->site) {
   case SITE_OUTPUT: return m->ae.dxhat;
   case SITE_LATENTS: return m->ae.dz;
+  case SITE_CODE: return m->ae.dcode;
   case SITE_ENCODER: return m->site_grad[0][t->layer];
   case SITE_DECODER: return m->site_grad[1][t->layer];
   }
@@ -81,6 +82,7 @@ static long site_width(const Method *m, const Term *t) {
   switch (t->site) {
   case SITE_OUTPUT: return m->ae.features;
   case SITE_LATENTS: return m->ae.latents;
+  case SITE_CODE: return head_code_width(&m->ae.head);
   case SITE_ENCODER: return shape_size(&m->ae.enc.layers[t->layer].out);
   case SITE_DECODER: return shape_size(&m->ae.dec.layers[t->layer].out);
   }
@@ -108,11 +110,16 @@ static void inject_sites(Method *m, int count, int on) {
   }
 }
 
-PetscErrorCode terms_loss_gradient(Method *m, const float *x, int count, int encoded, StepLosses *out) {
+PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepLosses *out) {
   PetscFunctionBeginUser;
   Autoencoder *ae = &m->ae;
+  const float *x = b->x;
+  const int count = b->count;
   double values[METHOD_MAX_LOSSES] = {0};
-  if (!encoded) autoencoder_forward(ae, x, count, NULL, NULL);
+  if (!encoded) {
+    head_set_rows(&ae->head, b->step, b->offset);
+    autoencoder_forward(ae, x, count, NULL, NULL);
+  }
   int set = 0;
   for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
   if (!set) memset(ae->dxhat, 0, (size_t)count * ae->features * sizeof *ae->dxhat);
@@ -124,6 +131,8 @@ PetscErrorCode terms_loss_gradient(Method *m, const float *x, int count, int enc
   site_backward(m, SITE_DECODER, x, count, values);
   autoencoder_backward_decoder(ae, count); /* dz = d/dz of everything downstream */
   site_backward(m, SITE_LATENTS, x, count, values);
+  autoencoder_backward_head(ae, count);
+  site_backward(m, SITE_CODE, x, count, values);
   site_backward(m, SITE_ENCODER, x, count, values);
   autoencoder_backward_encoder(ae, x, count);
   inject_sites(m, count, 0);

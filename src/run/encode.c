@@ -14,8 +14,8 @@ PetscErrorCode run_encode_all(Run *run, double *z) {
   for (int start = off; start < off + cnt; start += chunk) {
     int rows = PetscMin(chunk, off + cnt - start);
     PetscCall(archive_read(a, start, rows, x));
-    const float *code = net_forward(&run->method->ae.enc, x, rows);
-    for (long i = 0; i < (long)rows * m; i++) z[(size_t)start * m + i] = code[i];
+    method_encode(run->method, x, rows, run->method->ae.z);
+    for (long i = 0; i < (long)rows * m; i++) z[(size_t)start * m + i] = run->method->ae.z[i];
   }
   tensor_free(&x);
   int *counts, *displs;
