@@ -16,7 +16,7 @@ typedef struct {
   char hidden[CONFIG_WORD_LEN];      /* encoder hidden widths, e.g. "200,80,40"; decoder mirrors */
   char activation[CONFIG_WORD_LEN];  /* hidden activation of encoder and decoder */
   char arch[CONFIG_WORD_LEN];        /* mlp (from hidden/activation) | dsprites_conv | dsprites_fc */
-  char rec_loss[CONFIG_WORD_LEN];    /* mse | bernoulli (on the decoder's logits; data in [0,1]) */
+  char rec_loss[CONFIG_WORD_LEN];    /* mse | gaussian | bernoulli (on the decoder's logits; data in [0,1]) */
   PetscReal lr;
   PetscInt groups;                   /* adversary rank groups; 0 = min(ranks, latents) */
   PetscReal data_mean, data_std;     /* normalisation override; std 0 = from the archive */

@@ -67,7 +67,8 @@ struct Method {
   int nstats;                   /* their statistics buffer */
   double *stats;
   float *site_grad[2][NET_MAX_LAYERS]; /* gradients injected at encoder [0] / decoder [1] layers */
-  void *state; /* the method's own */
+  int64_t step; /* the step of the batch now trained on (0 for the first) */
+  void *state;  /* the method's own */
 };
 
 /* The method called `name`; an input error naming option -method and the choices when none is. */
@@ -90,6 +91,12 @@ void method_destroy(Method **m);
 /* Attach a loss term (state: the term's own, not owned); its statistics slot is allocated here. */
 PetscErrorCode method_add_term(Method *m, const TermOps *ops, double weight, TermSite site, int layer, void *state);
 
+/* The step of a method that trains the autoencoder alone: the terms' loss and gradient, then
+ * one optimizer step on its group. */
+PetscErrorCode method_step_autoencoder(Method *m, const Batch *b, StepLosses *out);
+/* The nets of such a method: encoder and decoder. */
+int method_nets_autoencoder(Method *m, Net **nets, int max);
+
 /* The optimizer of a group (me->optim[group]). */
 PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, double lr);
 /* One optimizer step on a group whose gradients are complete (summed over ranks), then clear them. */
@@ -106,5 +113,7 @@ void method_encode(Method *m, const float *x, int n, float *z);
 
 extern const MethodOps method_ae;
 extern const MethodOps method_nashae;
+extern const MethodOps method_betavae;
+extern const MethodOps method_annealedvae;
 
 #endif

@@ -55,11 +55,27 @@ struct Term {
 
 /* Reconstruction as MSE/2 over the global batch: sum (xhat - x)^2 / (2 B L), at SITE_OUTPUT. */
 extern const TermOps term_mse;
+/* Reconstruction as the negative log-likelihood of x under N(xhat, I) up to its constant: squared
+ * error / 2 summed over a sample's values, averaged over the global batch (the VAE family's). */
+extern const TermOps term_gaussian;
 /* Reconstruction as Bernoulli cross-entropy of x in [0,1] under sigmoid(logits), the decoder's
  * output being the logits: summed over features, averaged over the global batch, at SITE_OUTPUT.
  * Reports "rec" too. The data must not be normalised (-data_mean 0 -data_std 1). */
 extern const TermOps term_bernoulli;
-/* The reconstruction term option -rec_loss names (mse | bernoulli); bernoulli needs the data
+/* KL(q(z|x) || N(0, I)) of a Gaussian head, summed over latents, averaged over the global batch,
+ * at SITE_CODE (mu and log sigma^2). Reports "kl". */
+extern const TermOps term_kl;
+/* The capacity-controlled KL of AnnealedVAE (Burgess et al. 2018): |KL - C| with C raised
+ * linearly from 0 to c_max over c_steps steps (state: a KlCapacity). Reports "kl_gap", "kl". */
+typedef struct {
+  double c_max;
+  long c_steps;
+} KlCapacity;
+extern const TermOps term_kl_capacity;
+/* The KL of each latent over n rows of code: kl[j] = sum_rows KL_j (not averaged). */
+void kl_per_latent(const float *code, int n, int m, double *kl);
+
+/* The reconstruction term option -rec_loss names (mse | gaussian | bernoulli); bernoulli needs the data
  * unnormalised (cfg->data_mean 0, data_std 1): an input error otherwise. */
 PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const TermOps **ops);
 

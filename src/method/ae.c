@@ -1,5 +1,4 @@
-/* The plain autoencoder: reconstruction only (MSE/2 or Bernoulli, -rec_loss), the lambda = 0
- * baseline of NashAE. */
+/* The plain autoencoder: reconstruction only (-rec_loss), the lambda = 0 baseline of NashAE. */
 #include "disentangle/method.h"
 
 static PetscErrorCode ae_create(Method *me) {
@@ -10,21 +9,7 @@ static PetscErrorCode ae_create(Method *me) {
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode ae_step(Method *me, const Batch *b, StepLosses *out) {
-  PetscFunctionBeginUser;
-  PetscCall(terms_loss_gradient(me, b, 0, out));
-  method_update(me, me->ae.group);
-  PetscFunctionReturn(0);
-}
-
 static void ae_destroy(Method *me) { (void)me; }
-
-static int ae_nets(Method *me, Net **nets, int max) {
-  int n = 0;
-  if (n < max) nets[n++] = &me->ae.enc;
-  if (n < max) nets[n++] = &me->ae.dec;
-  return n;
-}
 
 const MethodOps method_ae = {
   .name = "ae",
@@ -33,8 +18,8 @@ const MethodOps method_ae = {
   .nlosses = 2,
   .loss_names = {"loss", "rec"},
   .create = ae_create,
-  .step = ae_step,
+  .step = method_step_autoencoder,
   .loss_gradient = terms_loss_gradient,
   .destroy = ae_destroy,
-  .nets = ae_nets,
+  .nets = method_nets_autoencoder,
 };

@@ -8,7 +8,7 @@
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here. */
-static const MethodOps *const registry[] = {&method_ae, &method_nashae};
+static const MethodOps *const registry[] = {&method_ae, &method_nashae, &method_betavae, &method_annealedvae};
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
 const char *method_choices(void) {
@@ -145,6 +145,20 @@ PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, d
   optim_free(&m->optim[group]);
   PetscCall(optim_create(&m->optim[group], ops, m->params.groups[group].n, lr));
   PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_step_autoencoder(Method *m, const Batch *b, StepLosses *out) {
+  PetscFunctionBeginUser;
+  PetscCall(m->ops->loss_gradient(m, b, 0, out));
+  method_update(m, m->ae.group);
+  PetscFunctionReturn(0);
+}
+
+int method_nets_autoencoder(Method *m, Net **nets, int max) {
+  int n = 0;
+  if (n < max) nets[n++] = &m->ae.enc;
+  if (n < max) nets[n++] = &m->ae.dec;
+  return n;
 }
 
 void method_update(Method *m, int group) {

@@ -1,6 +1,7 @@
 /* The step's objective as a sum of loss terms over one statistics allreduce (terms.h). */
 #include "disentangle/terms.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "disentangle/error.h"
@@ -31,6 +32,23 @@ static void mse_backward(Term *t, Method *m, const float *x, int count, const do
 const TermOps term_mse = {
   .name = "mse", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1, .nstats = mse_nstats, .local = mse_local, .backward = mse_backward};
 
+/* ---- reconstruction: Gaussian log-likelihood, summed over a sample's values ----------------- */
+
+static void gaussian_local(Term *t, Method *m, const float *x, int count, double *stats) {
+  Autoencoder *ae = &m->ae;
+  float scale = (float)(t->weight / (double)m->global_batch);
+  stats[0] = mse_forward_backward(ae->dxhat, ae->dec.acts[ae->dec.nlayers - 1], x, (long)count * ae->features, scale);
+}
+
+static void gaussian_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
+                              float *grad) {
+  (void)t, (void)x, (void)count, (void)grad;
+  values[0] = 0.5 * stats[0] / m->global_batch;
+}
+
+const TermOps term_gaussian = {.name = "gaussian", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1,
+                               .nstats = mse_nstats, .local = gaussian_local, .backward = gaussian_backward};
+
 /* ---- reconstruction: Bernoulli cross-entropy on the decoder's logits ------------------------- */
 
 /* Summed over the features, averaged over the global batch (the disentanglement literature's
@@ -55,8 +73,9 @@ PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const Term
   PetscFunctionBeginUser;
   const char *rec_loss = cfg->rec_loss;
   if (!rec_loss[0] || !strcmp(rec_loss, "mse")) *ops = &term_mse;
+  else if (!strcmp(rec_loss, "gaussian")) *ops = &term_gaussian;
   else if (!strcmp(rec_loss, "bernoulli")) *ops = &term_bernoulli;
-  else DT_INPUT_ERROR(comm, "option -rec_loss: unknown reconstruction loss '%s'; allowed: mse, bernoulli", rec_loss);
+  else DT_INPUT_ERROR(comm, "option -rec_loss: unknown reconstruction loss '%s'; allowed: mse, gaussian, bernoulli", rec_loss);
   /* cross-entropy against normalised values (outside [0,1]) is not a likelihood, and its minimum
    * is not at xhat = x: refuse rather than train on it */
   DT_INPUT_CHECK(*ops != &term_bernoulli || (cfg->data_mean == 0 && cfg->data_std == 1), comm,
@@ -64,6 +83,68 @@ PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const Term
                  (double)cfg->data_mean, (double)cfg->data_std);
   PetscFunctionReturn(0);
 }
+
+/* ---- KL(N(mu, sigma^2) || N(0, 1)) of a Gaussian head, at the code [mu | log sigma^2] ------- */
+
+void kl_per_latent(const float *code, int n, int m, double *kl) {
+  for (int j = 0; j < m; j++) kl[j] = 0.0;
+  for (int r = 0; r < n; r++) {
+    const float *mu = code + (size_t)r * 2 * m, *logvar = mu + m;
+    for (int j = 0; j < m; j++) kl[j] += 0.5 * ((double)mu[j] * mu[j] + exp((double)logvar[j]) - logvar[j] - 1.0);
+  }
+}
+
+static int kl_nstats(const Term *t, const Method *m) {
+  (void)t, (void)m;
+  return 1;
+}
+
+static void kl_local(Term *t, Method *m, const float *x, int count, double *stats) {
+  (void)t, (void)x;
+  const int lat = m->ae.latents;
+  double kl[lat];
+  kl_per_latent(autoencoder_code(&m->ae), count, lat, kl);
+  stats[0] = 0.0;
+  for (int j = 0; j < lat; j++) stats[0] += kl[j];
+}
+
+/* grad += w/B (mu, (exp(log sigma^2) - 1)/2) for each row: d(w KL/B) */
+static void kl_add_gradient(const Method *m, const float *code, int count, double w, float *grad) {
+  const int lat = m->ae.latents;
+  const float s = (float)(w / m->global_batch);
+  for (int r = 0; r < count; r++) {
+    const float *mu = code + (size_t)r * 2 * lat, *logvar = mu + lat;
+    float *gmu = grad + (size_t)r * 2 * lat, *glogvar = gmu + lat;
+    for (int j = 0; j < lat; j++) {
+      gmu[j] += s * mu[j];
+      glogvar[j] += s * 0.5f * (expf(logvar[j]) - 1.0f);
+    }
+  }
+}
+
+static void kl_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values, float *grad) {
+  (void)x;
+  kl_add_gradient(m, autoencoder_code(&m->ae), count, t->weight, grad);
+  values[0] = stats[0] / m->global_batch;
+}
+
+const TermOps term_kl = {.name = "kl", .nvalues = 1, .value_names = {"kl"}, .nstats = kl_nstats, .local = kl_local, .backward = kl_backward};
+
+/* |KL - C|: its gradient is sign(KL - C) times KL's, so it needs the GLOBAL KL first. */
+static void kl_capacity_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
+                                 float *grad) {
+  (void)x;
+  const KlCapacity *cap = t->state;
+  double kl = stats[0] / m->global_batch;
+  double c = cap->c_max * (cap->c_steps > 0 ? PetscMin(1.0, (double)m->step / (double)cap->c_steps) : 1.0);
+  double sign = kl > c ? 1.0 : kl < c ? -1.0 : 0.0;
+  kl_add_gradient(m, autoencoder_code(&m->ae), count, t->weight * sign, grad);
+  values[0] = fabs(kl - c);
+  values[1] = kl;
+}
+
+const TermOps term_kl_capacity = {.name = "kl_capacity", .nvalues = 2, .value_names = {"kl_gap", "kl"}, .nstats = kl_nstats,
+                                  .local = kl_local, .backward = kl_capacity_backward};
 
 /* ---- the pass over all terms ------------------------------------------------------------------ */
 
@@ -116,6 +197,7 @@ PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepL
   const float *x = b->x;
   const int count = b->count;
   double values[METHOD_MAX_LOSSES] = {0};
+  m->step = b->step;
   if (!encoded) {
     head_set_rows(&ae->head, b->step, b->offset);
     autoencoder_forward(ae, x, count, NULL, NULL);

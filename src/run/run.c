@@ -29,7 +29,7 @@ static const OptSpec train_spec[] = {
   {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
   {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
   {"-arch", OPT_STRING, CFG(arch), "mlp", 0, 0, "mlp|dsprites_conv|dsprites_fc", "encoder/decoder: mlp from -hidden/-activation, or a published dSprites net (64x64 images)"},
-  {"-rec_loss", OPT_STRING, CFG(rec_loss), "mse", 0, 0, "mse|bernoulli", "reconstruction: MSE/2, or Bernoulli cross-entropy on logits (data in [0,1], not normalised)"},
+  {"-rec_loss", OPT_STRING, CFG(rec_loss), "mse", 0, 0, "mse|gaussian|bernoulli", "reconstruction: MSE/2 (mean over values); gaussian: squared error/2 summed over a sample's values (the unit-variance Gaussian likelihood of the VAE family); Bernoulli cross-entropy on logits (data in [0,1], not normalised)"},
   {"-lr", OPT_REAL, CFG(lr), "1e-3", 1e-12, 10, NULL, "Adam learning rate of encoder and decoder"},
   {"-groups", OPT_INT, CFG(groups), "0", 0, 1e6, NULL, "adversary rank groups G (NashAE: regressor i on group i mod G); 0 = min(ranks, latents)"},
   {"-data_mean", OPT_REAL, CFG(data_mean), "0", -1e300, 1e300, NULL, "normalisation mean (used with -data_std)"},
