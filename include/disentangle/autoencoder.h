@@ -37,6 +37,9 @@ void autoencoder_free(Autoencoder *ae);
 /* code = enc(x), z = head(code), xhat = dec(z) for n rows (the head's noise: head_set_rows). */
 void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat);
 
+/* As autoencoder_forward without noise: z = the head's encoding (a Gaussian head's mean). */
+void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat);
+
 /* Reconstruction term (scale * squared error, e.g. (1 - lambda)/(2 B L) for (1-lambda)*MSE/2):
  * returns this rank's sum of squared errors and leaves d(loss)/dxhat in ae->dxhat. */
 double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float scale);

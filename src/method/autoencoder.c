@@ -137,6 +137,14 @@ void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z
   if (xhat) *xhat = out;
 }
 
+void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat) {
+  const float *code = net_forward(&ae->enc, x, n);
+  ae->head.ops->encode(&ae->head, code, n, ae->z);
+  if (z) *z = ae->z;
+  const float *out = net_forward(&ae->dec, ae->z, n);
+  if (xhat) *xhat = out;
+}
+
 double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float scale) {
   const float *xhat = ae->dec.acts[ae->dec.nlayers - 1];
   return mse_forward_backward(ae->dxhat, xhat, x, (long)n * ae->features, scale);

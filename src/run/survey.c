@@ -1,7 +1,10 @@
-/* The latents of a trained model over its whole archive: ranges and reconstruction error. */
+/* The latents of a trained model over its whole archive: ranges and reconstruction error, both
+ * without noise (a Gaussian head's mean), the error in the data's units (a Bernoulli decoder's
+ * logits as probabilities). */
 #include "disentangle/run.h"
 
 #include <float.h>
+#include <string.h>
 
 #include "disentangle/comm.h"
 #include "disentangle/layers.h"
@@ -14,15 +17,22 @@ PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double 
   int off, cnt;
   par_slice_chunks(archive_samples(a), chunk, par->rank, par->size, &off, &cnt);
   double sq = 0.0;
-  float *x;
-  PetscCall(tensor_alloc((size_t)chunk * archive_features(a), &x));
+  const int logits = !strcmp(m->cfg->rec_loss, "bernoulli");
+  const long width = archive_features(a);
+  float *x, *prob = NULL;
+  PetscCall(tensor_alloc((size_t)chunk * width, &x));
+  if (logits) PetscCall(tensor_alloc((size_t)chunk * width, &prob));
   for (int j = 0; j < nl; j++) zmin[j] = DBL_MAX, zmax[j] = -DBL_MAX;
   for (int start = off; start < off + cnt; start += chunk) {
     int n = PetscMin(chunk, off + cnt - start);
     const float *z, *xhat;
     PetscCall(archive_read(a, start, n, x));
-    autoencoder_forward(&m->ae, x, n, &z, &xhat);
-    sq += mse_forward_backward(NULL, xhat, x, (long)n * archive_features(a), 0.0f);
+    autoencoder_reconstruct(&m->ae, x, n, &z, &xhat);
+    if (logits) {
+      sigmoid_forward(prob, xhat, (long)n * width);
+      xhat = prob;
+    }
+    sq += mse_forward_backward(NULL, xhat, x, (long)n * width, 0.0f);
     for (int r = 0; r < n; r++)
       for (int j = 0; j < nl; j++) {
         double v = z[(size_t)r * nl + j];
@@ -30,6 +40,7 @@ PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double 
       }
   }
   tensor_free(&x);
+  tensor_free(&prob);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, zmin, nl, MPI_DOUBLE, MPI_MIN, par->world));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, zmax, nl, MPI_DOUBLE, MPI_MAX, par->world));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &sq, 1, MPI_DOUBLE, MPI_SUM, par->world));
