@@ -68,6 +68,7 @@ struct Method {
   double *stats;
   float *site_grad[2][NET_MAX_LAYERS]; /* gradients injected at encoder [0] / decoder [1] layers */
   int64_t step; /* the step of the batch now trained on (0 for the first) */
+  int64_t dataset_size; /* samples the batches are drawn from (set by the run layer; 0: unknown) */
   void *state;  /* the method's own */
 };
 
@@ -115,5 +116,6 @@ extern const MethodOps method_ae;
 extern const MethodOps method_nashae;
 extern const MethodOps method_betavae;
 extern const MethodOps method_annealedvae;
+extern const MethodOps method_betatcvae;
 
 #endif
