@@ -68,6 +68,7 @@ struct Method {
   double *stats;
   float *site_grad[2][NET_MAX_LAYERS]; /* gradients injected at encoder [0] / decoder [1] layers */
   int64_t step; /* the step of the batch now trained on (0 for the first) */
+  int64_t dataset_size; /* samples the batches are drawn from (set by the run layer; 0: unknown) */
   void *state;  /* the method's own */
 };
 
@@ -111,10 +112,5 @@ void method_state_free(CkptState *state);
 /* Latents of n rows (no training state touched; a stochastic head gives its mean): z[n][latents]. */
 void method_encode(Method *m, const float *x, int n, float *z);
 
-extern const MethodOps method_ae;
-extern const MethodOps method_nashae;
-extern const MethodOps method_betavae;
-extern const MethodOps method_annealedvae;
-extern const MethodOps method_dipvae;
 
 #endif

@@ -7,8 +7,16 @@
 #include "disentangle/log.h"
 #include "disentangle/tensor.h"
 
-/* The registry: a new method is one file and one line here. */
-static const MethodOps *const registry[] = {&method_ae, &method_nashae, &method_betavae, &method_annealedvae, &method_dipvae};
+/* The registry: a new method is one file and one line here (and its name in the extern line). */
+extern const MethodOps method_ae, method_nashae, method_betavae, method_annealedvae, method_dipvae, method_betatcvae;
+static const MethodOps *const registry[] = {
+  &method_ae,
+  &method_nashae,
+  &method_betavae,
+  &method_annealedvae,
+  &method_dipvae,
+  &method_betatcvae,
+};
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
 const char *method_choices(void) {

@@ -105,6 +105,7 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   int ndims = archive_sample_dims(run->archive, dims);
   Shape sample = {ndims, {(int)dims[0], ndims == 3 ? (int)dims[1] : 1, ndims == 3 ? (int)dims[2] : 1}};
   PetscCall(method_create_shaped(cfg, run->method_opts, &run->par, sample, &run->method));
+  run->method->dataset_size = archive_samples(run->archive);
   const MethodOps *ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
   int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
   for (int k = 0; k < ops->nlosses; k++)
