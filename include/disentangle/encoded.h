@@ -10,6 +10,10 @@
  *   /traversals  float32 [m][steps][features]  decoder outputs in data units while latent j
  *                                  sweeps zmin_j .. zmax_j in `steps` even steps, the others at
  *                                  the code of sample `base`
+ *   /kl          [m]               optional (Gaussian heads): each latent's KL(q(z_j|x) || N(0,1))
+ *                                  averaged over the samples, in nats; files without it (other
+ *                                  heads, or written before it existed) read with kl = NULL;
+ *                                  attribute `threshold` (float64): eval's -kl_threshold
  *   attributes on /: version (int), sample_dims (int64 [1] = {L} or [3] = {C, H, W}),
  *     data_mean, data_std (the data normalisation: data units = mean + std * net units),
  *     active_threshold, base, step, seed (int64), method, title, data (strings).
@@ -32,6 +36,8 @@ typedef struct {
   int n, m;                  /* samples, latents */
   double *z;                 /* [n][m] */
   double *zmin, *zmax;       /* [m] */
+  double *kl;                /* [m] mean KL to the prior per latent, or NULL (no /kl) */
+  double kl_threshold;       /* a latent with more KL counts as used; NaN when not known */
   double active_threshold;   /* a latent whose range exceeds this is active */
   int k;                     /* ground-truth factors; 0: none */
   double *factors;           /* [n][k], or NULL */

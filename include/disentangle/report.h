@@ -1,15 +1,16 @@
 /* The HTML report of a run: one self-contained page (inline SVG and CSS, no script, no network)
  * that a person opens in a browser to judge a trained model.
  *
- * Sections, top to bottom: title and a one-line summary; loss curves; latent traversals;
+ * Sections, top to bottom: title and a one-line summary; loss curves; the per-latent KL (only
+ * when given: Gaussian heads); latent traversals;
  * latents against ground-truth factors; the latents' correlation matrix; a table of metrics.
  * A section whose data is absent (NULL pointer or zero count) says so in one line instead of
  * drawing an empty figure. The renderer is serial plain C: rank 0 calls it. The same input
  * always gives the same bytes (no timestamps, fixed decimation).
  *
- * Each figure is an <svg id="fig-loss|fig-traversals|fig-factors|fig-corr"> that begins on a
+ * Each figure is an <svg id="fig-loss|fig-kl|fig-traversals|fig-factors|fig-corr"> that begins on a
  * line of its own and ends with a line "</svg>", so a test can cut it out of the page; heat
- * map cells are <rect id="corr-I-J">, scatter cells <rect id="scatter-LATENT-FACTOR"> (their
+ * map cells are <rect id="corr-I-J">, KL bars <rect id="kl-J">, scatter cells <rect id="scatter-LATENT-FACTOR"> (their
  * plot area), in pixels from the top left of their <svg>. An image traversal grid is one
  * <image id="traversal-grid" x y width height data-grid="ROWS COLS TILE_W TILE_H GAP"> whose
  * PNG holds ROWS x COLS tiles of TILE_W x TILE_H pixels GAP pixels apart (rows in the order
@@ -61,6 +62,12 @@ typedef struct {
   /* Correlation matrix of the latents, corr[i * m + j] in [-1, 1]; NaN for undefined (a
    * latent with zero variance) is drawn grey. */
   const double *corr;
+
+  /* Per-latent mean KL(q(z_j|x) || N(0,1)) in nats, kl[m], drawn as a bar chart; NULL (a
+   * deterministic head): no such section. kl_threshold: the "used latent" cut, drawn as a
+   * dashed line (NaN: none). */
+  const double *kl;
+  double kl_threshold;
 
   /* Metrics shown as a two-column table; values with 4 significant digits, NaN as "n/a". */
   int nmetrics;

@@ -78,12 +78,13 @@ PetscErrorCode stop_poll(const Run *run, int *stop, int *checkpoint_due);
 void stop_clear(const Run *run);
 
 /* The latents of every sample of the run's archive on every rank: z[n][latents]. Each rank
- * encodes its block of samples, then the blocks are shared. */
-PetscErrorCode run_encode_all(Run *run, double *z);
-/* run_load_model (model "" = RUN_DIR/model.h5, filled in) then run_encode_all into *z
- * (PetscMalloc'd): what eval and report start from. */
+ * encodes its block of samples, then the blocks are shared. kl (NULL: not wanted; Gaussian
+ * head only): kl[j] the mean over the archive of KL(q(z_j|x) || N(0,1)), in nats. */
+PetscErrorCode run_encode_all(Run *run, double *z, double *kl);
+/* run_load_model (model "" = RUN_DIR/model.h5, filled in) then run_encode_all into *z and, for
+ * a Gaussian head, *kl (else NULL) (PetscMalloc'd): what eval starts from. */
 PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model, size_t model_len, const char *data,
-                                Run *run, double **z);
+                                Run *run, double **z, double **kl);
 
 /* The training loop (src/run/loop.c). */
 PetscErrorCode run_make_dir(MPI_Comm comm, const char *dir);
@@ -99,7 +100,9 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
 PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec);
 /* RUN_DIR/latents.h5 (encoded.h) from the run's model and the latents z[n][m] of its archive,
  * every rank holding all of them: the traversals start from sample `base` (the last when the
- * archive is smaller). Collective (src/run/traversals.c). */
-PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z);
+ * archive is smaller); kl[m] (may be NULL) each latent's mean KL to the prior, for a Gaussian
+ * head, and the threshold of a used one. Collective (src/run/traversals.c). */
+PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z, const double *kl,
+                                 double kl_threshold);
 
 #endif

@@ -1,12 +1,15 @@
 /* `disentangle aggregate DIR...`: one table over many runs (seeds), as the field's large studies
- * ask: per method and metric the median, quartiles, min and max of DIR/metrics.json values.
- * Prints the table and writes the same numbers as CSV (-csv FILE). */
+ * ask: per method (or study configuration, -group parent) and metric the median, quartiles, min
+ * and max of DIR/metrics.json values. Prints the table, writes the same numbers as CSV (-csv
+ * FILE) and draws their distributions as box plots (-html FILE). */
+#include <ctype.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "disentangle/boxplot.h"
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
 #include "disentangle/jsonio.h"
@@ -14,12 +17,18 @@
 #define KEY_LEN 96
 
 typedef struct {
-  char csv[4096];
+  char csv[4096], html[4096], group[16], metrics[4096], title[256];
 } AggregateConfig;
 
+#define ACFG(field) offsetof(AggregateConfig, field), sizeof(((AggregateConfig *)0)->field)
 static const OptSpec aggregate_spec[] = {
-  {"-csv", OPT_STRING, offsetof(AggregateConfig, csv), sizeof(((AggregateConfig *)0)->csv), "", 0, 0, NULL,
-   "also write the table as CSV to this file"},
+  {"-csv", OPT_STRING, ACFG(csv), "", 0, 0, NULL, "also write the table as CSV to this file"},
+  {"-group", OPT_STRING, ACFG(group), "method", 0, 0, "method|parent",
+   "group runs by their method, or by the name of the directory holding the run directory (a study's configuration)"},
+  {"-html", OPT_STRING, ACFG(html), "", 0, 0, NULL, "also draw box plots of the metrics per group to this HTML file"},
+  {"-metrics", OPT_STRING, ACFG(metrics), "", 0, 0, NULL,
+   "comma-separated metrics for -html (default: all but per-latent ones and counts of samples and factors)"},
+  {"-title", OPT_STRING, ACFG(title), "disentangle aggregate", 0, 0, NULL, "heading of the -html page"},
 };
 #define NSPEC ((int)(sizeof aggregate_spec / sizeof aggregate_spec[0]))
 
@@ -34,9 +43,15 @@ typedef struct {
   Series *s;
 } Table;
 
-static Series *series(Table *t, const char *method, const char *key) {
+static Series *series_find(Table *t, const char *method, const char *key) {
   for (int i = 0; i < t->n; i++)
     if (!strcmp(t->s[i].method, method) && !strcmp(t->s[i].key, key)) return &t->s[i];
+  return NULL;
+}
+
+static Series *series(Table *t, const char *method, const char *key) {
+  Series *found = series_find(t, method, key);
+  if (found) return found;
   if (t->n == t->cap) {
     t->cap = t->cap ? 2 * t->cap : 64;
     t->s = realloc(t->s, sizeof *t->s * t->cap);
@@ -53,8 +68,25 @@ static void add(Series *s, double v) {
   s->v[s->n++] = v;
 }
 
+/* The name of the directory holding run directory dir ("runs/cfg/seed1/" -> "cfg"). */
+static PetscErrorCode parent_name(MPI_Comm comm, const char *dir, char *out, size_t len) {
+  PetscFunctionBeginUser;
+  char buf[4200];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (size_t l = strlen(buf); l > 1 && buf[l - 1] == '/'; l--) buf[l - 1] = 0; /* trailing slashes */
+  char *slash = strrchr(buf, '/');
+  DT_INPUT_CHECK(slash && slash > buf, comm, "aggregate -group parent: '%s' has no parent directory in its name", dir);
+  *slash = 0;
+  slash = strrchr(buf, '/');
+  const char *name = slash ? slash + 1 : buf;
+  DT_INPUT_CHECK(strlen(name) < len && strcmp(name, ".") && strcmp(name, ".."), comm,
+                 "aggregate -group parent: the parent of '%s' needs a name of at most %zu characters", dir, len - 1);
+  snprintf(out, len, "%s", name);
+  PetscFunctionReturn(0);
+}
+
 /* metrics.json: a flat object, the method and numbers; null (a non-finite value) is left out. */
-static PetscErrorCode read_run(MPI_Comm comm, const char *dir, Table *t) {
+static PetscErrorCode read_run(MPI_Comm comm, const char *dir, int by_parent, Table *t) {
   PetscFunctionBeginUser;
   char path[4200], method[64];
   const char *key;
@@ -63,6 +95,7 @@ static PetscErrorCode read_run(MPI_Comm comm, const char *dir, Table *t) {
   PetscCall(jsonio_read(comm, path, &doc));
   DT_INPUT_CHECK(doc, comm, "aggregate: no '%s'; run `disentangle eval -run_dir %s` first", path, dir);
   PetscCall(jsonio_get_string(comm, path, doc, "method", method, sizeof method));
+  if (by_parent) PetscCall(parent_name(comm, dir, method, sizeof method));
   json_object_foreach(doc, key, value) {
     double v;
     if (!strcmp(key, "method")) continue;
@@ -80,11 +113,59 @@ static int by_value(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Quantile q of sorted values, interpolating linearly (numpy's default). */
-static double quantile(const double *v, int n, double q) {
-  double at = q * (n - 1);
-  int lo = (int)floor(at), hi = lo + 1 < n ? lo + 1 : lo;
-  return v[lo] + (at - lo) * (v[hi] - v[lo]);
+static double quantile(const double *v, int n, double q) { return boxplot_quantile(v, n, q); }
+
+/* Drawn by default: not per-latent (name_J), not the data's bookkeeping, not "active" (= active_latents). */
+static int drawn_by_default(const char *key) {
+  static const char *const skip[] = {"samples", "factors", "step", "units", "tdv_d", "active"};
+  size_t l = strlen(key);
+  if (l && isdigit((unsigned char)key[l - 1]) && strchr(key, '_')) return 0;
+  for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+    if (!strcmp(key, skip[i])) return 0;
+  return 1;
+}
+
+/* Box plots of the chosen metrics: groups in the order they first appear (the runs' order). */
+static PetscErrorCode write_html(MPI_Comm comm, const AggregateConfig *ac, Table *t) {
+  PetscFunctionBeginUser;
+  int ng = 0, nk = 0;
+  const char **groups, **keys;
+  PetscCall(PetscMalloc2(t->n, &groups, t->n + 64, &keys));
+  for (int i = 0; i < t->n; i++) {
+    int seen = 0;
+    for (int g = 0; g < ng && !seen; g++) seen = !strcmp(groups[g], t->s[i].method);
+    if (!seen) groups[ng++] = t->s[i].method;
+  }
+  char list[4096], *save = NULL;
+  snprintf(list, sizeof list, "%s", ac->metrics);
+  if (list[0])
+    for (char *k = strtok_r(list, ",", &save); k && nk < t->n + 64; k = strtok_r(NULL, ",", &save)) keys[nk++] = k;
+  else
+    for (int i = 0; i < t->n; i++) {
+      int seen = !drawn_by_default(t->s[i].key);
+      for (int j = 0; j < nk && !seen; j++) seen = !strcmp(keys[j], t->s[i].key);
+      if (!seen) keys[nk++] = t->s[i].key;
+    }
+  BoxPlot *plots;
+  int *n;
+  const double **v;
+  PetscCall(PetscCalloc3(nk, &plots, (size_t)nk * ng, &n, (size_t)nk * ng, &v));
+  for (int j = 0; j < nk; j++) {
+    plots[j] = (BoxPlot){.metric = keys[j], .ngroups = ng, .group = groups, .n = n + (size_t)j * ng, .v = v + (size_t)j * ng};
+    for (int g = 0; g < ng; g++) {
+      Series *s = series_find(t, groups[g], keys[j]);
+      n[(size_t)j * ng + g] = s ? s->n : 0;
+      v[(size_t)j * ng + g] = s ? s->v : NULL;
+    }
+  }
+  int rank, failed = 0;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) failed = boxplot_write_html(ac->html, ac->title, plots, nk) != 0;
+  PetscCallMPI(MPI_Bcast(&failed, 1, MPI_INT, 0, comm));
+  DT_INPUT_CHECK(!failed, comm, "option -html: cannot write '%s'", ac->html);
+  PetscCall(PetscFree3(plots, n, v));
+  PetscCall(PetscFree2(groups, keys));
+  PetscFunctionReturn(0);
 }
 
 PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args) {
@@ -92,8 +173,10 @@ PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args) {
   *code = DT_EXIT_OK;
   if (help || nargs == 0) {
     options_print_help(help ? stdout : stderr,
-                       "usage: disentangle aggregate RUN_DIR... [-csv FILE]\n\nMedian, quartiles, min and max of every "
-                       "number in RUN_DIR/metrics.json, per method,\nover the run directories given (e.g. one per seed).",
+                       "usage: disentangle aggregate RUN_DIR... [-csv FILE] [-html FILE] [-group method|parent]\n\n"
+                       "Median, quartiles, min and max of every number in RUN_DIR/metrics.json, per method\n"
+                       "(or per parent directory: a study's configuration), over the run directories given\n"
+                       "(e.g. one per seed); -html draws them as box plots.",
                        aggregate_spec, NSPEC);
     if (!help) *code = DT_EXIT_INPUT;
     PetscFunctionReturn(0);
@@ -104,16 +187,18 @@ PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args) {
   PetscCall(options_reject_unknown(comm, aggregate_spec, NSPEC));
   const char *csv = ac.csv;
   Table t = {0};
-  for (int i = 0; i < nargs; i++) PetscCall(read_run(comm, args[i], &t));
+  const int by_parent = !strcmp(ac.group, "parent");
+  const char *what = by_parent ? "config" : "method";
+  for (int i = 0; i < nargs; i++) PetscCall(read_run(comm, args[i], by_parent, &t));
   FILE *out = NULL;
   int rank;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0 && csv[0]) {
     out = fopen(csv, "w");
     DT_INPUT_CHECK(out, comm, "option -csv: cannot write '%s'", csv);
-    fprintf(out, "method,metric,n,median,q1,q3,min,max\n");
+    fprintf(out, "%s,metric,n,median,q1,q3,min,max\n", what);
   }
-  PetscCall(PetscPrintf(comm, "%-8s %-28s %4s %10s %10s %10s %10s %10s\n", "method", "metric", "n", "median", "q1", "q3",
+  PetscCall(PetscPrintf(comm, "%-8s %-28s %4s %10s %10s %10s %10s %10s\n", what, "metric", "n", "median", "q1", "q3",
                         "min", "max"));
   for (int i = 0; i < t.n; i++) {
     Series *s = &t.s[i];
@@ -122,9 +207,10 @@ PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args) {
     PetscCall(PetscPrintf(comm, "%-8s %-28s %4d %10.4g %10.4g %10.4g %10.4g %10.4g\n", s->method, s->key, s->n, med, q1, q3,
                           s->v[0], s->v[s->n - 1]));
     if (out) fprintf(out, "%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g\n", s->method, s->key, s->n, med, q1, q3, s->v[0], s->v[s->n - 1]);
-    free(s->v);
   }
   if (out) fclose(out);
+  if (ac.html[0]) PetscCall(write_html(comm, &ac, &t));
+  for (int i = 0; i < t.n; i++) free(t.s[i].v);
   free(t.s);
   PetscFunctionReturn(0);
 }

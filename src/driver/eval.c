@@ -39,6 +39,11 @@ static const OptSpec eval_spec[] = {
   {"-factor_bins", OPT_INT, ECFG(factor_bins), "20", 2, 1e6, NULL, "bins for a factor with more distinct values"},
   {"-metric_train", OPT_INT, ECFG(metric_train), "10000", 10, 1e8, NULL, "training points of the supervised scores"},
   {"-metric_eval", OPT_INT, ECFG(metric_eval), "5000", 10, 1e8, NULL, "evaluation points of the supervised scores"},
+  /* 0.01 nats: the usual cut for a "used" VAE latent (a posterior that moved measurably from the
+   * prior); collapsed latents sit at ~1e-4 or below, used ones at 0.1 and above, so the count is
+   * not sensitive to the exact value. */
+  {"-kl_threshold", OPT_REAL, ECFG(kl_threshold), "0.01", 0, 1e6, NULL,
+   "Gaussian-head methods: a latent whose mean KL(q(z_j|x) || N(0,1)) exceeds this (nats) counts in kl_active_latents"},
 };
 #define NSPEC ((int)(sizeof eval_spec / sizeof eval_spec[0]))
 
@@ -177,6 +182,20 @@ static PetscErrorCode latent_metrics(Run *run, const EvalConfig *ec, const doubl
   PetscFunctionReturn(0);
 }
 
+/* Gaussian head: each latent's mean KL to the prior (kl_j), their sum and how many exceed the
+ * threshold: the VAE users' view of which latents carry information. */
+static void kl_metrics(const EvalConfig *ec, const double *kl, int m, Metrics *ms) {
+  double total = 0;
+  int active = 0;
+  for (int j = 0; j < m; j++) {
+    put_indexed(ms, "kl", j, kl[j]);
+    total += kl[j];
+    active += kl[j] > ec->kl_threshold;
+  }
+  put(ms, "kl_total", total);
+  put(ms, "kl_active_latents", active);
+}
+
 static PetscErrorCode layer_metrics(Run *run, const EvalConfig *ec, int d, Metrics *ms) {
   PetscFunctionBeginUser;
   double *h;
@@ -260,11 +279,11 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   DT_INPUT_CHECK(nargs == 0, PETSC_COMM_WORLD, "eval takes options only ('%s' is not one)", nargs ? args[0] : "");
   EvalConfig ec;
   Run run;
-  double *z;
+  double *z, *kl;
   run_init(&run);
   PetscCall(options_read(PETSC_COMM_WORLD, eval_spec, NSPEC, &ec));
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, eval_spec, NSPEC));
-  PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, &run, &z));
+  PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, &run, &z, &kl));
   const Archive *a = run.archive;
   const int d = ec.tdv_d ? (int)ec.tdv_d : archive_nfactors(a) ? archive_nfactors(a) : 1;
   Metrics ms = {0};
@@ -272,15 +291,17 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   put(&ms, "factors", archive_nfactors(a));
   put(&ms, "step", run.step);
   PetscCall(latent_metrics(&run, &ec, z, d, &ms));
+  if (kl) kl_metrics(&ec, kl, run.method->ae.latents, &ms);
   if (ec.layer[0]) PetscCall(layer_metrics(&run, &ec, d, &ms));
   if (archive_nfactors(a)) PetscCall(supervised_metrics(&run, &ec, z, &ms));
   else log_info(run.par.world, "'%s' has no /factors: supervised scores skipped", run.cfg.data);
   PetscCall(write_metrics(&run, &ec, &ms));
-  PetscCall(run_write_encoded(&run, ec.run_dir, (int)ec.base, z));
+  PetscCall(run_write_encoded(&run, ec.run_dir, (int)ec.base, z, kl, ec.kl_threshold));
   print_table(&run, &ms);
   log_info(run.par.world, "wrote %s/metrics.json", ec.run_dir);
   free(ms.name), free(ms.value);
   PetscCall(PetscFree(z));
+  PetscCall(PetscFree(kl));
   run_free(&run);
   PetscFunctionReturn(0);
 }

@@ -86,6 +86,13 @@ static int write_contents(hid_t f, const Encoded *e) {
       put_int64(f, "step", e->step) || put_int64(f, "seed", e->seed) || put_string(f, "method", e->method) ||
       put_string(f, "title", e->title) || put_string(f, "data", e->data))
     return -1;
+  if (e->kl) {
+    if (put_dataset(f, "kl", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, md, e->kl)) return -1;
+    hid_t d = H5Dopen2(f, "kl", H5P_DEFAULT);
+    int rc = d < 0 || put_double(d, "threshold", e->kl_threshold);
+    if (d >= 0 && H5Dclose(d) < 0) rc = -1;
+    if (rc) return -1;
+  }
   if (e->k > 0) {
     if (put_dataset(f, "factors", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, fd, e->factors)) return -1;
     const char *names[ENCODED_MAX_FACTORS];
@@ -338,6 +345,22 @@ static PetscErrorCode read_latents(MPI_Comm comm, const char *path, hid_t f, Enc
     PetscCall(PetscMalloc1(e->m, out[i]));
     PetscCall(dset_read(comm, path, names[i], d, H5T_NATIVE_DOUBLE, *out[i]));
   }
+  /* optional: a file of a deterministic head, or of a build before /kl, has none */
+  if (H5Lexists(f, "kl", H5P_DEFAULT) > 0) {
+    PetscCall(dset_open(comm, path, f, "kl", "float64 [m], one KL per latent", 1, dims, &d));
+    DT_INPUT_CHECK(dims[0] == (hsize_t)e->m, comm, "'%s': dataset /kl has %llu values; expected %d, one per latent of /z",
+                   path, (unsigned long long)dims[0], e->m);
+    PetscCall(PetscMalloc1(e->m, &e->kl));
+    if (H5Aexists(d, "threshold") > 0) {
+      hid_t a, t;
+      hssize_t count;
+      PetscCall(attr_open(comm, path, d, "/kl", "threshold", "one float64", H5T_FLOAT, &a, &t, &count));
+      DT_INPUT_CHECK(count == 1, comm, "'%s': attribute threshold on /kl has %lld values; expected one float64", path,
+                     (long long)count);
+      PetscCall(attr_close(comm, path, "threshold", a, t, H5Aread(a, H5T_NATIVE_DOUBLE, &e->kl_threshold)));
+    }
+    PetscCall(dset_read(comm, path, "kl", d, H5T_NATIVE_DOUBLE, e->kl));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -380,6 +403,7 @@ static PetscErrorCode read_factors(MPI_Comm comm, const char *path, hid_t f, Enc
 PetscErrorCode encoded_read(MPI_Comm comm, const char *path, Encoded *e) {
   PetscFunctionBeginUser;
   memset(e, 0, sizeof *e);
+  e->kl_threshold = NAN;
   DT_INPUT_CHECK(access(path, R_OK) == 0, comm, "cannot read '%s': %s", path, strerror(errno));
   DT_INPUT_CHECK(H5Fis_hdf5(path) > 0, comm, "'%s' is not an HDF5 file", path);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -396,6 +420,7 @@ void encoded_free(Encoded *e) {
   PetscFree(e->z);
   PetscFree(e->zmin);
   PetscFree(e->zmax);
+  PetscFree(e->kl);
   PetscFree(e->factors);
   PetscFree(e->traversals);
   for (int i = 0; i < ENCODED_MAX_FACTORS; i++) PetscFree(e->factor_names[i]);

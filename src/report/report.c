@@ -6,7 +6,8 @@
  * the loss history to about 440 buckets per curve (a min/max band and a geometric-mean line),
  * waveforms to two points per pixel column (their envelope), image traversals to one PNG of at
  * most 300,000 values, scatter plots to 2000 points a cell and 24000 in all. The loss curves
- * and the traversals are drawn in report_loss.c and report_traversals.c. */
+ * and the traversals are drawn in report_loss.c and report_traversals.c, the per-latent KL in
+ * report_kl.c. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync under -std=c11 */
 #endif
@@ -370,7 +371,7 @@ static void report_release(Report *r) {
  * line more or less; tools/render_report.sh trims the white below the page). */
 static long page_height_estimate(const ReportData *d) {
   long h = HEAD_H + 5 * SECTION_H;
-  h += report_loss_height(d) + report_traversal_height(d);
+  h += report_loss_height(d) + report_traversal_height(d) + (d->kl && d->m > 0 ? SECTION_H + report_kl_height(d) : 0);
   if (d->z && d->factors && d->k > 0 && d->n > 0 && d->m > 0) h += scatter_height(d);
   if (d->corr && d->m > 0) h += heatmap_height(d);
   return h + 30L * (d->nmetrics > 0 ? d->nmetrics + 1 : 0);
@@ -434,7 +435,7 @@ static int write_document(Report *r) {
   }
   write_summary(r);
   fputs("</header>\n", f);
-  if (report_loss_section(r) || report_traversal_section(r) || write_factor_section(r) ||
+  if (report_loss_section(r) || report_kl_section(r) || report_traversal_section(r) || write_factor_section(r) ||
       write_corr_section(r) || write_metric_section(r))
     return -1;
   fputs("</main>\n</body>\n</html>\n", f);

@@ -35,5 +35,7 @@ int report_loss_section(Report *r);
 int report_loss_height(const ReportData *d);
 int report_traversal_section(Report *r);
 int report_traversal_height(const ReportData *d);
+int report_kl_section(Report *r);
+int report_kl_height(const ReportData *d);
 
 #endif

@@ -34,13 +34,15 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z) {
+PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z, const double *kl,
+                                 double kl_threshold) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
   const int m = run->method->ae.latents, n = (int)archive_samples(a), k = archive_nfactors(a);
   Encoded e = {.n = n, .m = m, .z = (double *)z, .active_threshold = run->cfg.active_threshold, .k = k,
                .factors = (double *)archive_factors(a), .steps = TRAVERSAL_STEPS, .features = archive_features(a),
-               .base = PetscMin(base, n - 1), .step = run->step, .seed = run->cfg.seed};
+               .base = PetscMin(base, n - 1), .step = run->step, .seed = run->cfg.seed,
+               .kl = (double *)kl, .kl_threshold = kl_threshold};
   e.sample_ndims = archive_sample_dims(a, e.sample_dims);
   archive_normalisation(a, &e.data_mean, &e.data_std);
   const char *const *names = archive_factor_names(a);
