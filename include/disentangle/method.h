@@ -115,5 +115,6 @@ extern const MethodOps method_ae;
 extern const MethodOps method_nashae;
 extern const MethodOps method_betavae;
 extern const MethodOps method_annealedvae;
+extern const MethodOps method_factorvae;
 
 #endif

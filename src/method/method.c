@@ -8,7 +8,7 @@
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here. */
-static const MethodOps *const registry[] = {&method_ae, &method_nashae, &method_betavae, &method_annealedvae};
+static const MethodOps *const registry[] = {&method_ae, &method_nashae, &method_betavae, &method_annealedvae, &method_factorvae};
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
 const char *method_choices(void) {
