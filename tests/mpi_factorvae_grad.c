@@ -146,11 +146,19 @@ static void check_discriminator(int64_t step) {
   CHECK(losses.n == 5 && fabs(losses.value[4] - ce) < 1e-6 * (1 + fabs(ce)), "loss_gradient reports disc %g, want %g",
         losses.value[4], ce);
 
-  /* A whole step: every rank ends with the same discriminator (the same summed gradient and Adam). */
-  for (int s = 0; s < 2; s++) {
-    batch.step = step + 1 + s;
-    me->ops->step(me, &batch, &losses);
-  }
+  /* A step reads D(z) of its rows from D's training forward: its tc must be D's at the
+   * parameters the step started from, on the z of the step's batch (left in ae.z). */
+  batch.step = step + 1;
+  me->ops->step(me, &batch, &losses);
+  par_allgather_rows(me->ae.z, zf, B, m, PETSC_COMM_WORLD);
+  double logits[2 * VAE_B], tc = 0.0;
+  for (int i = 0; i < B * m; i++) z[i] = zf[i];
+  ref_net_forward(disc, p, z, B, logits);
+  for (int r = 0; r < B; r++) tc += (logits[2 * r] - logits[2 * r + 1]) / B;
+  CHECK(fabs(losses.value[3] - tc) < 1e-5 * (1e-2 + fabs(tc)), "step: tc %.9g vs reference %.9g", losses.value[3], tc);
+  /* Every rank ends with the same discriminator (the same summed gradient and Adam). */
+  batch.step = step + 2;
+  me->ops->step(me, &batch, &losses);
   float *hi = malloc(sizeof(float) * n), *lo = malloc(sizeof(float) * n);
   MPI_Allreduce(disc->params, hi, (int)n, MPI_FLOAT, MPI_MAX, PETSC_COMM_WORLD);
   MPI_Allreduce(disc->params, lo, (int)n, MPI_FLOAT, MPI_MIN, PETSC_COMM_WORLD);

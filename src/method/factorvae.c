@@ -62,6 +62,7 @@ typedef struct {
   float *ddz;   /* [B][m] the TC term's gradient w.r.t. D's input */
   int *perm;    /* [B] */
   double ce;    /* D's cross-entropy in this step, this rank's part */
+  int fresh;    /* D's activations of its training forward are those of D(z) for this step's rows */
 } Factor;
 
 static const TermOps term_factor_tc;
@@ -186,7 +187,10 @@ static int tc_nstats(const Term *t, const Method *me) {
 static void tc_local(Term *t, Method *me, const float *x, int count, double *stats) {
   (void)x;
   Factor *s = t->state;
-  const float *l = net_forward(&s->disc, me->ae.z, count);
+  /* In a step D's training forward already ran this rank's rows of z first, at the same
+   * parameters: its first `count` rows of activations are D(z), and backward only reads them. */
+  const float *l = s->fresh ? s->disc.acts[s->disc.nlayers - 1] : net_forward(&s->disc, me->ae.z, count);
+  s->fresh = 0;
   double d = 0.0;
   for (int r = 0; r < count; r++) d += (double)l[2 * r] - l[2 * r + 1];
   stats[0] = d, stats[1] = s->ce;
@@ -198,7 +202,7 @@ static void tc_backward(Term *t, Method *me, const float *x, int count, const do
   const int m = s->m;
   const float g = (float)(t->weight / me->global_batch);
   for (int r = 0; r < count; r++) s->dout[2 * r] = g, s->dout[2 * r + 1] = -g;
-  /* D still holds the activations of its forward in tc_local; its parameters get nothing */
+  /* D still holds the activations of D(z) (see tc_local); its parameters get nothing */
   net_backward(&s->disc, me->ae.z, s->dout, count, 0, s->ddz);
   for (long i = 0; i < (long)count * m; i++) dz[i] += s->ddz[i];
   values[0] = st[0] / me->global_batch;
@@ -219,6 +223,7 @@ static PetscErrorCode factorvae_step(Method *me, const Batch *b, StepLosses *out
   head_set_rows(&me->ae.head, b->step, b->offset);
   autoencoder_forward(&me->ae, b->x, b->count, &z, NULL);
   PetscCall(discriminator_local(me, b, z, &s->ce));
+  s->fresh = 1;
   PetscCall(terms_loss_gradient(me, b, 1, out));
   PetscCall(discriminator_reduce(me));
   method_update(me, me->ae.group);
