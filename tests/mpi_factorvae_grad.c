@@ -135,7 +135,7 @@ static void check_discriminator(int64_t step) {
   CHECK(err < 1e-3, "discriminator: gradient off by %.3g (relative) at parameter %ld: %g vs %g", err, where, disc->grads[where], fd[where]);
   if (rank == 0)
     printf("%-12s %-9s step %-6lld %d rank(s): cross-entropy %.6f (ref %.6f), %zu parameters, max rel gradient error %.2e\n",
-           "discriminator", "-", (long long)step, size, ce, ce0, n, err);
+           "factorvae D", "-", (long long)step, size, ce, ce0, n, err);
 
   /* The autoencoder's gradient holds D fixed: its TC term adds nothing to D's gradient. */
   float *keep = malloc(sizeof(float) * n);
