@@ -22,6 +22,7 @@ void test_report(int ok, const char *fmt, ...) {
 double ref_activation(const LayerOps *ops, double x) {
   if (ops == &layer_selu) return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (exp(x) - 1.0);
   if (ops == &layer_relu) return x > 0 ? x : 0.0;
+  if (ops == &layer_leaky_relu) return x > 0 ? x : 0.2 * x;
   if (ops == &layer_sigmoid) return 1.0 / (1.0 + exp(-x));
   if (ops == &layer_tanh) return tanh(x);
   return x;

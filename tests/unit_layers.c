@@ -368,8 +368,8 @@ int main(void) {
   int dense_w[2] = {7, 5};
   net_init_mlp(&net, "dense", dense_w, 2, NULL, NULL);
   fd_check("dense 7->5", &net, 6, 0.0, 11);
-  const LayerOps *acts[] = {&layer_selu, &layer_relu, &layer_sigmoid, &layer_tanh, &layer_identity};
-  for (int i = 0; i < 5; i++) {
+  const LayerOps *acts[] = {&layer_selu, &layer_relu, &layer_sigmoid, &layer_tanh, &layer_identity, &layer_leaky_relu};
+  for (int i = 0; i < 6; i++) {
     single_layer(acts[i], 9, &net);
     fd_check(acts[i]->kind, &net, 4, 1e-2, 12 + i);
   }
@@ -378,6 +378,8 @@ int main(void) {
   fd_check("mlp 12-9-7-5-3 selu,sigmoid", &net, 8, 0.0, 20);
   net_init_mlp(&net, "mlp tanh/linear", mlp_w, 5, &layer_tanh, NULL);
   fd_check("mlp 12-9-7-5-3 tanh,linear", &net, 8, 0.0, 21);
+  net_init_mlp(&net, "mlp leaky_relu/linear", mlp_w, 5, &layer_leaky_relu, NULL); /* FactorVAE's discriminator */
+  fd_check("mlp 12-9-7-5-3 leaky_relu,linear", &net, 8, 0.0, 25);
   check_injection();
   conv_relu_convt(&net, "convnet");
   fd_check("conv-relu-convT [2,6,5]", &net, 3, 0.0, 22);

@@ -7,6 +7,7 @@
 
 #define SELU_SCALE 1.0507009873554805
 #define SELU_ALPHA 1.6732632423543772
+#define LEAKY_RELU_SLOPE 0.2f
 
 /* y[B][out] = x[B][in] W^T + b */
 void dense_forward(float *y, const float *x, const float *w, const float *b, int B, int in, int out);
@@ -20,6 +21,8 @@ void selu_forward(float *y, const float *x, long n);
 void selu_backward(float *dx, const float *dy, const float *y, long n);
 void relu_forward(float *y, const float *x, long n);
 void relu_backward(float *dx, const float *dy, const float *y, long n);
+void leaky_relu_forward(float *y, const float *x, long n); /* slope LEAKY_RELU_SLOPE below 0 */
+void leaky_relu_backward(float *dx, const float *dy, const float *y, long n);
 void sigmoid_forward(float *y, const float *x, long n);
 void sigmoid_backward(float *dx, const float *dy, const float *y, long n);
 void tanh_forward(float *y, const float *x, long n);

@@ -112,5 +112,4 @@ void method_state_free(CkptState *state);
 /* Latents of n rows (no training state touched; a stochastic head gives its mean): z[n][latents]. */
 void method_encode(Method *m, const float *x, int n, float *z);
 
-
 #endif

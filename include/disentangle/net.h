@@ -67,6 +67,7 @@ struct Layer {
 
 /* Layer kinds (src/nn/dense.c, src/nn/activation.c, src/nn/conv_layer.c, src/nn/reshape.c). */
 extern const LayerOps layer_dense, layer_selu, layer_relu, layer_sigmoid, layer_tanh, layer_identity;
+extern const LayerOps layer_leaky_relu; /* slope 0.2 (the FactorVAE discriminator's) */
 extern const LayerOps layer_conv2d, layer_conv_transpose2d, layer_reshape;
 
 typedef struct {

@@ -8,7 +8,8 @@
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
-extern const MethodOps method_ae, method_nashae, method_betavae, method_annealedvae, method_dipvae, method_betatcvae;
+extern const MethodOps method_ae, method_nashae, method_betavae, method_annealedvae, method_dipvae, method_betatcvae,
+  method_factorvae;
 static const MethodOps *const registry[] = {
   &method_ae,
   &method_nashae,
@@ -16,6 +17,7 @@ static const MethodOps *const registry[] = {
   &method_annealedvae,
   &method_dipvae,
   &method_betatcvae,
+  &method_factorvae,
 };
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 

@@ -28,6 +28,18 @@ VMATH_CLONES void relu_backward(float *dx, const float *dy, const float *y, long
   for (long i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+/* LeakyReLU with slope 0.2 below zero (tf.nn.leaky_relu's default alpha, the FactorVAE
+ * discriminator's). The slope is positive, so y has the sign of x and backward works from y. */
+VMATH_CLONES void leaky_relu_forward(float *y, const float *x, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : LEAKY_RELU_SLOPE * x[i];
+}
+
+VMATH_CLONES void leaky_relu_backward(float *dx, const float *dy, const float *y, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : LEAKY_RELU_SLOPE * dy[i];
+}
+
 VMATH_CLONES void sigmoid_forward(float *y, const float *x, long n) {
 #pragma omp simd
   for (long i = 0; i < n; i++) y[i] = 1.0f / (1.0f + vmath_exp(-x[i]));
@@ -77,6 +89,7 @@ static void identity_backward(float *dx, const float *dy, const float *y, long n
 
 ELEMENTWISE_LAYER(selu, selu_forward, selu_backward)
 ELEMENTWISE_LAYER(relu, relu_forward, relu_backward)
+ELEMENTWISE_LAYER(leaky_relu, leaky_relu_forward, leaky_relu_backward)
 ELEMENTWISE_LAYER(sigmoid, sigmoid_forward, sigmoid_backward)
 ELEMENTWISE_LAYER(tanh, tanh_forward, tanh_backward)
 ELEMENTWISE_LAYER(identity, identity_forward, identity_backward)
