@@ -19,7 +19,8 @@ data=$(beam_archive beam -seed 1)
 train() { # NP DIR ARGS...
   local np=$1 dir=$2
   shift 2
-  dt "$np" train -options_file "$DT_SRCDIR/inputs/beam-factorvae.opts" -data "$data" -run_dir "$dir" -progress_every 0 "$@" \
+  # gamma 10 as measured above (the options file may pick another point of the study's grid)
+  dt "$np" train -options_file "$DT_SRCDIR/inputs/beam-factorvae.opts" -factorvae_gamma 10 -data "$data" -run_dir "$dir" -progress_every 0 "$@" \
     2>>"$TMP/log" || { tail -20 "$TMP/log"; fail "train on $np rank(s): $dir $*"; }
 }
 
