@@ -2,7 +2,8 @@
 # jobs/*.slurm on a real one-node SLURM cluster started here (munge, slurmctld, slurmd; config
 # and state under a temporary directory). train.slurm runs with a 1-minute limit and
 # --signal=B:USR1@55, so SLURM signals it mid-run: it must checkpoint, requeue itself, go on,
-# and end bit-identical to an uninterrupted run. Then a 2-task array from sweep.slurm.
+# and end bit-identical to an uninterrupted run. Then a 2-task array from sweep.slurm, and the
+# comparison study's array (study.slurm) with its table job.
 #
 # SLURM keeps a requeued job waiting ~2 minutes (its begin time); the test moves that begin
 # time to now as soon as it sees one, only to save the wait. Nothing else is touched.
@@ -75,4 +76,25 @@ done
 "$H5DIFF" -q "$TMP/sweep/lambda0.2-seed3/model.h5" "$TMP/sweep/lambda0.2-seed4/model.h5" /params /params >/dev/null &&
   fail "the two array tasks trained the same model"
 echo "ok: sweep.slurm array: 2 tasks, each its own seed and run directory, equal to direct runs"
-pass "SLURM: requeue chain and job array on a real one-node cluster"
+# the comparison study as an array (one task per configuration x seed), then its table as a job
+# that depends on the array
+cat >"$TMP/study.grid" <<EOF
+ae      $DT_SRCDIR/inputs/beam-ae.opts
+betavae $DT_SRCDIR/inputs/beam-betavae.opts -betavae_beta 4
+EOF
+study=$(cd "$DT_SRCDIR" && GRID="$TMP/study.grid" DATA="$data" OUT="$TMP/study" SEEDS="5" STEPS=60 DISENTANGLE="$DT_BIN" \
+  EVAL="-metric_train 200 -metric_eval 100" sbatch --parsable --array=0-1 -n 1 -D "$DT_SRCDIR" -o "$TMP/study-%a.out" \
+  "$DT_SRCDIR/jobs/study.slurm") || fail "sbatch study.slurm"
+table=$(cd "$DT_SRCDIR" && GRID="$TMP/study.grid" DATA="$data" OUT="$TMP/study" SEEDS="5" DISENTANGLE="$DT_BIN" STAGE=summary \
+  sbatch --parsable -n 1 -D "$DT_SRCDIR" --dependency=afterany:"$study" -o "$TMP/study-table.out" "$DT_SRCDIR/jobs/study.slurm") ||
+  fail "sbatch study.slurm STAGE=summary"
+echo "submitted study.slurm as array $study and its table as job $table"
+wait_for "$study" 300
+wait_for "$table" 120
+for config in ae betavae; do
+  [ -f "$TMP/study/runs/$config/seed5/metrics.json" ] || { cat "$TMP"/study-*.out; fail "study task $config left no metrics.json"; }
+  grep -q "^$config," "$TMP/study/table.csv" || { cat "$TMP/study-table.out"; fail "study table has no row of $config"; }
+done
+grep -q "<svg" "$TMP/study/boxplots.html" || fail "study: no box plots in boxplots.html"
+echo "ok: study.slurm array: 2 tasks trained and evaluated, then the table job wrote table.csv and boxplots.html"
+pass "SLURM: requeue chain, job arrays (sweep, study) on a real one-node cluster"
