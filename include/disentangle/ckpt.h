@@ -69,6 +69,8 @@ typedef struct {
   char *history_columns; /* their names, comma-separated; owned by whoever filled it */
   uint32_t checksum;   /* filled by ckpt_write / ckpt_read */
   char run_id[CKPT_RUN_ID_LEN + 1]; /* the run that wrote it; "" in files of older versions */
+  int sample_ndims;    /* the shape of one sample the model was trained on: [L] or [C, H, W] */
+  long long sample_dims[CKPT_MAX_DIMS];
 } CkptMeta;
 
 /* The state of a run: its tensors and counts, listed by the method (method_state). */
