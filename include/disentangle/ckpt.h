@@ -2,9 +2,10 @@
  * both, so `eval` takes either:
  *   /                 attributes format, format_version, version, method, options (the full option
  *                     set used), step, epoch, ranks, seed, global_batch, data_mean, data_std
- *                     (the input normalisation applied), checksum (CRC-32 of every
- *                     tensor under /optim and /params, in the order HDF5 lists them by name),
- *                     run_id (the run that wrote it: 32 hex digits)
+ *                     (the input normalisation applied), sample_shape ([L] or [C, H, W]
+ *                     of the samples trained on), checksum (CRC-32 of every tensor under
+ *                     /optim and /params, in the order HDF5 lists them by name, then of
+ *                     /history), run_id (the run that wrote it: 32 hex digits)
  *   /params/<net>/<tensor>        every parameter tensor by its ParamSet name, with its N-D shape
  *                                 ([out, in] dense weights, [cout, cin, k, k] conv weights, [out] biases)
  *   /optim/<net>/<tensor>.<state> the state its optimizer declares by name (Adam: .m, .v; Adagrad: .sum);
@@ -13,8 +14,9 @@
  *   /cursor [ranks][4] per rank: next step, global batch, first row of its slice, rows
  *   /history [steps][columns] attribute `columns` names them: step, the method's losses by name
  *                     (ae: loss, rec; nashae: loss, rec, adv, pred), samples_per_s
- * Format version 2 (version 1 had 2-D tensors only and a fixed 6-column history; it is refused
- * with a line naming both versions).
+ * Format version 3 (2's checksum left /history out and it had no sample_shape; 1 had 2-D
+ * tensors only and a fixed 6-column history; both are refused with a line naming the versions).
+ * The step must be the last one /history records.
  * Written by rank 0 through serial HDF5 (every rank holds the whole state; the collective write
  * hung now and then in H5Fclose), every rank learning the outcome; first as NAME.tmp, fsync'd,
  * then renamed, so a reader never sees a half-written file. Read collectively. */
@@ -69,6 +71,8 @@ typedef struct {
   char *history_columns; /* their names, comma-separated; owned by whoever filled it */
   uint32_t checksum;   /* filled by ckpt_write / ckpt_read */
   char run_id[CKPT_RUN_ID_LEN + 1]; /* the run that wrote it; "" in files of older versions */
+  int sample_ndims;    /* the shape of one sample the model was trained on: [L] or [C, H, W] */
+  long long sample_dims[CKPT_MAX_DIMS];
 } CkptMeta;
 
 /* The state of a run: its tensors and counts, listed by the method (method_state). */

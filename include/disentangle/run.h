@@ -46,6 +46,9 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
  * model.h5), the data given (or the run's own when data is NULL or ""), normalised as in
  * training, and the trained state loaded. */
 PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run);
+/* A checkpoint's method attribute: a method this program knows, the one its options name, and
+ * (want not NULL) the one wanted; an input error naming the file otherwise. */
+PetscErrorCode run_check_method(MPI_Comm comm, const char *path, const CkptMeta *meta, const char *want);
 void run_free(Run *run);
 /* "-name value" lines of every option of the run, the common ones and the method's: what a
  * checkpoint records (PetscMalloc'd). */

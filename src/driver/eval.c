@@ -285,6 +285,9 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, eval_spec, NSPEC));
   PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, &run, &z, &kl));
   const Archive *a = run.archive;
+  DT_INPUT_CHECK(archive_samples(a) >= 2, run.par.world,
+                 "archive '%s' holds %lld sample; eval needs at least 2 (its statistics are over the samples)", run.cfg.data,
+                 (long long)archive_samples(a));
   const int d = ec.tdv_d ? (int)ec.tdv_d : archive_nfactors(a) ? archive_nfactors(a) : 1;
   Metrics ms = {0};
   put(&ms, "samples", (double)archive_samples(a));

@@ -18,6 +18,9 @@ PetscErrorCode inspect_main(int help, int *code, const char *path) {
   MPI_Comm comm = PETSC_COMM_WORLD;
   CkptMeta meta;
   PetscCall(ckpt_read_meta(comm, path, &meta));
+  PetscErrorCode ierr = run_check_method(comm, path, &meta, NULL);
+  if (ierr) ckpt_meta_free(&meta);
+  PetscCall(ierr);
   PetscCall(PetscPrintf(comm, "%s\n  method %s, step %ld, epoch %.3f, written by %d rank(s), seed %llu, global batch %d\n",
                         path, meta.method, meta.step, meta.epoch, meta.ranks, (unsigned long long)meta.seed,
                         meta.global_batch));
@@ -34,7 +37,8 @@ PetscErrorCode inspect_main(int help, int *code, const char *path) {
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(ckpt_list(comm, path, rank == 0 ? stdout : NULL, &crc));
   fflush(stdout);
-  DT_INPUT_CHECK(crc == meta.checksum, comm, "checkpoint '%s': checksum mismatch (file says %08x, its tensors give %08x): damaged",
+  DT_INPUT_CHECK(crc == meta.checksum, comm,
+                 "checkpoint '%s': checksum mismatch (file says %08x, its tensors and /history give %08x): damaged",
                  path, meta.checksum, crc);
   PetscCall(PetscPrintf(comm, "checksum %08x: OK\n", crc));
   ckpt_meta_free(&meta);

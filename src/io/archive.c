@@ -187,6 +187,34 @@ static PetscErrorCode dataset_meta(hid_t file, const char *name, DsetMeta *m) {
   PetscFunctionReturn(0);
 }
 
+/* Whether this HDF5 library can read dataset `name` at all: a virtual dataset (values in other
+ * files) or a filter it lacks (lzf, blosc, bitshuffle: h5py and PyTables plugins) would otherwise
+ * fail only at the first read, as if the file were damaged. */
+static PetscErrorCode check_storage(MPI_Comm comm, const char *path, hid_t file, const char *name) {
+  PetscFunctionBeginUser;
+  hid_t d = H5Dopen2(file, name, H5P_DEFAULT), dcpl = d >= 0 ? H5Dget_create_plist(d) : -1;
+  int virtual = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL, nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  H5Z_filter_t missing = -1;
+  char fname[64] = "";
+  for (int i = 0; i < nf && missing < 0; i++) {
+    unsigned flags, cd[8];
+    size_t ncd = 8;
+    char n[64] = "";
+    H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof n, n, NULL);
+    if (id >= 0 && H5Zfilter_avail(id) <= 0) missing = id, snprintf(fname, sizeof fname, "%s", n[0] ? n : "unnamed");
+  }
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (d >= 0) H5Dclose(d);
+  DT_INPUT_CHECK(!virtual, comm,
+                 "archive '%s': %s is a virtual dataset (its values are in other files), which is not supported; write a "
+                 "plain copy, e.g. h5repack -l %s:CONTI '%s' copy.h5", path, name, name, path);
+  DT_INPUT_CHECK(missing < 0, comm,
+                 "archive '%s': %s is compressed with filter %d (%s), which this HDF5 library cannot decode; rewrite it "
+                 "with gzip or none (h5py: compression='gzip'; or h5repack -f GZIP=4 where the filter's plugin is "
+                 "installed)", path, name, (int)missing, fname);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, FileInfo *fi) {
   DsetMeta m;
 
@@ -195,6 +223,7 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
                  "archive '%s': no dataset /data; expected the samples there", path);
   PetscCall(dataset_meta(file, "/data", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /data is not a dataset; expected the samples there", path);
+  PetscCall(check_storage(comm, path, file, "/data"));
   DT_INPUT_CHECK(m.nd == 2 || m.nd == 4, comm,
                  "archive '%s': dataset /data has %d dimensions %s; expected [N, L] or [N, C, H, W]", path, m.nd,
                  m.shape);
@@ -305,6 +334,7 @@ static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t fil
   if (H5Lexists(file, "/factors", H5P_DEFAULT) <= 0) PetscFunctionReturn(0);
   PetscCall(dataset_meta(file, "/factors", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /factors is not a dataset; expected float64 [N, K]", path);
+  PetscCall(check_storage(comm, path, file, "/factors"));
   DT_INPUT_CHECK(m.cls == H5T_INTEGER || m.cls == H5T_FLOAT, comm,
                  "archive '%s': dataset /factors has type %s; expected float64", path, m.type);
   DT_INPUT_CHECK(m.nd == 2, comm, "archive '%s': dataset /factors has shape %s; expected [N, K] with N = %" PRId64,

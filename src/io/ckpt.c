@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 #include "disentangle/error.h"
 
 #define CKPT_FORMAT "disentangle-checkpoint"
-#define CKPT_FORMAT_VERSION 2
+#define CKPT_FORMAT_VERSION 3 /* 3: the checksum covers /history too; attribute sample_shape */
 
 static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *file);
 
@@ -43,7 +44,9 @@ static int by_path(const void *a, const void *b) {
   return c ? c : strcmp(x->name, y->name);
 }
 
-static uint32_t state_checksum(const CkptState *s) {
+/* The tensors, then the history: a restart trusts /history as much as the tensors (its rows
+ * become history.csv and fix the step the run goes on from). */
+static uint32_t state_checksum(const CkptState *s, const CkptMeta *m) {
   const CkptTensor **order = malloc(sizeof *order * (s->ntensors + 1));
   for (int i = 0; i < s->ntensors; i++) order[i] = &s->tensors[i];
   qsort(order, s->ntensors, sizeof *order, by_path);
@@ -51,6 +54,7 @@ static uint32_t state_checksum(const CkptState *s) {
   for (int i = 0; i < s->ntensors; i++)
     crc = ckpt_crc32(crc, order[i]->data, ckpt_tensor_size(order[i]) * sizeof(float));
   free(order);
+  if (m->history_rows > 0) crc = ckpt_crc32(crc, m->history, sizeof(double) * (size_t)m->history_rows * m->history_cols);
   return crc;
 }
 
@@ -132,6 +136,19 @@ PetscErrorCode ckpt_list(MPI_Comm comm, const char *path, FILE *out, uint32_t *c
   PetscCall(open_checkpoint(comm, path, &file));
   Listing l = {.crc = 0, .out = out, .bad = 0, .what = ""};
   herr_t r = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, list_dataset, &l);
+  if (r >= 0 && !l.bad) { /* the checksum goes on over /history, as ckpt_write computes it */
+    hid_t d = H5Lexists(file, "history", H5P_DEFAULT) > 0 ? H5Dopen2(file, "history", H5P_DEFAULT) : -1;
+    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    double *v = NULL;
+    if (n < 0 || !stored(d, n, sizeof(double)) || !(v = malloc(sizeof(double) * (n > 0 ? n : 1))) ||
+        (n > 0 && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0))
+      found_bad(&l, "/history%s%s cannot be read (damaged file?)", "", "");
+    else if (n > 0) l.crc = ckpt_crc32(l.crc, v, sizeof(double) * n);
+    free(v);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+  }
   H5Fclose(file);
   DT_INPUT_CHECK(r >= 0 && !l.bad, comm, "checkpoint '%s': %s", path, l.bad ? l.what : "its datasets cannot be listed (damaged file?)");
   *crc = l.crc;
@@ -189,6 +206,23 @@ static int get_attr(hid_t obj, const char *name, hid_t type, void *value) {
            H5Aread(attr, type, value) >= 0;
   H5Tclose(ftype), H5Aclose(attr);
   return ok ? 0 : -1;
+}
+
+/* What attribute `name` of obj is, for a message: "missing", "a string", "an array of 3 floats"... */
+static void describe_attr(hid_t obj, const char *name, char *buf, size_t len) {
+  hid_t type;
+  hssize_t count;
+  hid_t attr = open_attr(obj, name, &type, &count);
+  if (attr < 0) {
+    snprintf(buf, len, "missing");
+    return;
+  }
+  H5T_class_t c = H5Tget_class(type);
+  const char *what = c == H5T_STRING ? "string" : c == H5T_INTEGER ? "integer" : c == H5T_FLOAT ? "float" : "value of another HDF5 class";
+  if (count == 1) snprintf(buf, len, "%s %s", c == H5T_INTEGER ? "an" : "a", what);
+  else if (count == 0) snprintf(buf, len, "empty (no value)");
+  else snprintf(buf, len, "an array of %lld %ss", (long long)count, what);
+  H5Tclose(type), H5Aclose(attr);
 }
 
 #define CKPT_MAX_TEXT (1 << 20) /* the longest string attribute read: the options text is a few KB */
@@ -295,6 +329,15 @@ static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscCall(put_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std));
   PetscCall(put_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum));
   if (m->run_id[0]) PetscCall(put_string_attr(file, "run_id", m->run_id));
+  if (m->sample_ndims > 0) {
+    hsize_t n = (hsize_t)m->sample_ndims;
+    hid_t space = H5Screate_simple(1, &n, NULL),
+          attr = space >= 0 ? H5Acreate2(file, "sample_shape", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int ok = attr >= 0 && H5Awrite(attr, H5T_NATIVE_LLONG, m->sample_dims) >= 0;
+    if (attr >= 0) ok = H5Aclose(attr) >= 0 && ok;
+    if (space >= 0) H5Sclose(space);
+    PetscCheck(ok, PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "cannot write attribute sample_shape");
+  }
   PetscFunctionReturn(0);
 }
 
@@ -411,7 +454,7 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(check_space(comm, path, s, m));
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  m->checksum = state_checksum(s); /* every rank holds the whole state: all agree */
+  m->checksum = state_checksum(s, m); /* every rank holds the whole state: all agree */
   /* Rank 0 writes the whole file through serial HDF5; the others wait for its verdict. Every
    * rank holds the whole state, so nothing has to travel. (The collective MPI-IO write hung
    * now and then inside H5Fclose, the ranks in different collectives of HDF5's metadata cache,
@@ -517,8 +560,9 @@ static int valid_run_id(const char *id) {
   return n >= 1 && n <= CKPT_RUN_ID_LEN && strspn(id, "0123456789abcdef") == n;
 }
 
-/* The root attributes; NULL, or the name of the first that is missing or not of its kind. */
-static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv) {
+/* The root attributes; NULL, or the name of the first that is missing or not of its kind (*kind:
+ * what it should be). */
+static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv, const char **kind) {
   long long step = -1, ranks = 0, batch = 0;
   unsigned long long seed = 0;
   const struct {
@@ -530,8 +574,11 @@ static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv) {
              {"seed", H5T_NATIVE_ULLONG, &seed},            {"global_batch", H5T_NATIVE_LLONG, &batch},
              {"checksum", H5T_NATIVE_UINT32, &m->checksum}, {"data_mean", H5T_NATIVE_DOUBLE, &m->data_mean},
              {"data_std", H5T_NATIVE_DOUBLE, &m->data_std}};
-  for (size_t i = 0; i < sizeof num / sizeof *num; i++)
+  for (size_t i = 0; i < sizeof num / sizeof *num; i++) {
+    *kind = H5Tget_class(num[i].type) == H5T_INTEGER ? "one integer" : "one number";
     if (get_attr(file, num[i].name, num[i].type, num[i].value)) return num[i].name;
+  }
+  *kind = "one string";
   char *method = get_string_attr(file, "method");
   if (!method) return "method";
   snprintf(m->method, sizeof m->method, "%s", method);
@@ -542,10 +589,50 @@ static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv) {
     int ok = id && valid_run_id(id);
     if (ok) snprintf(m->run_id, sizeof m->run_id, "%s", id);
     free(id);
-    if (!ok) return "run_id";
+    if (!ok) return *kind = "one string of 1 to 32 hex digits", "run_id";
   }
   m->step = (long)step, m->ranks = (int)ranks, m->seed = seed, m->global_batch = (int)batch;
   return NULL;
+}
+
+/* The sample shape the model was trained on: 1 or 3 positive integers. */
+static int read_sample_shape(hid_t file, CkptMeta *m) {
+  hid_t type;
+  hssize_t count;
+  hid_t attr = open_attr(file, "sample_shape", &type, &count);
+  if (attr < 0) return -1;
+  long long v[CKPT_MAX_DIMS];
+  int ok = H5Tget_class(type) == H5T_INTEGER && (count == 1 || count == 3) && H5Aread(attr, H5T_NATIVE_LLONG, v) >= 0;
+  for (int i = 0; ok && i < count; i++) ok = v[i] >= 1 && v[i] <= INT32_MAX;
+  H5Tclose(type), H5Aclose(attr);
+  if (!ok) return -1;
+  m->sample_ndims = (int)count;
+  for (int i = 0; i < count; i++) m->sample_dims[i] = v[i];
+  return 0;
+}
+
+/* Whether the step agrees with /history, which records every step 1..step of the run (steps a
+ * run skipped have no row, so rows may be fewer): 1 when it does. A crafted step would have the
+ * run repeat or skip steps, or take an untrained model for a finished one. */
+static int step_matches_history(const CkptMeta *m, long long step, char *why, size_t len) {
+  const long rows = m->history_rows;
+  const int cols = m->history_cols;
+  double prev = 0;
+  for (long r = 0; r < rows; r++) {
+    double st = m->history[r * cols];
+    if (!(st > prev && st == floor(st) && st <= 1e15)) {
+      snprintf(why, len, "/history row %ld records step %g after step %g; expected increasing whole steps from 1", r + 1, st, prev);
+      return 0;
+    }
+    prev = st;
+  }
+  if ((double)step != prev) {
+    if (rows) snprintf(why, len, "attribute step is %lld, but /history records steps up to %.0f (%ld rows); expected step %.0f",
+                       step, prev, rows, prev);
+    else snprintf(why, len, "attribute step is %lld, but /history has no rows; expected step 0", step);
+    return 0;
+  }
+  return 1;
 }
 
 PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *m) {
@@ -557,18 +644,38 @@ PetscErrorCode ckpt_read_meta(MPI_Comm comm, const char *path, CkptMeta *m) {
   int ours = format && !strcmp(format, CKPT_FORMAT);
   free(format);
   long long fv = 0;
-  const char *bad = ours ? read_root_attrs(file, m, &fv) : NULL;
+  const char *kind = "", *bad = ours ? read_root_attrs(file, m, &fv, &kind) : NULL;
+  char have[96] = "";
+  if (bad) describe_attr(file, bad, have, sizeof have);
   if (!ours || bad) H5Fclose(file), ckpt_meta_free(m);
   DT_INPUT_CHECK(ours, comm, "checkpoint '%s': not a disentangle checkpoint (no attribute format = '%s')", path, CKPT_FORMAT);
-  DT_INPUT_CHECK(!bad, comm, "checkpoint '%s': attribute %s is missing or not a single value of its kind (damaged or crafted)",
-                 path, bad);
+  DT_INPUT_CHECK(!bad, comm, "checkpoint '%s': attribute %s is %s; expected %s (damaged or crafted)", path, bad, have, kind);
   if (fv != CKPT_FORMAT_VERSION) H5Fclose(file), ckpt_meta_free(m);
   DT_INPUT_CHECK(fv == CKPT_FORMAT_VERSION, comm, "checkpoint '%s': format version %lld; this program reads %d", path, fv,
                  CKPT_FORMAT_VERSION);
+  int shaped = read_sample_shape(file, m) == 0;
+  if (!shaped) describe_attr(file, "sample_shape", have, sizeof have), H5Fclose(file), ckpt_meta_free(m);
+  DT_INPUT_CHECK(shaped, comm, "checkpoint '%s': attribute sample_shape is %s; expected 1 or 3 positive integers (damaged or crafted)",
+                 path, have);
+  /* the normalisation the model was trained with: a model cannot be used without it */
+  double mean = m->data_mean, std = m->data_std;
+  if (!isfinite(mean) || !isfinite(std) || !(std > 0) || m->step < 0) H5Fclose(file), ckpt_meta_free(m);
+  char num[2][32]; /* formatted here: PETSc's own %g would print "0." for 0 */
+  snprintf(num[0], sizeof num[0], "%g", mean), snprintf(num[1], sizeof num[1], "%g", std);
+  DT_INPUT_CHECK(isfinite(mean), comm, "checkpoint '%s': attribute data_mean is %s; expected a finite number (damaged or crafted)",
+                 path, num[0]);
+  DT_INPUT_CHECK(isfinite(std) && std > 0, comm,
+                 "checkpoint '%s': attribute data_std is %s; expected a finite number > 0 (damaged or crafted)", path, num[1]);
+  DT_INPUT_CHECK(m->step >= 0, comm, "checkpoint '%s': attribute step is %ld; expected a whole number >= 0 (damaged or crafted)",
+                 path, m->step);
   PetscErrorCode ierr = read_history(comm, file, path, m);
   H5Fclose(file);
   if (ierr) ckpt_meta_free(m);
   PetscCall(ierr);
+  char why[256];
+  int agree = step_matches_history(m, m->step, why, sizeof why);
+  if (!agree) ckpt_meta_free(m);
+  DT_INPUT_CHECK(agree, comm, "checkpoint '%s': %s (damaged or crafted)", path, why);
   PetscFunctionReturn(0);
 }
 
@@ -682,8 +789,9 @@ PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState 
   }
   H5Fclose(file);
   PetscCall(ierr);
-  uint32_t crc = state_checksum(s);
-  DT_INPUT_CHECK(crc == m->checksum, comm, "checkpoint '%s': checksum mismatch (file says %08x, its tensors give %08x): damaged",
+  uint32_t crc = state_checksum(s, m);
+  DT_INPUT_CHECK(crc == m->checksum, comm,
+                 "checkpoint '%s': checksum mismatch (file says %08x, its tensors and /history give %08x): damaged",
                  path, m->checksum, crc);
   PetscFunctionReturn(0);
 }

@@ -16,7 +16,10 @@ static PetscErrorCode parse_int(MPI_Comm comm, const OptSpec *o, const char *tex
   char *end;
   errno = 0;
   long long x = strtoll(text, &end, 10);
-  DT_INPUT_CHECK(*text && !*end && !errno, comm, "option %s: '%s' is not an integer; %s", o->name, text, o->help);
+  DT_INPUT_CHECK(*text && !*end, comm, "option %s: '%s' is not an integer; %s", o->name, text, o->help);
+  /* an integer too long for 64 bits is still an integer: say that it is out of range */
+  DT_INPUT_CHECK(!errno, comm, "option %s: %s is out of range; allowed %.0f to %.0f (%s)", o->name, text, o->min, o->max,
+                 o->help);
   DT_INPUT_CHECK(x >= o->min && x <= o->max, comm, "option %s: %lld is out of range; allowed %.0f to %.0f (%s)",
                  o->name, x, o->min, o->max, o->help);
   *v = (PetscInt)x;
@@ -28,10 +31,15 @@ static PetscErrorCode parse_real(MPI_Comm comm, const OptSpec *o, const char *te
   char *end;
   errno = 0;
   double x = strtod(text, &end);
-  DT_INPUT_CHECK(*text && !*end && !errno && isfinite(x), comm, "option %s: '%s' is not a finite number; %s",
+  DT_INPUT_CHECK(*text && !*end && (isfinite(x) || errno == ERANGE), comm, "option %s: '%s' is not a finite number; %s",
                  o->name, text, o->help);
+  /* 1e400 and 1e-400 are numbers, just not ones a double holds (an underflow would silently be 0);
+   * a subnormal result is still the number given, to a few digits */
   /* formatted here: PETSc's own %g would print "0." for 0 */
-  char range[128];
+  char range[160];
+  snprintf(range, sizeof range, "%s is out of range for a double (%s); allowed %g to %g", text,
+           isfinite(x) ? "it would be 0" : "beyond 1.8e308", o->min, o->max);
+  DT_INPUT_CHECK(errno != ERANGE || (x != 0 && isfinite(x)), comm, "option %s: %s (%s)", o->name, range, o->help);
   snprintf(range, sizeof range, "%g is out of range; allowed %g to %g", x, o->min, o->max);
   DT_INPUT_CHECK(x >= o->min && x <= o->max, comm, "option %s: %s (%s)", o->name, range, o->help);
   *v = (PetscReal)x;

@@ -33,6 +33,9 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   meta->history_cols = run->history_cols;
   meta->history_columns = (char *)run->history_columns; /* not freed: fill_meta's meta is not ckpt_meta_free'd */
   snprintf(meta->run_id, sizeof meta->run_id, "%s", run->run_id);
+  int64_t dims[CKPT_MAX_DIMS];
+  meta->sample_ndims = archive_sample_dims(run->archive, dims);
+  for (int k = 0; k < meta->sample_ndims; k++) meta->sample_dims[k] = dims[k];
   PetscFunctionReturn(0);
 }
 
@@ -155,8 +158,33 @@ PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len) {
  * method's own structural options). */
 static const char *const structural[] = {"-method", "-arch", "-latents", "-hidden", "-activation", "-rec_loss"};
 
+PetscErrorCode run_check_method(MPI_Comm comm, const char *path, const CkptMeta *meta, const char *want) {
+  PetscFunctionBeginUser;
+  const char *choices = method_choices();
+  size_t n = strlen(meta->method);
+  int known = 0;
+  for (const char *c = choices; c && *c && !known;) {
+    const char *bar = strchr(c, '|');
+    size_t len = bar ? (size_t)(bar - c) : strlen(c);
+    known = len == n && !strncmp(c, meta->method, n);
+    c = bar ? bar + 1 : NULL;
+  }
+  DT_INPUT_CHECK(known, comm, "checkpoint '%s': attribute method is '%s', not a method this program knows (%s)", path,
+                 meta->method, choices);
+  char there[64] = "";
+  ckpt_option(meta->options, "-method", there, sizeof there);
+  DT_INPUT_CHECK(!strcmp(there, meta->method), comm,
+                 "checkpoint '%s': attribute method is '%s' but its options say -method '%s' (damaged or crafted)", path,
+                 meta->method, there);
+  DT_INPUT_CHECK(!want || !strcmp(want, meta->method), comm,
+                 "checkpoint '%s' does not match this run: -method is '%s' there (its attribute method) and '%s' here",
+                 path, meta->method, want);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode check_compatible(const Run *run, const char *path, const CkptMeta *meta) {
   PetscFunctionBeginUser;
+  PetscCall(run_check_method(run->par.world, path, meta, run->cfg.method));
   char *mine;
   PetscCall(run_options_text(run, &mine));
   const int ncommon = (int)(sizeof structural / sizeof *structural);
@@ -307,6 +335,12 @@ PetscErrorCode run_restart(Run *run) {
     int damaged;
     PetscCall(load(run, run->cfg.restart, 0, &damaged));
   }
+  /* Going on would print "steps 41..30", train nothing and rewrite the summary of a model that
+   * is not the one asked for: nothing is written. */
+  DT_INPUT_CHECK(run->step <= run->cfg.steps, run->par.world,
+                 "-restart %s: the run has already passed -steps %ld: the checkpoint it goes on from is at step %ld; give "
+                 "-steps %ld or more to go on (nothing was changed in %s)", run->cfg.restart, (long)run->cfg.steps, run->step,
+                 run->step, run->cfg.run_dir);
   if (!run->run_id[0]) PetscCall(run_new_id(run));
   PetscFunctionReturn(0);
 }
@@ -318,15 +352,45 @@ PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data
   CkptMeta meta;
   PetscCall(ckpt_read_meta(comm, model, &meta));
   const MethodOps *ops;
-  PetscCall(options_defaults(comm, spec, nspec, &run->cfg));
-  PetscCall(options_apply_text(comm, spec, nspec, meta.options, &run->cfg));
-  PetscCall(method_find(comm, run->cfg.method, &ops));
-  PetscCall(method_options_from_text(comm, ops, meta.options, &run->method_opts));
+  PetscErrorCode ierr = run_check_method(comm, model, &meta, NULL);
+  if (ierr) ckpt_meta_free(&meta);
+  PetscCall(ierr);
+  /* the options text is the file's: a bad value in it is the file's fault, and named so */
+  PetscCall(PetscPushErrorHandler(PetscReturnErrorHandler, NULL));
+  ierr = options_defaults(comm, spec, nspec, &run->cfg);
+  if (!ierr) ierr = options_apply_text(comm, spec, nspec, meta.options, &run->cfg);
+  if (!ierr) ierr = method_find(comm, run->cfg.method, &ops);
+  if (!ierr) ierr = method_options_from_text(comm, ops, meta.options, &run->method_opts);
+  PetscCall(PetscPopErrorHandler());
+  if (ierr) {
+    const char *text = NULL;
+    char *specific = NULL, said[512];
+    PetscErrorMessage(ierr, &text, &specific);
+    snprintf(said, sizeof said, "%s", specific ? specific : text ? text : "unreadable");
+    ckpt_meta_free(&meta);
+    PetscCheck(ierr == DT_ERR_INPUT, comm, ierr, "%s", said);
+    DT_INPUT_ERROR(comm, "checkpoint '%s': its attribute options (the options it was trained with): %s", model, said);
+  }
   if (data && *data) snprintf(run->cfg.data, sizeof run->cfg.data, "%s", data);
   run->cfg.groups = 0; /* the rank groups of this job, not of the training job */
   ArchiveNorm norm = {.mean = meta.data_mean, .std = meta.data_std, .have_mean = 1, .have_std = 1};
-  PetscCall(run_build(comm, run, &norm, 0));
-  PetscErrorCode ierr = read_state(run, model, &meta);
+  ierr = run_build(comm, run, &norm, 0);
+  if (ierr) ckpt_meta_free(&meta);
+  PetscCall(ierr);
+  /* an archive of other samples than the model's is the archive's mismatch, not a bad checkpoint */
+  int64_t dims[CKPT_MAX_DIMS];
+  int nd = archive_sample_dims(run->archive, dims), same = nd == meta.sample_ndims;
+  char have[96] = "", want[96] = "";
+  for (int k = 0; k < nd && same; k++) same = dims[k] == meta.sample_dims[k];
+  for (int k = 0, a = 0, b = 0; k < CKPT_MAX_DIMS; k++) {
+    if (k < nd) a += snprintf(have + a, sizeof have - a, "%s%lld", k ? " x " : "", (long long)dims[k]);
+    if (k < meta.sample_ndims) b += snprintf(want + b, sizeof want - b, "%s%lld", k ? " x " : "", meta.sample_dims[k]);
+  }
+  if (!same) ckpt_meta_free(&meta);
+  DT_INPUT_CHECK(same, comm,
+                 "archive '%s' holds samples of %s values; model '%s' was trained on samples of %s values: give -data "
+                 "archives of that shape", run->cfg.data, have, model, want);
+  ierr = read_state(run, model, &meta);
   ckpt_meta_free(&meta);
   PetscCall(ierr);
   PetscFunctionReturn(0);

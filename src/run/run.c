@@ -77,6 +77,16 @@ PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
   PetscCall(method_find(comm, run->cfg.method, &ops));
   PetscCall(method_options_read(comm, ops, &run->method_opts));
   PetscCall(options_reject_unknown(comm, spec, nspec));
+  /* -data_mean alone would be silently ignored (it is applied with -data_std > 0 only) */
+  PetscBool has_mean, has_std;
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-data_mean", &has_mean));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-data_std", &has_std));
+  DT_INPUT_CHECK(!has_mean || run->cfg.data_std > 0, comm,
+                 "option -data_mean: given without -data_std > 0, so it would be ignored; give both (the inputs become "
+                 "(x - mean) / std), or neither (the archive's mean/std attributes, else computed ones)");
+  if (has_std && !has_mean && run->cfg.data_std > 0)
+    log_info(comm, "note: -data_std %g without -data_mean: the mean is 0 (inputs become x / %g)", (double)run->cfg.data_std,
+             (double)run->cfg.data_std);
   /* a Bernoulli likelihood is of the values as they are, in [0, 1]: no normalisation unless asked for */
   if (!strcmp(run->cfg.rec_loss, "bernoulli") && run->cfg.data_std == 0) run->cfg.data_mean = 0, run->cfg.data_std = 1;
   ArchiveNorm norm = {.mean = run->cfg.data_mean, .std = run->cfg.data_std, .have_mean = run->cfg.data_std > 0,
