@@ -30,6 +30,13 @@
     if ((call) < 0) SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB, "HDF5 call failed: %s", #call);        \
   } while (0)
 
+/* Whether path is a readable regular file: 1; 0 when it cannot be reached (why: strerror, "No
+ * such file or directory"); -1 when it is something else (why: "is a FIFO (named pipe)", "is a
+ * directory"...). Every input file is looked at this
+ * way before HDF5 opens it: opening a FIFO blocks forever (and no signal ends the wait), a
+ * device reads garbage. Does not open the file. */
+int dt_regular_file(const char *path, char *why, size_t len);
+
 /* Install the error handler above and silence HDF5's own error stack printing. */
 PetscErrorCode dt_error_setup(void);
 

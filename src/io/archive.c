@@ -118,22 +118,23 @@ static PetscErrorCode split_paths(MPI_Comm comm, const char *csv, int *nfiles, c
   PetscFunctionReturn(0);
 }
 
-/* Rank 0 looks, all ranks hear the verdict: a specific message instead of H5Fopen's failure. */
+/* Rank 0 looks, all ranks hear the verdict: a specific message instead of H5Fopen's failure
+ * (or its endless wait on a FIFO). */
 static PetscErrorCode probe_file(MPI_Comm comm, const char *path) {
-  int rank, verdict[2] = {0, 0}; /* kind, errno */
-  struct stat st;
+  int rank, verdict = 0; /* 1 ok, 0 cannot reach, -1 not a regular file, 2 not HDF5 */
+  char why[128] = "";
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
-    if (access(path, R_OK) != 0) verdict[0] = 1, verdict[1] = errno;
-    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) verdict[0] = 2;
-    else if (H5Fis_hdf5(path) <= 0) verdict[0] = 3;
+    verdict = dt_regular_file(path, why, sizeof why);
+    if (verdict == 1 && H5Fis_hdf5(path) <= 0) verdict = 2;
   }
-  PetscCallMPI(MPI_Bcast(verdict, 2, MPI_INT, 0, comm));
-  DT_INPUT_CHECK(verdict[0] != 1, comm, "archive '%s': cannot open: %s", path, strerror(verdict[1]));
-  DT_INPUT_CHECK(verdict[0] != 2, comm, "archive '%s': is a directory; expected an HDF5 file", path);
-  DT_INPUT_CHECK(verdict[0] != 3, comm, "archive '%s': not an HDF5 file", path);
+  PetscCallMPI(MPI_Bcast(&verdict, 1, MPI_INT, 0, comm));
+  PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+  DT_INPUT_CHECK(verdict != 0, comm, "archive '%s': cannot open: %s", path, why);
+  DT_INPUT_CHECK(verdict != -1, comm, "archive '%s': %s; expected a regular HDF5 file", path, why);
+  DT_INPUT_CHECK(verdict != 2, comm, "archive '%s': not an HDF5 file", path);
   PetscFunctionReturn(0);
 }
 
