@@ -10,13 +10,13 @@
  * detects them identically), no traceback. Everything else gets PETSc's full traceback. */
 static PetscErrorCode input_error_handler(MPI_Comm comm, int line, const char *func, const char *file,
                                           PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx) {
-  if (n != DT_ERR_INPUT && n != PETSC_ERR_FILE_WRITE)
+  if (n != DT_ERR_INPUT && n != PETSC_ERR_FILE_WRITE && n != DT_ERR_STOPPED)
     return PetscTraceBackErrorHandler(comm, line, func, file, n, p, mess, ctx);
   if (p == PETSC_ERROR_INITIAL) {
     int rank = 0;
     MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
     if (rank == 0) {
-      fprintf(stderr, "disentangle: error: %s\n", mess);
+      fprintf(stderr, "disentangle: %s%s\n", n == DT_ERR_STOPPED ? "" : "error: ", mess);
       fflush(stderr);
     }
   }
@@ -33,6 +33,7 @@ PetscErrorCode dt_error_setup(void) {
 int dt_exit_code(PetscErrorCode ierr) {
   if (ierr == 0) return DT_EXIT_OK;
   if (ierr == DT_ERR_INPUT) return DT_EXIT_INPUT;
+  if (ierr == DT_ERR_STOPPED) return DT_EXIT_STOPPED;
   return ierr == PETSC_ERR_FILE_WRITE ? DT_EXIT_OUTPUT : DT_EXIT_INTERNAL;
 }
 
