@@ -46,6 +46,10 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
  * training, and the trained state loaded. */
 PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run);
 void run_free(Run *run);
+/* Before the method is created (src/run/cost.c): estimate the memory its model needs per rank
+ * from the options; refuse what this node cannot hold (an input error naming the estimate and
+ * the option that would help), and announce a large one (its set-up takes a while). */
+PetscErrorCode run_check_model_cost(MPI_Comm comm, const Config *cfg, const MethodOps *ops, const void *opts, int features);
 /* "-name value" lines of every option of the run, the common ones and the method's: what a
  * checkpoint records (PetscMalloc'd). */
 PetscErrorCode run_options_text(const Run *run, char **text);

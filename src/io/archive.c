@@ -595,20 +595,27 @@ static double memory_available(void) {
   return kb < 0 ? -1 : kb * 1024;
 }
 
+PetscErrorCode node_memory(MPI_Comm comm, double *available, int *ranks_on_node) {
+  PetscFunctionBeginUser;
+  MPI_Comm node;
+  int rank;
+  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, ranks_on_node));
+  PetscCallMPI(MPI_Comm_free(&node));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  *available = rank == 0 ? memory_available() : -1;
+  PetscCallMPI(MPI_Bcast(available, 1, MPI_DOUBLE, 0, comm));
+  PetscFunctionReturn(0);
+}
+
 /* Every rank holds the whole archive (until the streaming reader lands): refuse what cannot fit
  * on this node, with the estimate, before allocating anything. */
 static PetscErrorCode check_memory(MPI_Comm comm, const Archive *a) {
   PetscFunctionBeginUser;
-  MPI_Comm node;
-  int on_node, rank;
+  int on_node;
   double need = (double)a->n * (double)a->features * (double)store_bytes[a->store] + 8.0 * a->n * a->nfactors;
-  double have = -1;
-  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  PetscCallMPI(MPI_Comm_size(node, &on_node));
-  PetscCallMPI(MPI_Comm_free(&node));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) have = memory_available();
-  PetscCallMPI(MPI_Bcast(&have, 1, MPI_DOUBLE, 0, comm));
+  double have;
+  PetscCall(node_memory(comm, &have, &on_node));
   DT_INPUT_CHECK(have < 0 || need * on_node <= 0.9 * have, comm,
                  "archive '%s'%s: holding %" PRId64 " samples of %" PRId64 " values needs %.3g GB per rank, %.3g GB for the "
                  "%d rank(s) on this node, and %.3g GB are available; use fewer ranks per node or fewer archives",

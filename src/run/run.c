@@ -108,9 +108,12 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   int64_t dims[3];
   int ndims = archive_sample_dims(run->archive, dims);
   Shape sample = {ndims, {(int)dims[0], ndims == 3 ? (int)dims[1] : 1, ndims == 3 ? (int)dims[2] : 1}};
+  const MethodOps *ops;
+  PetscCall(method_find(comm, cfg->method, &ops));
+  PetscCall(run_check_model_cost(comm, cfg, ops, run->method_opts, (int)shape_size(&sample)));
   PetscCall(method_create_shaped(cfg, run->method_opts, &run->par, sample, &run->method));
   if (training) PetscCall(stop_during_setup(comm, cfg->run_dir));
-  const MethodOps *ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
+  ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
   int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
   for (int k = 0; k < ops->nlosses; k++)
     at += snprintf(run->history_columns + at, sizeof run->history_columns - at, ",%s", ops->loss_names[k]);
