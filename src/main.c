@@ -3,7 +3,8 @@
  *   disentangle bench [options]    time a training step against the GEMM floor
  *   disentangle inspect FILE       what a checkpoint holds
  * Exit codes: 0 done, 1 internal error, 2 bad input, 3 cannot write output (disk full...),
- * 75 stopped early with a checkpoint written (go on with -restart auto). */
+ * 4 training reached a non-finite loss or parameter (nothing written from that state),
+ * 75 stopped early (go on with -restart auto). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@ static const char usage[] =
   "  report  RUN_DIR/report.html: loss curves, latent traversals, latents vs factors, metrics\n"
   "  aggregate RUN_DIR...   median, quartiles, min, max of the metrics over runs (seeds)\n"
   "\n"
-  "`disentangle <command> -help` lists the command's options with their defaults.\n";
+  "`disentangle <command> -help` lists the command's options with their defaults.\n"
+  "exit codes: 0 done, 1 internal error, 2 bad input, 3 output cannot be written,\n"
+  "  4 training reached a non-finite loss or parameter, 75 stopped early (go on with -restart auto)\n";
 
 /* A command gets -help, a place for its exit code, and the words between it and the options. */
 typedef PetscErrorCode (*CommandMain)(int help, int *code, int nargs, char **args);

@@ -35,16 +35,25 @@ done
 ! grep -q null "$run/summary.json" || fail "a null in the summary of a healthy run"
 echo "ok: a healthy run writes valid summary.json and metrics.json"
 
-# (b) non-finite values. -data_std 1e-300 scales the inputs to ~1e300: the loss overflows at once.
-# (Today the run goes on to the end and writes its summary; when training learns to stop at the
-# first non-finite loss (issue 16, item 8), check here whatever it then writes.)
+# (b) non-finite values. -data_std 1e-300 scales the inputs to ~1e300: the loss overflows at once,
+# and the run stops there (exit 4) without writing a summary of a non-finite state.
 nan="$TMP/nan"
-dt 2 train -data "$data" -run_dir "$nan" -steps 20 -progress_every 0 -data_std 1e-300 2>"$TMP/err" || true
-[ -f "$nan/summary.json" ] || { cat "$TMP/err"; fail "diverged run wrote no summary.json"; }
-csv_column "$nan/history.csv" loss | tail -1 | grep -q -i nan || fail "-data_std 1e-300 no longer diverges; force NaN another way"
-json_strict "$nan/summary.json" || { cat "$nan/summary.json"; fail "summary.json of a diverged run is not valid JSON"; }
-[ "$(json_value "$nan/summary.json" final_rec)" = null ] || fail "final_rec of a diverged run is not null"
-echo "ok: a diverged run (NaN loss) writes valid summary.json, NaN as null"
+dt 2 train -data "$data" -run_dir "$nan" -steps 20 -progress_every 0 -data_std 1e-300 2>"$TMP/err"
+code=$?
+[ "$code" -eq 4 ] && grep -q "non-finite loss at step 1" "$TMP/err" || { cat "$TMP/err"; fail "-data_std 1e-300: exit $code, want 4"; }
+[ ! -e "$nan/summary.json" ] || fail "a run stopped on a non-finite loss wrote summary.json"
+echo "ok: a diverged run stops at once, exit 4, and writes no summary.json"
+# A run that skips the non-finite batches ends; its survey over the whole archive (which holds a
+# value that overflows float32) is not finite: null in a valid summary.json.
+cp "$data" "$TMP/spike.h5"
+/usr/bin/python3 -c 'import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f: f["data"][7, 500] = 3e38' "$TMP/spike.h5" || fail "h5py could not write the spiked archive"
+dt 2 train -data "$TMP/spike.h5" -run_dir "$TMP/skip" -steps 20 -progress_every 0 -on_nan skip_batch -on_nan_max 20 2>"$TMP/err" ||
+  { cat "$TMP/err"; fail "the skip_batch run failed"; }
+json_strict "$TMP/skip/summary.json" || { cat "$TMP/skip/summary.json"; fail "summary.json with a non-finite value is not valid JSON"; }
+[ "$(json_value "$TMP/skip/summary.json" final_rec)" = null ] || fail "final_rec over an overflowing archive is not null"
+[ "$(json_value "$TMP/skip/summary.json" skipped_batches)" -gt 0 ] || fail "summary.json counts no skipped batches"
+echo "ok: a run with skipped non-finite batches writes valid summary.json, the non-finite survey as null"
 
 # Samples that are all the same make the latent covariance singular: the Gaussian TC is infinite.
 /usr/bin/python3 -c 'import h5py, numpy, sys

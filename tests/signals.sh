@@ -56,11 +56,12 @@ finish_and_check "$TMP/file" "STOP file"
 start_run "$TMP/twice"
 for _ in 1 2 3 4 5; do kill -USR1 "$launcher" 2>/dev/null; sleep 0.01; done
 finish_and_check "$TMP/twice" "five SIGUSR1 in 50 ms"
-# A request that came before the ranks started (SLURM may signal that early): stop after step 1.
+# A request that came before the ranks started (SLURM may signal that early): the run ends in
+# set-up, before its first step, writes nothing, and removes the STOP file it answered.
 mkdir -p "$TMP/early" && touch "$TMP/early/STOP"
 dt 2 train $(args) -run_dir "$TMP/early" 2>"$TMP/early.err"
 code=$?
-[ "$code" -eq 75 ] && [ -f "$TMP/early/ckpt-00000001.h5" ] && [ ! -e "$TMP/early/STOP" ] ||
-  fail "STOP before the start: exit $code, $(ls "$TMP/early")"
-echo "ok: a STOP file there before the start stops the run after step 1"
+[ "$code" -eq 75 ] && [ -z "$(ls -A "$TMP/early")" ] && grep -q "stopped by the file .*STOP during set-up.*nothing written" "$TMP/early.err" ||
+  fail "STOP before the start: exit $code, $(ls -A "$TMP/early"), $(cat "$TMP/early.err")"
+echo "ok: a STOP file there before the start ends the run in set-up, nothing written, exit 75"
 pass "stop requests end in a valid checkpoint and an exact restart"

@@ -74,4 +74,9 @@ void batch_free(Batch *b);
 /* Fill b with its rows of the sampler's next global batch and advance the sampler one step. */
 PetscErrorCode archive_next_batch(const Archive *a, Sampler *s, Batch *b);
 
+/* The memory this node has for the job: MemAvailable of /proc/meminfo (bytes, -1 when unknown;
+ * rank 0 reads it, every rank gets it) and how many ranks of comm share the node, for estimates
+ * that refuse what cannot fit before allocating it. Collective. */
+PetscErrorCode node_memory(MPI_Comm comm, double *available, int *ranks_on_node);
+
 #endif

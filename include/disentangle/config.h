@@ -27,6 +27,8 @@ typedef struct {
   PetscReal checkpoint_minutes;      /* wall-clock minutes; 0: off */
   PetscInt checkpoint_keep;          /* how many step checkpoints stay */
   char restart[CONFIG_PATH_LEN];     /* none | auto | FILE */
+  char on_nan[CONFIG_WORD_LEN];      /* stop | skip_batch: what a non-finite loss or parameter does */
+  PetscInt on_nan_max;               /* skip_batch: at most this many batches skipped, then stop */
 } Config;
 
 #endif

@@ -8,15 +8,13 @@
 #include "disentangle/ckpt.h"
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
+#include "disentangle/error.h"
 #include "disentangle/method.h"
 #include "disentangle/options.h"
 
 /* The option table of `train` (bench reads the same options). */
 const OptSpec *train_options(int *n);
 
-/* Exit code of a run that stopped early on request (signal or STOP file) after writing a
- * checkpoint: EX_TEMPFAIL of sysexits.h, "try again later" — i.e. resume with -restart auto. */
-#define DT_EXIT_STOPPED 75
 
 /* Everything a run is made of, set up from a Config: the data, the ranks, the method, and
  * where the run is: the last completed step and the loss history up to it. */
@@ -33,6 +31,7 @@ typedef struct {
   char history_columns[512]; /* their names, comma-separated: the header of history.csv */
   char run_id[CKPT_RUN_ID_LEN + 1]; /* this run's identity, in every file it writes */
   int continued;                    /* restarted from a checkpoint (of run run_id) */
+  long skipped;                     /* batches whose update was skipped (-on_nan skip_batch), this invocation */
 } Run;
 
 /* An empty run, safe to run_free. */
@@ -50,6 +49,10 @@ PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data
  * (want not NULL) the one wanted; an input error naming the file otherwise. */
 PetscErrorCode run_check_method(MPI_Comm comm, const char *path, const CkptMeta *meta, const char *want);
 void run_free(Run *run);
+/* Before the method is created (src/run/cost.c): estimate the memory its model needs per rank
+ * from the options; refuse what this node cannot hold (an input error naming the estimate and
+ * the option that would help), and announce a large one (its set-up takes a while). */
+PetscErrorCode run_check_model_cost(MPI_Comm comm, const Config *cfg, const MethodOps *ops, const void *opts, int features);
 /* "-name value" lines of every option of the run, the common ones and the method's: what a
  * checkpoint records (PetscMalloc'd). */
 PetscErrorCode run_options_text(const Run *run, char **text);
@@ -75,6 +78,13 @@ PetscErrorCode run_dir_owner(const Run *run, char owner[CKPT_RUN_ID_LEN + 1]);
  * finish its step, checkpoint and exit with DT_EXIT_STOPPED. */
 void stop_install_handlers(void);
 int stop_signal(void);
+/* Collectively, outside the training loop: has any rank been signalled (SIGTERM, SIGINT,
+ * SIGUSR1), or is there a file DIR/STOP (dir NULL: not looked for; at most once a second)?
+ * why: "by SIGTERM", "by the file DIR/STOP". */
+PetscErrorCode stop_check(MPI_Comm comm, const char *dir, int *stop, char *why, size_t len);
+/* A safe point of set-up: on a stop request, remove DIR/STOP and end the run with the error
+ * DT_ERR_STOPPED (one line, exit DT_EXIT_STOPPED); nothing has been written yet. */
+PetscErrorCode stop_during_setup(MPI_Comm comm, const char *dir);
 /* Once a step, collectively: is a stop requested (any rank), is a timed checkpoint due (rank 0
  * decides, so clocks need not agree)? */
 PetscErrorCode stop_poll(const Run *run, int *stop, int *checkpoint_due);
@@ -91,16 +101,19 @@ PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model,
 
 /* The training loop (src/run/loop.c). */
 PetscErrorCode run_make_dir(MPI_Comm comm, const char *dir);
-/* Steps run->step+1 .. steps, history.csv as it goes; *stopped: a stop was requested and a
- * checkpoint written. */
+/* Steps run->step+1 .. steps, history.csv as it goes; *stopped: RUN_STOP_REQUESTED (a stop
+ * was requested and a checkpoint written) or RUN_STOP_NONFINITE (a loss or parameter became
+ * NaN or Inf, and -on_nan allowed no more skips: nothing was written from that state). */
+enum { RUN_STOP_REQUESTED = 1, RUN_STOP_NONFINITE = 2 };
 PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long *done_steps, int *stopped);
 /* RUN_DIR/summary.json of a finished run. */
 PetscErrorCode run_write_summary(const Run *run, const double *zmin, const double *zmax, double rec,
                                  const StepLosses *last, double seconds, double ms_per_step);
 /* Encode and decode every sample (each rank a block of the archive); reduce per-latent min and
  * max, and the reconstruction MSE/2 over the whole archive into *rec (when not NULL)
- * (src/run/survey.c). */
-PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec);
+ * (src/run/survey.c). stopped (when not NULL): the ranks look for a stop request (stop_check)
+ * before each chunk, and on one give up at once with *stopped set (the results are then void). */
+PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec, int *stopped);
 /* RUN_DIR/latents.h5 (encoded.h) from the run's model and the latents z[n][m] of its archive,
  * every rank holding all of them: the traversals start from sample `base` (the last when the
  * archive is smaller); kl[m] (may be NULL) each latent's mean KL to the prior, for a Gaussian

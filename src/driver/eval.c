@@ -239,6 +239,28 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   FactorData fd;
   PetscCheck(factors_create(&fd, z, (int)archive_samples(a), run->method->ae.latents, archive_factors(a), archive_nfactors(a), (int)ec->factor_values,
                             (int)ec->factor_bins) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
+  /* Every rank computes the same scores. The gradient-boosted trees of DCI hold the most per
+   * training point: features, sort orders, and per class raw scores, probabilities, residuals.
+   * Refuse what the node cannot hold before minutes of silent work; say what goes on when the
+   * points are many (the default 10000 takes tens of seconds already). */
+  int classes = 1, on_node;
+  for (int j = 0; j < fd.k; j++) classes = PetscMax(classes, fd.ncodes[j]);
+  const double m = fd.m, k = fd.k;
+  double need = (double)ec->metric_train * (20 * m + 36.0 * classes + 4 * k + 8) + (double)ec->metric_eval * (8 * m + 8.0 * classes + 4 * k), have;
+  PetscCall(node_memory(run->par.world, &have, &on_node));
+  if (have > 0 && need * on_node > 0.9 * have) {
+    factors_free(&fd);
+    DT_INPUT_ERROR(run->par.world,
+                   "eval: the supervised scores on %d training and %d evaluation points (%d latents, factors of up to %d "
+                   "values) need about %.3g GB per rank, %.3g GB for the %d rank(s) on this node, and %.3g GB are "
+                   "available; use a smaller -metric_train (default 10000)%s",
+                   (int)ec->metric_train, (int)ec->metric_eval, (int)m, classes, need / 1e9, need * on_node / 1e9, on_node,
+                   have / 1e9, on_node > 1 ? " or fewer ranks per node" : "");
+  }
+  const int loud = ec->metric_train > 10000 || ec->metric_eval > 10000;
+  if (loud)
+    log_info(run->par.world, "supervised scores on %d training and %d evaluation points, about %.3g GB per rank; this may take "
+             "long: each score is announced as it starts", (int)ec->metric_train, (int)ec->metric_eval, need / 1e9);
   ScoreParams sp = scores_default_params();
   sp.beta_vae.num_train = sp.factor_vae.num_train = sp.mig.num_train = sp.modexpl.num_train = (int)ec->metric_train;
   sp.beta_vae.num_eval = sp.factor_vae.num_eval = sp.modexpl.num_test = (int)ec->metric_eval;
@@ -246,10 +268,14 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   AccuracyPair bv;
   FactorVaeResult fv;
   ExplicitnessResult ex;
-  double nash, mig, modularity;
-  int err = score_beta_vae(&fd, &sp.beta_vae, seed, &bv) || score_beta_vae_nashae(&fd, &sp.nash, seed, &nash) ||
-            score_factor_vae(&fd, &sp.factor_vae, seed, &fv) || score_mig(&fd, &sp.mig, seed, &mig) ||
-            score_modularity(&fd, &sp.modexpl, seed, &modularity) || score_explicitness(&fd, &sp.modexpl, seed, &ex);
+  double nash, mig, modularity, t0 = log_seconds();
+#define SCORE(name, call) (loud ? log_info(run->par.world, "  %s (at %.0f s)...", name, log_seconds() - t0) : (void)0, (call))
+  int err = SCORE("beta-VAE", score_beta_vae(&fd, &sp.beta_vae, seed, &bv)) ||
+            SCORE("beta-VAE, NashAE protocol", score_beta_vae_nashae(&fd, &sp.nash, seed, &nash)) ||
+            SCORE("FactorVAE", score_factor_vae(&fd, &sp.factor_vae, seed, &fv)) || SCORE("MIG", score_mig(&fd, &sp.mig, seed, &mig)) ||
+            SCORE("modularity", score_modularity(&fd, &sp.modexpl, seed, &modularity)) ||
+            SCORE("explicitness", score_explicitness(&fd, &sp.modexpl, seed, &ex));
+#undef SCORE
   PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in the supervised metrics");
   put(ms, "betavae_score", bv.eval_accuracy);
   put(ms, "betavae_train_accuracy", bv.train_accuracy);
@@ -260,6 +286,7 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   put(ms, "mig", mig);
   put(ms, "modularity", modularity);
   put(ms, "explicitness", ex.test);
+  if (loud) log_info(run->par.world, "  DCI and SAP (at %.0f s)...", log_seconds() - t0);
   PetscCall(dci_sap_metrics(&fd, ec, ms));
   factors_free(&fd);
   PetscFunctionReturn(0);

@@ -18,7 +18,10 @@ PetscErrorCode train_main(int help, int *code) {
                                "A run directory holds one run (named in RUN_DIR/run.json, locked while it runs): a new\n"
                                "run is refused where another run's files are; go on with it with -restart auto, or\n"
                                "start afresh with another -run_dir. Nothing of another run is overwritten or deleted.\n"
-                               "SIGTERM, SIGUSR1 or a file RUN_DIR/STOP: finish the step, write a checkpoint, exit 75.",
+                               "SIGTERM, SIGINT, SIGUSR1 or a file RUN_DIR/STOP: finish the step, write a checkpoint, exit 75;\n"
+                               "during set-up: end at once, nothing written, exit 75; during the final evaluation:\n"
+                               "model.h5 is written, summary.json not (finish with -restart auto), exit 75.\n"
+                               "A non-finite loss or parameter (NaN, Inf) stops the run, exit 4 (see -on_nan).",
                        spec, nspec);
     method_options_help(stdout);
     PetscFunctionReturn(0);
@@ -34,6 +37,7 @@ PetscErrorCode train_main(int help, int *code) {
   PetscCall(PetscLogStagePush(stage_setup));
   PetscCall(run_setup(PETSC_COMM_WORLD, &run));
   PetscCall(run_restart(&run));
+  PetscCall(stop_during_setup(run.par.world, run.cfg.run_dir)); /* the last point where nothing is written yet */
   PetscCall(run_make_dir(run.par.world, run.cfg.run_dir));
   PetscCall(run_claim_dir(&run)); /* this run's alone from here: locked, and no other run's files */
   const Config *cfg = &run.cfg;
@@ -56,9 +60,9 @@ PetscErrorCode train_main(int help, int *code) {
   ms_per_step = done_steps ? 1e3 * seconds / done_steps : 0.0;
   PetscCall(PetscLogStagePop());
   if (stopped) {
-    stop_clear(&run);
+    if (stopped == RUN_STOP_REQUESTED) stop_clear(&run);
     run_free(&run);
-    *code = DT_EXIT_STOPPED;
+    *code = stopped == RUN_STOP_NONFINITE ? DT_EXIT_NONFINITE : DT_EXIT_STOPPED;
     PetscFunctionReturn(0);
   }
 
@@ -67,13 +71,29 @@ PetscErrorCode train_main(int help, int *code) {
   double *zmin, *zmax, rec;
   char path[CONFIG_PATH_LEN + 64];
   PetscCall(PetscMalloc2(m, &zmin, m, &zmax));
-  PetscCall(latents_survey(run.method, run.archive, zmin, zmax, &rec));
-  PetscCall(run_write_summary(&run, zmin, zmax, rec, &last, seconds, ms_per_step));
+  /* the model first: a stop request during the survey then loses nothing (-restart auto takes
+   * model.h5 and writes the summary) */
   snprintf(path, sizeof path, "%s/model.h5", cfg->run_dir);
   PetscCall(run_checkpoint(&run, path));
+  int stop_now;
+  char why[64];
+  PetscCall(latents_survey(run.method, run.archive, zmin, zmax, &rec, &stop_now));
+  if (stop_now) {
+    PetscCall(stop_check(run.par.world, NULL, &stop_now, why, sizeof why));
+    log_info(run.par.world, "stopped %s during the final evaluation: %s (step %ld) is written, summary.json is not; "
+             "finish with -restart auto", why, path, run.step);
+    stop_clear(&run);
+    PetscCall(PetscFree2(zmin, zmax));
+    PetscCall(PetscLogStagePop());
+    run_free(&run);
+    *code = DT_EXIT_STOPPED;
+    PetscFunctionReturn(0);
+  }
+  PetscCall(run_write_summary(&run, zmin, zmax, rec, &last, seconds, ms_per_step));
   log_info(run.par.world, "done: %d of %d latents active (range > %g), reconstruction MSE/2 %.5f, %.2f ms/step",
            latents_active(zmin, zmax, m, cfg->active_threshold), m, (double)cfg->active_threshold, rec,
            ms_per_step);
+  if (run.skipped) log_info(run.par.world, "%ld batch(es) skipped on non-finite values (-on_nan skip_batch)", run.skipped);
   log_info(run.par.world, "results in %s/: history.csv, summary.json, model.h5", cfg->run_dir);
   stop_clear(&run); /* a stop request that came with the last step is void */
   PetscCall(PetscFree2(zmin, zmax));

@@ -118,22 +118,23 @@ static PetscErrorCode split_paths(MPI_Comm comm, const char *csv, int *nfiles, c
   PetscFunctionReturn(0);
 }
 
-/* Rank 0 looks, all ranks hear the verdict: a specific message instead of H5Fopen's failure. */
+/* Rank 0 looks, all ranks hear the verdict: a specific message instead of H5Fopen's failure
+ * (or its endless wait on a FIFO). */
 static PetscErrorCode probe_file(MPI_Comm comm, const char *path) {
-  int rank, verdict[2] = {0, 0}; /* kind, errno */
-  struct stat st;
+  int rank, verdict = 0; /* 1 ok, 0 cannot reach, -1 not a regular file, 2 not HDF5 */
+  char why[128] = "";
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
-    if (access(path, R_OK) != 0) verdict[0] = 1, verdict[1] = errno;
-    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) verdict[0] = 2;
-    else if (H5Fis_hdf5(path) <= 0) verdict[0] = 3;
+    verdict = dt_regular_file(path, why, sizeof why);
+    if (verdict == 1 && H5Fis_hdf5(path) <= 0) verdict = 2;
   }
-  PetscCallMPI(MPI_Bcast(verdict, 2, MPI_INT, 0, comm));
-  DT_INPUT_CHECK(verdict[0] != 1, comm, "archive '%s': cannot open: %s", path, strerror(verdict[1]));
-  DT_INPUT_CHECK(verdict[0] != 2, comm, "archive '%s': is a directory; expected an HDF5 file", path);
-  DT_INPUT_CHECK(verdict[0] != 3, comm, "archive '%s': not an HDF5 file", path);
+  PetscCallMPI(MPI_Bcast(&verdict, 1, MPI_INT, 0, comm));
+  PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+  DT_INPUT_CHECK(verdict != 0, comm, "archive '%s': cannot open: %s", path, why);
+  DT_INPUT_CHECK(verdict != -1, comm, "archive '%s': %s; expected a regular HDF5 file", path, why);
+  DT_INPUT_CHECK(verdict != 2, comm, "archive '%s': not an HDF5 file", path);
   PetscFunctionReturn(0);
 }
 
@@ -624,20 +625,27 @@ static double memory_available(void) {
   return kb < 0 ? -1 : kb * 1024;
 }
 
+PetscErrorCode node_memory(MPI_Comm comm, double *available, int *ranks_on_node) {
+  PetscFunctionBeginUser;
+  MPI_Comm node;
+  int rank;
+  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_size(node, ranks_on_node));
+  PetscCallMPI(MPI_Comm_free(&node));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  *available = rank == 0 ? memory_available() : -1;
+  PetscCallMPI(MPI_Bcast(available, 1, MPI_DOUBLE, 0, comm));
+  PetscFunctionReturn(0);
+}
+
 /* Every rank holds the whole archive (until the streaming reader lands): refuse what cannot fit
  * on this node, with the estimate, before allocating anything. */
 static PetscErrorCode check_memory(MPI_Comm comm, const Archive *a) {
   PetscFunctionBeginUser;
-  MPI_Comm node;
-  int on_node, rank;
+  int on_node;
   double need = (double)a->n * (double)a->features * (double)store_bytes[a->store] + 8.0 * a->n * a->nfactors;
-  double have = -1;
-  PetscCallMPI(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  PetscCallMPI(MPI_Comm_size(node, &on_node));
-  PetscCallMPI(MPI_Comm_free(&node));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) have = memory_available();
-  PetscCallMPI(MPI_Bcast(&have, 1, MPI_DOUBLE, 0, comm));
+  double have;
+  PetscCall(node_memory(comm, &have, &on_node));
   DT_INPUT_CHECK(have < 0 || need * on_node <= 0.9 * have, comm,
                  "archive '%s'%s: holding %" PRId64 " samples of %" PRId64 " values needs %.3g GB per rank, %.3g GB for the "
                  "%d rank(s) on this node, and %.3g GB are available; use fewer ranks per node or fewer archives",

@@ -485,11 +485,17 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
 
 static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *file) {
   PetscFunctionBeginUser;
-  int rank, state = 0; /* 0 ok, 1 missing, 2 not HDF5 */
+  int rank, state = 0; /* 0 ok, 1 missing, 2 not HDF5, 3 not a regular file (a FIFO would block H5Fopen) */
+  char why[128] = "";
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) state = access(path, R_OK) != 0 ? 1 : H5Fis_hdf5(path) > 0 ? 0 : 2;
+  if (rank == 0) {
+    int kind = dt_regular_file(path, why, sizeof why);
+    state = kind == 0 ? 1 : kind < 0 ? 3 : H5Fis_hdf5(path) > 0 ? 0 : 2;
+  }
   PetscCallMPI(MPI_Bcast(&state, 1, MPI_INT, 0, comm));
+  PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
   DT_INPUT_CHECK(state != 1, comm, "checkpoint '%s': cannot open: %s", path, "no such readable file");
+  DT_INPUT_CHECK(state != 3, comm, "checkpoint '%s': %s; expected a regular HDF5 file", path, why);
   DT_INPUT_CHECK(state != 2, comm, "checkpoint '%s': not an HDF5 file (truncated or overwritten?)", path);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   DT_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
@@ -683,7 +689,8 @@ int ckpt_peek(const char *path, long *step, char *run_id, size_t len) {
   long long s = -1;
   *step = -1;
   if (len) run_id[0] = 0;
-  if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) return -1;
+  char why[128];
+  if (dt_regular_file(path, why, sizeof why) != 1 || H5Fis_hdf5(path) <= 0) return -1;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);

@@ -404,7 +404,10 @@ PetscErrorCode encoded_read(MPI_Comm comm, const char *path, Encoded *e) {
   PetscFunctionBeginUser;
   memset(e, 0, sizeof *e);
   e->kl_threshold = NAN;
-  DT_INPUT_CHECK(access(path, R_OK) == 0, comm, "cannot read '%s': %s", path, strerror(errno));
+  char why[128];
+  int kind = dt_regular_file(path, why, sizeof why);
+  DT_INPUT_CHECK(kind != 0, comm, "cannot read '%s': %s", path, why);
+  DT_INPUT_CHECK(kind != -1, comm, "'%s' %s; expected a regular HDF5 file", path, why);
   DT_INPUT_CHECK(H5Fis_hdf5(path) > 0, comm, "'%s' is not an HDF5 file", path);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   DT_INPUT_CHECK(f >= 0, comm, "cannot open '%s' as HDF5 (damaged file?)", path);

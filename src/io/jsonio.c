@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "disentangle/error.h"
@@ -83,9 +84,12 @@ PetscErrorCode jsonio_write(MPI_Comm comm, const char *path, const json_t *root,
   PetscFunctionReturn(0);
 }
 
-/* Rank 0's view of the file: 0 read, 1 missing (or its directory), 2 unreadable (errno in *err), 3 too large. */
+/* Rank 0's view of the file: 0 read, 1 missing (or its directory), 2 unreadable (errno in *err), 3 too large,
+ * 4 not a regular file. */
 static int slurp(const char *path, char **text, long *len, int *err) {
   *text = NULL, *len = 0, *err = 0;
+  struct stat st; /* a FIFO would block fopen forever */
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 4;
   FILE *fp = fopen(path, "rb");
   if (!fp) return *err = errno, errno == ENOENT || errno == ENOTDIR ? 1 : 2;
   long cap = 0;
@@ -118,6 +122,7 @@ PetscErrorCode jsonio_read(MPI_Comm comm, const char *path, json_t **root) {
   PetscCallMPI(MPI_Bcast(state, 2, MPI_INT, 0, comm));
   if (state[0] == 1) PetscFunctionReturn(0);
   DT_INPUT_CHECK(state[0] != 2, comm, "cannot read '%s': %s", path, strerror(state[1]));
+  DT_INPUT_CHECK(state[0] != 4, comm, "cannot read '%s': it is not a regular file (a FIFO or device?)", path);
   DT_INPUT_CHECK(state[0] != 3, comm, "'%s' is larger than %ld MiB; it is not a JSON file this program wrote", path,
                  JSONIO_MAX_BYTES >> 20);
   PetscCallMPI(MPI_Bcast(&len, 1, MPI_LONG, 0, comm));

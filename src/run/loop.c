@@ -2,9 +2,11 @@
  * checkpoints, and the summary of a finished run. */
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -95,6 +97,7 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCall(jsonio_set_number(s, "seconds", seconds));
   PetscCall(jsonio_set_number(s, "ms_per_step", ms_per_step));
   PetscCall(jsonio_set_number(s, "samples_per_s", ms_per_step > 0 ? 1e3 * cfg->batch / ms_per_step : 0.0));
+  PetscCall(jsonio_set_int(s, "skipped_batches", run->skipped)); /* -on_nan skip_batch, this invocation */
   snprintf(path, sizeof path, "%s/summary.json", cfg->run_dir);
   PetscCall(jsonio_write(run->par.world, path, s, 9)); /* a non-finite value is written as null */
   json_decref(s);
@@ -121,7 +124,91 @@ static PetscErrorCode open_history(Run *run, FILE **hist) {
   PetscFunctionReturn(0);
 }
 
-/* Steps run->step+1 .. steps. *stopped: a stop was requested and a checkpoint written. */
+/* The whole training state (what a checkpoint holds: parameters, optimizer state, step counts)
+ * copied aside before each step under -on_nan skip_batch, so that a step that went non-finite
+ * is undone exactly, NashAE's regressor updates inside the step included. One copy of the
+ * state and a memcpy per step: cheap next to the step, and no method needs to know. */
+typedef struct {
+  CkptState st;
+  float *buf;
+  long long *counts;
+} Snapshot;
+
+static PetscErrorCode snapshot_create(Method *m, Snapshot *s) {
+  PetscFunctionBeginUser;
+  size_t n = 0;
+  PetscCall(method_state(m, &s->st));
+  for (int i = 0; i < s->st.ntensors; i++) n += ckpt_tensor_size(&s->st.tensors[i]);
+  PetscCall(PetscMalloc1(n ? n : 1, &s->buf));
+  PetscCall(PetscMalloc1(s->st.ncounts + 1, &s->counts));
+  PetscFunctionReturn(0);
+}
+
+static void snapshot_copy(Snapshot *s, int restore) {
+  size_t at = 0;
+  for (int i = 0; i < s->st.ntensors; i++) {
+    size_t n = ckpt_tensor_size(&s->st.tensors[i]);
+    if (restore) memcpy(s->st.tensors[i].data, s->buf + at, n * sizeof(float));
+    else memcpy(s->buf + at, s->st.tensors[i].data, n * sizeof(float));
+    at += n;
+  }
+  for (int c = 0; c < s->st.ncounts; c++) {
+    if (restore) *s->st.counts[c].value = s->counts[c];
+    else s->counts[c] = *s->st.counts[c].value;
+  }
+}
+
+static void snapshot_free(Snapshot *s) {
+  method_state_free(&s->st);
+  PetscFree(s->buf);
+  PetscFree(s->counts);
+}
+
+/* Any NaN or Inf among n floats: the exponent bits all set (integer work the compiler vectorises). */
+static int any_nonfinite(const float *x, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &x[i], sizeof u);
+    bad |= (u & 0x7f800000u) == 0x7f800000u;
+  }
+  return bad != 0;
+}
+
+/* After a step, collectively: the first non-finite loss (*loss, its index, or -1) and the first
+ * optimizer group whose parameters are no longer finite (*group, or -1; a non-finite gradient
+ * shows there, since the update has consumed it). The losses are global already; the allreduce
+ * makes every rank take the same decision whatever its own copy says. */
+static PetscErrorCode check_finite(const Run *run, const StepLosses *l, int *loss, int *group) {
+  PetscFunctionBeginUser;
+  const Method *m = run->method;
+  int flags[2] = {0, 0}; /* index + 1 */
+  for (int k = 0; k < m->ops->nlosses && !flags[0]; k++)
+    if (!isfinite(l->value[k])) flags[0] = k + 1;
+  for (int g = 0; g < m->params.ngroups && !flags[1]; g++)
+    if (any_nonfinite(m->params.groups[g].params, m->params.groups[g].n)) flags[1] = g + 1;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, run->par.world));
+  *loss = flags[0] - 1, *group = flags[1] - 1;
+  PetscFunctionReturn(0);
+}
+
+/* "non-finite loss at step 12: rec = inf, loss = inf" or "non-finite parameters of optimizer
+ * group 'regressors' after step 12 (a non-finite gradient)" */
+static void describe_nonfinite(const Run *run, long step, const StepLosses *l, int loss, int group, char *buf, size_t len) {
+  const MethodOps *ops = run->method->ops;
+  if (loss >= 0) {
+    int at = snprintf(buf, len, "non-finite loss at step %ld:", step), first = 1;
+    for (int k = 0; k < ops->nlosses && at < (int)len; k++) /* the terms first: "loss" is their sum */
+      if (k != 0 && !isfinite(l->value[k]))
+        at += snprintf(buf + at, len - at, "%s %s = %g", first ? "" : ",", ops->loss_names[k], l->value[k]), first = 0;
+    if (at < (int)len && !isfinite(l->value[0]))
+      snprintf(buf + at, len - at, "%s %s = %g", first ? "" : ",", ops->loss_names[0], l->value[0]);
+  } else
+    snprintf(buf, len, "non-finite parameters of optimizer group '%s' after step %ld (a non-finite gradient)",
+             run->method->params.groups[group].name, step);
+}
+
+/* Steps run->step+1 .. steps. *stopped: RUN_STOP_REQUESTED or RUN_STOP_NONFINITE (run.h). */
 PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long *done_steps, int *stopped) {
   PetscFunctionBeginUser;
   const Config *cfg = &run->cfg;
@@ -135,12 +222,33 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
   Sampler sampler;
   sampler_init(&sampler, SAMPLER_IID, (uint64_t)cfg->seed, run->step, (int)cfg->batch, archive_samples(a));
   long first = run->step;
+  int skip = !strcmp(cfg->on_nan, "skip_batch");
+  Snapshot snap;
+  if (skip) PetscCall(snapshot_create(run->method, &snap));
   double t0 = log_seconds();
   *stopped = 0;
   while (run->step < cfg->steps && !*stopped) {
     double ts = log_seconds();
     PetscCall(archive_next_batch(a, &sampler, &batch));
+    if (skip) snapshot_copy(&snap, 0);
     PetscCall(run->method->ops->step(run->method, &batch, last));
+    int bad_loss = -1, bad_group = -1;
+    PetscCall(check_finite(run, last, &bad_loss, &bad_group));
+    if (bad_loss >= 0 || bad_group >= 0) {
+      char what[512];
+      describe_nonfinite(run, run->step + 1, last, bad_loss, bad_group, what, sizeof what);
+      if (!skip || run->skipped >= cfg->on_nan_max) {
+        log_info(run->par.world, "%s; stopped (exit %d)%s: nothing was written from this state, earlier checkpoints "
+                 "are as they were (go on from one with -restart, e.g. with a smaller -lr)", what, DT_EXIT_NONFINITE,
+                 skip ? ", more batches would be skipped than -on_nan_max allows" : "");
+        *stopped = RUN_STOP_NONFINITE;
+        break;
+      }
+      snapshot_copy(&snap, 1);
+      run->skipped++;
+      log_info(run->par.world, "%s; batch skipped: its update undone (%ld skipped, at most %ld: -on_nan_max)", what,
+               run->skipped, (long)cfg->on_nan_max);
+    }
     run->step++;
     double row[METHOD_MAX_LOSSES + 2];
     row[0] = (double)run->step;
@@ -155,6 +263,7 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
     PetscCall(stop_poll(run, stopped, &due));
     if (run->step == cfg->steps) *stopped = 0; /* the last step: finish normally, model.h5 included */
     due |= cfg->checkpoint_every > 0 && run->step % cfg->checkpoint_every == 0;
+    if (*stopped) *stopped = RUN_STOP_REQUESTED;
     if ((due || *stopped) && run->step < cfg->steps) {
       char path[CONFIG_PATH_LEN + 64];
       if (hist) fflush(hist);
@@ -166,6 +275,7 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
   *seconds = log_seconds() - t0;
   *done_steps = run->step - first;
   if (hist) fclose(hist);
+  if (skip) snapshot_free(&snap);
   batch_free(&batch);
   PetscFunctionReturn(0);
 }

@@ -41,6 +41,9 @@ static const OptSpec train_spec[] = {
   {"-checkpoint_minutes", OPT_REAL, CFG(checkpoint_minutes), "30", 0, 1e9, NULL, "and every T minutes of wall-clock time (0: off)"},
   {"-checkpoint_keep", OPT_INT, CFG(checkpoint_keep), "3", 1, 1e6, NULL, "how many step checkpoints to keep (older ones are removed)"},
   {"-restart", OPT_STRING, CFG(restart), "none", 0, 0, NULL, "none, auto (newest valid checkpoint in RUN_DIR) or a checkpoint file"},
+  {"-on_nan", OPT_STRING, CFG(on_nan), "stop", 0, 0, "stop|skip_batch",
+   "a non-finite loss or parameter: stop (exit 4, nothing written from that state), or skip the batch's update"},
+  {"-on_nan_max", OPT_INT, CFG(on_nan_max), "10", 0, 1e9, NULL, "with -on_nan skip_batch: stop (exit 4) once more batches than this are skipped"},
 };
 
 const OptSpec *train_options(int *n) {
@@ -107,6 +110,7 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  (int)cfg->batch, size);
   openblas_set_num_threads((int)cfg->blas_threads);
   PetscCall(archive_open(comm, cfg->data, norm, &run->archive));
+  if (training) PetscCall(stop_during_setup(comm, cfg->run_dir)); /* reading the data may take minutes */
   DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
                  (long long)archive_samples(run->archive), cfg->data, (long long)archive_samples(run->archive));
@@ -114,9 +118,13 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   int64_t dims[3];
   int ndims = archive_sample_dims(run->archive, dims);
   Shape sample = {ndims, {(int)dims[0], ndims == 3 ? (int)dims[1] : 1, ndims == 3 ? (int)dims[2] : 1}};
+  const MethodOps *ops;
+  PetscCall(method_find(comm, cfg->method, &ops));
+  PetscCall(run_check_model_cost(comm, cfg, ops, run->method_opts, (int)shape_size(&sample)));
   PetscCall(method_create_shaped(cfg, run->method_opts, &run->par, sample, &run->method));
   run->method->dataset_size = archive_samples(run->archive);
-  const MethodOps *ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
+  if (training) PetscCall(stop_during_setup(comm, cfg->run_dir));
+  ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
   int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
   for (int k = 0; k < ops->nlosses; k++)
     at += snprintf(run->history_columns + at, sizeof run->history_columns - at, ",%s", ops->loss_names[k]);

@@ -10,12 +10,17 @@
 #include "disentangle/layers.h"
 #include "disentangle/tensor.h"
 
-PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec) {
+PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec, int *stopped) {
   PetscFunctionBeginUser;
   const Par *par = m->par;
   const int nl = m->ae.latents, chunk = m->ae.max_batch;
-  int off, cnt;
+  int off, cnt, rounds = 0;
   par_slice_chunks(archive_samples(a), chunk, par->rank, par->size, &off, &cnt);
+  /* every rank takes as many rounds as the busiest one, so that all look at the stop flag together */
+  for (int p = 0, o, c; p < par->size; p++) {
+    par_slice_chunks(archive_samples(a), chunk, p, par->size, &o, &c);
+    rounds = PetscMax(rounds, (c + chunk - 1) / chunk);
+  }
   double sq = 0.0;
   const int logits = !strcmp(m->cfg->rec_loss, "bernoulli");
   const long width = archive_features(a);
@@ -23,7 +28,15 @@ PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double 
   PetscCall(tensor_alloc((size_t)chunk * width, &x));
   if (logits) PetscCall(tensor_alloc((size_t)chunk * width, &prob));
   for (int j = 0; j < nl; j++) zmin[j] = DBL_MAX, zmax[j] = -DBL_MAX;
-  for (int start = off; start < off + cnt; start += chunk) {
+  if (stopped) *stopped = 0;
+  for (int round = 0; round < rounds; round++) {
+    if (stopped) {
+      char why[64];
+      PetscCall(stop_check(par->world, NULL, stopped, why, sizeof why));
+      if (*stopped) break;
+    }
+    int start = off + round * chunk;
+    if (start >= off + cnt) continue;
     int n = PetscMin(chunk, off + cnt - start);
     const float *z, *xhat;
     PetscCall(archive_read(a, start, n, x));
@@ -41,6 +54,7 @@ PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double 
   }
   tensor_free(&x);
   tensor_free(&prob);
+  if (stopped && *stopped) PetscFunctionReturn(0);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, zmin, nl, MPI_DOUBLE, MPI_MIN, par->world));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, zmax, nl, MPI_DOUBLE, MPI_MAX, par->world));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &sq, 1, MPI_DOUBLE, MPI_SUM, par->world));
