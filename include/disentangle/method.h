@@ -38,6 +38,10 @@ typedef struct {
   /* Names of the losses a step reports (history.csv columns, /history, the report). */
   int nlosses;
   const char *loss_names[METHOD_MAX_LOSSES];
+  /* Before create: floats of the method's own nets beyond the autoencoder for a global batch of
+   * cfg->batch rows (parameters; activations and other buffers) and the option that shrinks
+   * them, so that a model the node cannot hold is refused before it is built. NULL: none. */
+  void (*cost)(const Config *cfg, const void *opts, double *params, double *buffers, const char **shrink);
   /* Register and allocate the method's own nets and optimizers (the autoencoder exists). */
   PetscErrorCode (*create)(Method *m);
   /* One training step on this rank's rows of the global batch. */

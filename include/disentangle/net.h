@@ -104,6 +104,12 @@ PetscErrorCode net_add_flatten(Net *net);
  * out_act after the last (NULL or identity: a linear output). */
 PetscErrorCode net_init_mlp(Net *net, const char *name, const int *widths, int n, const LayerOps *hidden_act,
                             const LayerOps *out_act);
+/* What net_init_mlp(widths, n) + net_bind(batch rows) allocate, in floats: its parameters, and
+ * its activations and scratch. */
+void net_mlp_cost(const int *widths, int n, double batch, double *params, double *acts);
+/* Widths "a,b,c" as net_init_mlp takes them, without messages: the count, 0 if not such a list
+ * (the method's own parsing reports why). */
+int net_parse_widths(const char *text, int *w, int max);
 int net_in(const Net *net);  /* values per input sample */
 int net_out(const Net *net); /* values per output sample */
 Shape net_out_shape(const Net *net);

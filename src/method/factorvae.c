@@ -67,6 +67,21 @@ typedef struct {
 
 static const TermOps term_factor_tc;
 
+/* D [m, -factorvae_disc_hidden..., 2] bound for 2B rows (z and permuted z), and its buffers. */
+static void factorvae_cost(const Config *cfg, const void *opts, double *params, double *buffers, const char **shrink) {
+  const FactorOptions *opt = opts;
+  const int m = (int)cfg->latents;
+  int w[MAX_DISC_HIDDEN + 2], nh = net_parse_widths(opt->disc_hidden, w + 1, MAX_DISC_HIDDEN);
+  double p = 0, a = 0;
+  if (nh > 0) {
+    w[0] = m, w[nh + 1] = 2;
+    net_mlp_cost(w, nh + 2, 2.0 * (double)cfg->batch, &p, &a);
+  }
+  *params = p;
+  *buffers = a + 8.0 * (double)cfg->batch * m;
+  *shrink = "a smaller -factorvae_disc_hidden";
+}
+
 static PetscErrorCode factorvae_create(Method *me) {
   PetscFunctionBeginUser;
   const FactorOptions *opt = me->opts;
@@ -248,6 +263,7 @@ const MethodOps method_factorvae = {
   .head = &head_gaussian,
   .nlosses = 5,
   .loss_names = {"loss", "rec", "kl", "tc", "disc"},
+  .cost = factorvae_cost,
   .create = factorvae_create,
   .step = factorvae_step,
   .loss_gradient = terms_loss_gradient,

@@ -56,6 +56,22 @@ static void mask_input(float *zin, const float *z, int rows, int m, int drop) {
   for (int r = 0; r < rows; r++) zin[(size_t)r * m + drop] = 0.0f;
 }
 
+/* m regressors [m, -nashae_reg_hidden..., 1] and their buffers: the latents of the global batch,
+ * masked inputs, gradients and predictions (5 B m), and a sharing block as large as the group. */
+static void nashae_cost(const Config *cfg, const void *opts, double *params, double *buffers, const char **shrink) {
+  const NashOptions *opt = opts;
+  const int m = (int)cfg->latents;
+  int w[MAX_REG_HIDDEN + 2], nh = net_parse_widths(opt->reg_hidden, w + 1, MAX_REG_HIDDEN);
+  double p = 0, a = 0;
+  if (nh > 0) {
+    w[0] = m, w[nh + 1] = 1;
+    net_mlp_cost(w, nh + 2, (double)cfg->batch, &p, &a);
+  }
+  *params = p * m;
+  *buffers = a * m + 5.0 * (double)cfg->batch * m + p * m;
+  *shrink = "fewer -latents or a smaller -nashae_reg_hidden";
+}
+
 static PetscErrorCode nashae_create(Method *me) {
   PetscFunctionBeginUser;
   const Config *cfg = me->cfg;
@@ -279,6 +295,7 @@ const MethodOps method_nashae = {
   .head = &head_sigmoid,
   .nlosses = 4,
   .loss_names = {"loss", "rec", "adv", "pred"},
+  .cost = nashae_cost,
   .create = nashae_create,
   .step = nashae_step,
   .loss_gradient = terms_loss_gradient,

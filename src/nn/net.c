@@ -1,6 +1,7 @@
 #include "disentangle/net.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "disentangle/error.h"
@@ -199,4 +200,28 @@ const float *net_dense_output(const Net *net, int dense, int *width) {
     return net->acts[l];
   }
   return NULL;
+}
+
+void net_mlp_cost(const int *w, int n, double batch, double *params, double *acts) {
+  /* dense weights and biases; the dense outputs (activations run in place) and two scratch
+   * blocks of the widest layer */
+  double widest = w[0], outs = 0;
+  *params = 0;
+  for (int i = 0; i + 1 < n; i++) {
+    *params += (double)w[i] * w[i + 1] + w[i + 1];
+    outs += w[i + 1], widest = PetscMax(widest, (double)w[i + 1]);
+  }
+  *acts = batch * (outs + 2 * widest);
+}
+
+int net_parse_widths(const char *text, int *w, int max) {
+  int n = 0;
+  for (const char *p = text; *p && n < max;) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 1 || v > 1000000 || (*end && *end != ',')) return 0;
+    w[n++] = (int)v;
+    p = *end ? end + 1 : end;
+  }
+  return n;
 }

@@ -200,13 +200,20 @@ static PetscErrorCode check_compatible(const Run *run, const char *path, const C
                      name, there, here);
     }
   }
-  const char *informative[] = {"-seed", "-batch", "-data", "-lr", "-nashae_reg_lr", "-nashae_lambda"};
-  for (size_t i = 0; i < sizeof informative / sizeof *informative; i++) {
+  /* options that may change on a restart, but the user should hear of: these, and every option
+   * of the method that is not structural */
+  const char *common[] = {"-seed", "-batch", "-data", "-lr"};
+  const MethodOps *ops = run->method->ops;
+  const int nc = (int)(sizeof common / sizeof *common);
+  for (int i = 0; i < nc + ops->noptions; i++) {
+    const char *name = i < nc ? common[i] : ops->options[i - nc].name;
+    int fixed = 0;
+    for (int k = 0; k < METHOD_MAX_STRUCTURAL && ops->structural[k]; k++) fixed |= !strcmp(name, ops->structural[k]);
+    if (fixed) continue;
     char there[CONFIG_PATH_LEN] = "", here[CONFIG_PATH_LEN] = "";
-    ckpt_option(meta->options, informative[i], there, sizeof there);
-    ckpt_option(mine, informative[i], here, sizeof here);
-    if (strcmp(there, here))
-      log_info(run->par.world, "note: %s was '%s' in the checkpoint and is '%s' now", informative[i], there, here);
+    ckpt_option(meta->options, name, there, sizeof there);
+    ckpt_option(mine, name, here, sizeof here);
+    if (strcmp(there, here)) log_info(run->par.world, "note: %s was '%s' in the checkpoint and is '%s' now", name, there, here);
   }
   PetscCall(PetscFree(mine));
   PetscFunctionReturn(0);

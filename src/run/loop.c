@@ -70,10 +70,16 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCheck(s, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
   PetscCall(PetscMalloc1(m, &ranges));
   for (int j = 0; j < m; j++) ranges[j] = zmax[j] - zmin[j];
-  char lambda[64] = "0", *options;
-  PetscCall(run_options_text(run, &options));
-  ckpt_option(options, "-nashae_lambda", lambda, sizeof lambda);
-  PetscCall(PetscFree(options));
+  json_t *method_options = json_object();
+  PetscCheck(method_options, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
+  const MethodOps *ops = run->method->ops;
+  for (int k = 0; k < ops->noptions; k++) { /* "-nashae_lambda": "0.2", as the options text has them */
+    char *text, value[256] = "";
+    PetscCall(options_format(&ops->options[k], 1, run->method_opts, &text));
+    ckpt_option(text, ops->options[k].name, value, sizeof value);
+    PetscCall(PetscFree(text));
+    PetscCall(jsonio_set_string(method_options, ops->options[k].name, value));
+  }
   PetscCall(jsonio_set_string(s, "run_id", run->run_id));
   PetscCall(jsonio_set_string(s, "method", cfg->method));
   PetscCall(jsonio_set_int(s, "ranks", run->par.size));
@@ -81,7 +87,8 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCall(jsonio_set_int(s, "seed", (long long)cfg->seed));
   PetscCall(jsonio_set_int(s, "batch", (long long)cfg->batch));
   PetscCall(jsonio_set_int(s, "latents", m));
-  PetscCall(jsonio_set_number(s, "lambda", atof(lambda)));
+  PetscCheck(json_object_set_new(s, "method_options", method_options) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "out of memory building summary.json");
   PetscCall(jsonio_set_int(s, "active_latents", latents_active(zmin, zmax, m, cfg->active_threshold)));
   PetscCall(jsonio_set_number(s, "active_threshold", (double)cfg->active_threshold));
   PetscCall(jsonio_set_numbers(s, "latent_ranges", ranges, m));
