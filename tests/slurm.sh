@@ -29,13 +29,17 @@ dt 2 train -options_file "$DT_SRCDIR/inputs/beam-nashae.opts" -data "$data" -run
 
 # wait_for JOB SECONDS: until the job (every task of an array) has ended; pending requeued jobs start now
 wait_for() {
-  local job=$1 deadline=$(($(date +%s) + $2)) states
+  local job=$1 deadline=$(($(date +%s) + $2)) states waited=0
   while [ "$(date +%s)" -lt "$deadline" ]; do
     states=$(scontrol -o show job "$job" 2>/dev/null)
-    if echo "$states" | grep -q "JobState=PENDING Reason=BeginTime"; then
+    # Not at once: a job started again within a second of its requeue can find its credential
+    # still revoked ("Killing non-startable batch job: Job credential revoked") and fail; seen
+    # on the 9th start of a chain here. A few seconds of waiting avoid it.
+    if echo "$states" | grep -q "JobState=PENDING Reason=BeginTime" && [ $((waited += 1)) -ge 4 ]; then
       for id in $(echo "$states" | grep "Reason=BeginTime" | sed -n 's/^JobId=\([0-9]*\) .*/\1/p'); do
         scontrol update JobId="$id" StartTime=now
       done
+      waited=0
     fi
     echo "$states" | grep -q -E "JobState=(PENDING|RUNNING|REQUEUED|COMPLETING|CONFIGURING)" || return 0
     sleep 1
