@@ -40,10 +40,6 @@ void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z
 /* As autoencoder_forward without noise: z = the head's encoding (a Gaussian head's mean). */
 void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat);
 
-/* Reconstruction term (scale * squared error, e.g. (1 - lambda)/(2 B L) for (1-lambda)*MSE/2):
- * returns this rank's sum of squared errors and leaves d(loss)/dxhat in ae->dxhat. */
-double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float scale);
-
 /* Backward through the decoder from ae->dxhat: decoder gradients, and ae->dz = d/dz. */
 void autoencoder_backward_decoder(Autoencoder *ae, int n);
 /* Backward through the head: ae->dcode from ae->dz (after the terms at the latents added theirs). */

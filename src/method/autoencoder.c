@@ -145,11 +145,6 @@ void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float
   if (xhat) *xhat = out;
 }
 
-double autoencoder_reconstruction(Autoencoder *ae, const float *x, int n, float scale) {
-  const float *xhat = ae->dec.acts[ae->dec.nlayers - 1];
-  return mse_forward_backward(ae->dxhat, xhat, x, (long)n * ae->features, scale);
-}
-
 void autoencoder_backward_decoder(Autoencoder *ae, int n) {
   net_backward(&ae->dec, ae->z, ae->dxhat, n, 1, ae->dz);
 }

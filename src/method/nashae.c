@@ -278,9 +278,7 @@ static PetscErrorCode nashae_sync_state(Method *me) {
 
 static int nashae_nets(Method *me, Net **nets, int max) {
   Nash *s = me->state;
-  int n = 0;
-  if (n < max) nets[n++] = &me->ae.enc;
-  if (n < max) nets[n++] = &me->ae.dec;
+  int n = method_nets_autoencoder(me, nets, max);
   for (int i = 0; i < s->m && n < max; i++) nets[n++] = &s->reg[i];
   return n;
 }

@@ -8,46 +8,38 @@
 #include "disentangle/layers.h"
 #include "disentangle/method.h"
 
-/* ---- reconstruction: MSE/2 ------------------------------------------------------------------ */
+/* ---- reconstruction: squared error, as MSE/2 or as the Gaussian likelihood ------------------- */
 
 static int mse_nstats(const Term *t, const Method *m) {
   (void)t, (void)m;
   return 1;
 }
 
+/* The squared-error terms differ only in what the sum is averaged over: MSE/2 over every value
+ * of the global batch, the Gaussian likelihood over its samples (summed over their values). */
+static double squared_error_per(const Term *t, const Method *m) {
+  return t->ops == &term_mse ? (double)m->global_batch * m->ae.features : (double)m->global_batch;
+}
+
 /* The gradient needs no global statistic, so it is written here with the sum (one pass over
  * the output); backward only reads the value. */
-static void mse_local(Term *t, Method *m, const float *x, int count, double *stats) {
+static void squared_error_local(Term *t, Method *m, const float *x, int count, double *stats) {
   Autoencoder *ae = &m->ae;
-  float scale = (float)(t->weight / ((double)m->global_batch * ae->features));
+  float scale = (float)(t->weight / squared_error_per(t, m));
   stats[0] = mse_forward_backward(ae->dxhat, ae->dec.acts[ae->dec.nlayers - 1], x, (long)count * ae->features, scale);
 }
 
-static void mse_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
-                         float *grad) {
-  (void)t, (void)x, (void)count, (void)grad;
-  values[0] = 0.5 * stats[0] / ((double)m->global_batch * m->ae.features);
+static void squared_error_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
+                                   float *grad) {
+  (void)x, (void)count, (void)grad;
+  values[0] = 0.5 * stats[0] / squared_error_per(t, m);
 }
 
-const TermOps term_mse = {
-  .name = "mse", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1, .nstats = mse_nstats, .local = mse_local, .backward = mse_backward};
-
-/* ---- reconstruction: Gaussian log-likelihood, summed over a sample's values ----------------- */
-
-static void gaussian_local(Term *t, Method *m, const float *x, int count, double *stats) {
-  Autoencoder *ae = &m->ae;
-  float scale = (float)(t->weight / (double)m->global_batch);
-  stats[0] = mse_forward_backward(ae->dxhat, ae->dec.acts[ae->dec.nlayers - 1], x, (long)count * ae->features, scale);
-}
-
-static void gaussian_backward(Term *t, Method *m, const float *x, int count, const double *stats, double *values,
-                              float *grad) {
-  (void)t, (void)x, (void)count, (void)grad;
-  values[0] = 0.5 * stats[0] / m->global_batch;
-}
+const TermOps term_mse = {.name = "mse", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1,
+                          .nstats = mse_nstats, .local = squared_error_local, .backward = squared_error_backward};
 
 const TermOps term_gaussian = {.name = "gaussian", .nvalues = 1, .value_names = {"rec"}, .sets_output_gradient = 1,
-                               .nstats = mse_nstats, .local = gaussian_local, .backward = gaussian_backward};
+                               .nstats = mse_nstats, .local = squared_error_local, .backward = squared_error_backward};
 
 /* ---- reconstruction: Bernoulli cross-entropy on the decoder's logits ------------------------- */
 
