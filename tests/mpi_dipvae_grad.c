@@ -58,13 +58,10 @@ int main(int argc, char **argv) {
   /* the checks above test what they claim only if each part weighs in the objective */
   CHECK(i_od.lambda_od * i_od.od > 1e-2, "dipvae: off-diagonal part %g too small to be checked", i_od.lambda_od * i_od.od);
   CHECK(ii_default.lambda_d * ii_default.d > 1e-2, "dipvae: diagonal part %g too small to be checked", ii_default.lambda_d * ii_default.d);
-  int failures = test_failures, rank;
+  int rank;
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   if (rank == 0)
     printf("dipvae parts at the checked parameters: i od %.3g, ii d %.3g, ii explicit od %.3g d %.3g\n", i_od.od, ii_default.d,
            ii_explicit.od, ii_explicit.d);
-  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
-  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
-  PetscCall(PetscFinalize());
-  return failures != 0;
+  return test_mpi_finish();
 }

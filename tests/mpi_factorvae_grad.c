@@ -187,10 +187,5 @@ int main(int argc, char **argv) {
   free(tc10.p), free(tc100.p);
   check_discriminator(0);
   check_discriminator(31);
-  int failures = test_failures, rank;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
-  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
-  PetscCall(PetscFinalize());
-  return failures != 0;
+  return test_mpi_finish();
 }

@@ -241,10 +241,5 @@ int main(int argc, char **argv) {
   check_method("ae", 0.0, 0, "bernoulli");
   check_method("nashae", 0.5, 0, "bernoulli");
   check_conv_shapes();
-  int failures = test_failures, rank;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
-  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
-  PetscCall(PetscFinalize());
-  return failures ? 1 : 0;
+  return test_mpi_finish();
 }

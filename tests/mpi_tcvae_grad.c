@@ -107,10 +107,5 @@ int main(int argc, char **argv) {
   check("-betatcvae_beta 4\n-betatcvae_estimator mss\n", "gaussian", 5, &mss);
   check("-betatcvae_beta 6\n-betatcvae_estimator mss\n", "bernoulli", 2, &mss_small);
   check("-betatcvae_beta 1\n", "mse", 3, &vae); /* TC's weight 0: the plain VAE, tc still reported */
-  int failures = test_failures, rank;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
-  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
-  PetscCall(PetscFinalize());
-  return failures != 0;
+  return test_mpi_finish();
 }

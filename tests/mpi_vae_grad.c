@@ -45,10 +45,5 @@ int main(int argc, char **argv) {
                                  .rec_loss = "gaussian", .step = 200, .reg = capacity_reg, .ctx = &above});
   CHECK(below.kl > below.c && above.kl < above.c, "annealedvae: KL %g vs C %g and KL %g vs C %g: not one on each side",
         below.kl, below.c, above.kl, above.c);
-  int failures = test_failures, rank;
-  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
-  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
-  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
-  PetscCall(PetscFinalize());
-  return failures != 0;
+  return test_mpi_finish();
 }

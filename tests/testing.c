@@ -19,6 +19,15 @@ void test_report(int ok, const char *fmt, ...) {
   test_failures += !ok, test_passes += ok;
 }
 
+int test_mpi_finish(void) {
+  int failures = test_failures, rank;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Allreduce(MPI_IN_PLACE, &failures, 1, MPI_INT, MPI_SUM, PETSC_COMM_WORLD);
+  if (rank == 0) printf(failures ? "FAILED: %d check(s)\n" : "PASS\n", failures);
+  if (PetscFinalize()) return 1;
+  return failures != 0;
+}
+
 double ref_activation(const LayerOps *ops, double x) {
   if (ops == &layer_selu) return x > 0 ? SELU_SCALE * x : SELU_SCALE * SELU_ALPHA * (exp(x) - 1.0);
   if (ops == &layer_relu) return x > 0 ? x : 0.0;

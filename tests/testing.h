@@ -23,6 +23,10 @@ void test_report(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 
     }                                                                                              \
   } while (0)
 
+/* The end of an MPI test's main: failures summed over the ranks, "PASS" or "FAILED: N check(s)"
+ * from rank 0, PetscFinalize; returns the exit code. */
+int test_mpi_finish(void);
+
 /* y[B][out] from x[B][in] with the net's layer list and params given in double: dense, the
  * activations, conv2d, conv_transpose2d (direct loops, not im2col) and reshape. */
 void ref_net_forward(const Net *net, const double *params, const double *x, int B, double *y);
