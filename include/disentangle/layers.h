@@ -19,6 +19,12 @@ void dense_backward(float *dx, float *dw, float *db, const float *dy, const floa
  * pre-activation never has to be stored. dx and dy may alias. */
 void selu_forward(float *y, const float *x, long n);
 void selu_backward(float *dx, const float *dy, const float *y, long n);
+/* Fused passes of a dense layer followed by SELU, over [rows][width]:
+ *   selu_bias_forward:  y = selu(y + b), b [width] (the GEMM ran with beta = 0);
+ *   selu_backward_bias: dx = dy selu'(y) and, when db is not NULL, db += its column sums.
+ * Each element's arithmetic is that of the separate bias, activation and sum_rows passes. */
+void selu_bias_forward(float *y, const float *b, int rows, int width);
+void selu_backward_bias(float *dx, const float *dy, const float *y, float *db, int rows, int width);
 void relu_forward(float *y, const float *x, long n);
 void relu_backward(float *dx, const float *dy, const float *y, long n);
 void leaky_relu_forward(float *y, const float *x, long n); /* slope LEAKY_RELU_SLOPE below 0 */

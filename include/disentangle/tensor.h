@@ -18,6 +18,11 @@ void tensor_free_double(double **p);
 void tensor_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc);
 
+/* The BLAS kernels in use: OpenBLAS's core type ("Haswell", "SkylakeX"; "unknown" for
+ * another BLAS), and a line for logs: version, core, threads, OPENBLAS_CORETYPE if set. */
+const char *tensor_blas_corename(void);
+const char *tensor_blas_description(void);
+
 typedef struct {
   int trans_a, trans_b, m, n, k;
   long calls;

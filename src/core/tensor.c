@@ -1,8 +1,15 @@
 #include "disentangle/tensor.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* OpenBLAS's own queries, weak: linked against another BLAS they are NULL and the name is
+ * "unknown" rather than a link error. */
+#pragma weak openblas_get_corename
+#pragma weak openblas_get_config
+#pragma weak openblas_get_num_threads
 
 /* n elements of size bytes each, zeroed, on a DT_ALIGN boundary. */
 static PetscErrorCode aligned_zeroed(size_t n, size_t size, void **out) {
@@ -60,4 +67,21 @@ void tensor_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, co
   if (active_ledger) ledger_count(trans_a, trans_b, m, n, k);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
               alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+const char *tensor_blas_corename(void) {
+  const char *name = openblas_get_corename ? openblas_get_corename() : NULL;
+  return name && *name ? name : "unknown";
+}
+
+const char *tensor_blas_description(void) {
+  static char text[256];
+  const char *config = openblas_get_config ? openblas_get_config() : NULL;
+  int threads = openblas_get_num_threads ? openblas_get_num_threads() : 0;
+  const char *forced = getenv("OPENBLAS_CORETYPE");
+  if (!config) snprintf(text, sizeof text, "not OpenBLAS (core type unknown)");
+  else
+    snprintf(text, sizeof text, "%s; core %s, %d thread%s%s%s%s", config, tensor_blas_corename(), threads, threads == 1 ? "" : "s",
+             forced ? " (OPENBLAS_CORETYPE=" : " (OPENBLAS_CORETYPE picks another)", forced ? forced : "", forced ? ")" : "");
+  return text;
 }

@@ -6,6 +6,7 @@
 #include "disentangle/error.h"
 #include "disentangle/latents.h"
 #include "disentangle/log.h"
+#include "disentangle/tensor.h"
 
 PetscErrorCode train_main(int help, int *code) {
   PetscFunctionBeginUser;
@@ -44,6 +45,7 @@ PetscErrorCode train_main(int help, int *code) {
   log_info(run.par.world, "%s on %lld samples x %lld values, %d ranks, %d regressor groups, batch %ld, steps %ld..%ld",
            cfg->method, (long long)archive_samples(run.archive), (long long)archive_features(run.archive), run.par.size, run.par.ngroups,
            (long)cfg->batch, run.step + 1, (long)cfg->steps);
+  log_info(run.par.world, "BLAS: %s", tensor_blas_description());
   PetscCall(PetscLogStagePop());
 
   StepLosses last = {0};

@@ -6,6 +6,7 @@
 #include "disentangle/error.h"
 #include "disentangle/layers.h"
 #include "disentangle/options.h"
+#include "disentangle/phase.h"
 #include "disentangle/tensor.h"
 
 #define MAX_HIDDEN 16
@@ -130,11 +131,14 @@ void autoencoder_free(Autoencoder *ae) {
 }
 
 void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat) {
+  Phase was = phase_switch(PHASE_ENCODER);
   const float *code = net_forward(&ae->enc, x, n);
   ae->head.ops->forward(&ae->head, code, n, ae->z);
   if (z) *z = ae->z;
+  phase_switch(PHASE_DECODER);
   const float *out = net_forward(&ae->dec, ae->z, n);
   if (xhat) *xhat = out;
+  phase_switch(was);
 }
 
 void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat) {
@@ -146,13 +150,19 @@ void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float
 }
 
 void autoencoder_backward_decoder(Autoencoder *ae, int n) {
+  Phase was = phase_switch(PHASE_DECODER);
   net_backward(&ae->dec, ae->z, ae->dxhat, n, 1, ae->dz);
+  phase_switch(was);
 }
 
 void autoencoder_backward_head(Autoencoder *ae, int n) {
+  Phase was = phase_switch(PHASE_ENCODER);
   ae->head.ops->backward(&ae->head, autoencoder_code(ae), ae->z, ae->dz, n, ae->dcode);
+  phase_switch(was);
 }
 
 void autoencoder_backward_encoder(Autoencoder *ae, const float *x, int n) {
+  Phase was = phase_switch(PHASE_ENCODER);
   net_backward(&ae->enc, x, ae->dcode, n, 1, NULL);
+  phase_switch(was);
 }

@@ -5,6 +5,7 @@
 
 #include "disentangle/error.h"
 #include "disentangle/log.h"
+#include "disentangle/phase.h"
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
@@ -173,9 +174,11 @@ int method_nets_autoencoder(Method *m, Net **nets, int max) {
 
 void method_update(Method *m, int group) {
   ParamGroup *G = &m->params.groups[group];
+  Phase was = phase_switch(PHASE_ADAM);
   optim_tick(&m->optim[group]);
   optim_update(&m->optim[group], G->params, G->grads, 0, G->n);
   paramset_zero_grads(&m->params, group);
+  phase_switch(was);
 }
 
 /* A ParamSet name "NET/TENSOR" as the checkpoint's group "params/NET" and name "TENSOR". */

@@ -9,10 +9,12 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "disentangle/ensemble.h"
 #include "disentangle/error.h"
 #include "disentangle/layers.h"
 #include "disentangle/method.h"
 #include "disentangle/options.h"
+#include "disentangle/phase.h"
 #include "disentangle/tensor.h"
 
 #define MAX_REG_HIDDEN 8
@@ -35,13 +37,14 @@ static const OptSpec nashae_options[] = {
 
 typedef struct {
   int m, iters;
-  Net *reg;             /* m regressors, optimizer group "regressors" */
+  Net *reg;             /* m regressors, optimizer group "regressors": names, tensors, init */
+  Ensemble ens;         /* ... and how they are computed, all at once */
+  int *all, *owned, nowned; /* regressor indices: 0..m-1; those this rank's group trains */
   int group;
   size_t per;           /* parameters per regressor */
   float *params, *grads, *share; /* the group's blocks; a scratch block as large */
   float *zall;          /* [B][m] latents of the global batch */
-  float *zin, *dzin;    /* [B][m] masked regressor input, its gradient */
-  float *dout;          /* [B] gradient w.r.t. one regressor's output */
+  float *dout;          /* [B][m] gradient w.r.t. the regressors' outputs */
   float *zhat;          /* [B][m] predictions for this rank's slice */
   double *zmean;        /* [m] */
   double pred_sq;       /* regressors' squared error in their last update, this rank's part */
@@ -51,13 +54,9 @@ static const TermOps term_nash;
 
 static int owns(const Method *me, int i) { return i % me->par->ngroups == me->par->group_id; }
 
-static void mask_input(float *zin, const float *z, int rows, int m, int drop) {
-  memcpy(zin, z, (size_t)rows * m * sizeof *zin);
-  for (int r = 0; r < rows; r++) zin[(size_t)r * m + drop] = 0.0f;
-}
-
-/* m regressors [m, -nashae_reg_hidden..., 1] and their buffers: the latents of the global batch,
- * masked inputs, gradients and predictions (5 B m), and a sharing block as large as the group. */
+/* m regressors [m, -nashae_reg_hidden..., 1] and their buffers: the nets' and the ensemble's
+ * activations, the latents of the global batch, output gradients and predictions (3 B m), and a
+ * sharing block as large as the group. */
 static void nashae_cost(const Config *cfg, const void *opts, double *params, double *buffers, const char **shrink) {
   const NashOptions *opt = opts;
   const int m = (int)cfg->latents;
@@ -68,7 +67,7 @@ static void nashae_cost(const Config *cfg, const void *opts, double *params, dou
     net_mlp_cost(w, nh + 2, (double)cfg->batch, &p, &a);
   }
   *params = p * m;
-  *buffers = a * m + 5.0 * (double)cfg->batch * m + p * m;
+  *buffers = 2 * a * m + 3.0 * (double)cfg->batch * m + p * m;
   *shrink = "fewer -latents or a smaller -nashae_reg_hidden";
 }
 
@@ -107,11 +106,15 @@ static PetscErrorCode nashae_create(Method *me) {
   PetscCall(terms_reconstruction(me->par->world, cfg, &rec));
   PetscCall(method_add_term(me, rec, 1.0 - opt->lambda, SITE_OUTPUT, 0, NULL));
   PetscCall(method_add_term(me, &term_nash, opt->lambda, SITE_LATENTS, 0, s));
+  PetscCall(ensemble_create(&s->ens, &s->reg[0], s->m, B));
+  PetscCall(PetscMalloc2(s->m, &s->all, s->m, &s->owned));
+  for (int i = 0; i < s->m; i++) {
+    s->all[i] = i;
+    if (owns(me, i)) s->owned[s->nowned++] = i;
+  }
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zall));
-  PetscCall(tensor_alloc((size_t)B * s->m, &s->zin));
-  PetscCall(tensor_alloc((size_t)B * s->m, &s->dzin));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zhat));
-  PetscCall(tensor_alloc((size_t)B, &s->dout));
+  PetscCall(tensor_alloc((size_t)B * s->m, &s->dout));
   PetscCall(tensor_alloc_double((size_t)s->m, &s->zmean));
   PetscFunctionReturn(0);
 }
@@ -121,8 +124,10 @@ static void nashae_destroy(Method *me) {
   if (!s) return;
   for (int i = 0; i < s->m; i++) net_free(&s->reg[i]);
   PetscFree(s->reg);
+  ensemble_free(&s->ens);
+  PetscFree2(s->all, s->owned);
   tensor_free(&s->share);
-  tensor_free(&s->zall), tensor_free(&s->zin), tensor_free(&s->dzin), tensor_free(&s->zhat);
+  tensor_free(&s->zall), tensor_free(&s->zhat);
   tensor_free(&s->dout);
   tensor_free_double(&s->zmean);
   PetscFree(me->state);
@@ -134,28 +139,37 @@ static void nashae_destroy(Method *me) {
 static PetscErrorCode share_from_owners(Method *me, float *block) {
   PetscFunctionBeginUser;
   Nash *s = me->state;
+  Phase was = phase_switch(PHASE_ALLREDUCE);
   for (int i = 0; i < s->m; i++) {
     float *dst = s->share + i * s->per;
     if (owns(me, i) && me->par->group_rank == 0) memcpy(dst, block + i * s->per, s->per * sizeof *dst);
     else memset(dst, 0, s->per * sizeof *dst);
   }
   PetscCallMPI(MPI_Allreduce(s->share, block, (int)(s->per * s->m), MPI_FLOAT, MPI_SUM, me->par->world));
+  phase_switch(was);
   PetscFunctionReturn(0);
 }
 
-/* One regressor update on this rank's part of the group's batch; returns its squared error. */
-static double regressor_gradient(Nash *s, int i, int off, int cnt, int B) {
+/* One update's gradients of the regressors this rank's group owns, on this rank's part of the
+ * group's batch; returns their squared error (summed regressor by regressor). */
+static double regressors_gradient(Nash *s, int off, int cnt, int B) {
   const float scale = 1.0f / ((float)B * s->m); /* d(MSE/2) over B x m predictions */
   const float *z = s->zall + (size_t)off * s->m;
-  mask_input(s->zin, z, cnt, s->m, i);
-  const float *pred = net_forward(&s->reg[i], s->zin, cnt);
+  const int n = s->nowned;
+  if (!n) return 0.0;
+  const float *pred = ensemble_forward(&s->ens, s->params, z, cnt, s->owned, n);
   double sq = 0.0;
-  for (int r = 0; r < cnt; r++) {
-    float e = pred[r] - z[(size_t)r * s->m + i];
-    sq += (double)e * e;
-    s->dout[r] = scale * e;
+  for (int k = 0; k < n; k++) {
+    const int i = s->owned[k];
+    double sqi = 0.0;
+    for (int r = 0; r < cnt; r++) {
+      float e = pred[(size_t)r * n + k] - z[(size_t)r * s->m + i];
+      sqi += (double)e * e;
+      s->dout[(size_t)r * n + k] = scale * e;
+    }
+    sq += sqi;
   }
-  net_backward(&s->reg[i], s->zin, s->dout, cnt, 1, NULL);
+  ensemble_backward(&s->ens, s->params, s->grads, z, s->dout, cnt, NULL);
   return sq;
 }
 
@@ -167,18 +181,19 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
   int B = me->global_batch, off, cnt;
   par_slice(B, par->group_rank, par->group_size, &off, &cnt);
   size_t nall = s->per * s->m;
+  Phase was = phase_switch(PHASE_REGRESSORS);
   for (int k = 0; k < s->iters; k++) {
-    double sq = 0.0;
     memset(s->grads, 0, nall * sizeof *s->grads);
-    for (int i = 0; i < s->m; i++)
-      if (owns(me, i)) sq += regressor_gradient(s, i, off, cnt, B);
+    double sq = regressors_gradient(s, off, cnt, B);
     if (par->group_size > 1) PetscCall(par_allreduce_grads(s->grads, nall, par->group));
     Optim *opt = &me->optim[s->group];
+    phase_switch(PHASE_ADAM);
     optim_tick(opt);
-    for (int i = 0; i < s->m; i++)
-      if (owns(me, i)) optim_update(opt, s->params, s->grads, i * s->per, s->per);
+    for (int j = 0; j < s->nowned; j++) optim_update(opt, s->params, s->grads, s->owned[j] * s->per, s->per);
+    phase_switch(PHASE_REGRESSORS);
     *pred_sq = sq; /* the last update's error is the one reported */
   }
+  phase_switch(was);
   if (par->size > 1) PetscCall(share_from_owners(me, s->params));
   PetscFunctionReturn(0);
 }
@@ -186,31 +201,28 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
 /* Predictions zhat_i for this rank's slice, and the local sums the covariances need. */
 static void adversary_statistics(Nash *s, const float *z, int count, double *stats) {
   int m = s->m;
+  Phase was = phase_switch(PHASE_ADVERSARY);
   memset(stats, 0, (3 * (size_t)m) * sizeof *stats);
-  for (int i = 0; i < m; i++) {
-    mask_input(s->zin, z, count, m, i);
-    const float *pred = net_forward(&s->reg[i], s->zin, count);
+  const float *pred = ensemble_forward(&s->ens, s->params, z, count, s->all, m);
+  for (int i = 0; i < m; i++)
     for (int r = 0; r < count; r++) {
-      double zi = z[(size_t)r * m + i], zh = pred[r];
-      s->zhat[(size_t)r * m + i] = pred[r];
+      double zi = z[(size_t)r * m + i], zh = pred[(size_t)r * m + i];
+      s->zhat[(size_t)r * m + i] = pred[(size_t)r * m + i];
       stats[i] += zi, stats[m + i] += zh, stats[2 * m + i] += zi * zh;
     }
-  }
+  phase_switch(was);
 }
 
 /* d(lambda sum_i cov(z_i, zhat_i))/dz through the regressors' inputs, added to dz. */
 static void adversary_backward(Nash *s, const float *z, int count, const double *zmean, double lambda, int B,
                                float *dz) {
   int m = s->m;
-  for (int i = 0; i < m; i++) {
-    for (int r = 0; r < count; r++) s->dout[r] = (float)(lambda * (z[(size_t)r * m + i] - zmean[i]) / B);
-    /* Each regressor still holds the activations of its forward in adversary_statistics, and
-     * the input gradient needs no input, so zin is not rebuilt. */
-    net_backward(&s->reg[i], s->zin, s->dout, count, 0, s->dzin);
-    for (int r = 0; r < count; r++)
-      for (int j = 0; j < m; j++)
-        if (j != i) dz[(size_t)r * m + j] += s->dzin[(size_t)r * m + j];
-  }
+  Phase was = phase_switch(PHASE_ADVERSARY);
+  for (int r = 0; r < count; r++)
+    for (int i = 0; i < m; i++) s->dout[(size_t)r * m + i] = (float)(lambda * (z[(size_t)r * m + i] - zmean[i]) / B);
+  /* the ensemble still holds the activations of its forward in adversary_statistics */
+  ensemble_backward(&s->ens, s->params, NULL, z, s->dout, count, dz);
+  phase_switch(was);
 }
 
 /* ---- the adversarial term: lambda sum_i cov(z_i, zhat_i), at the latents ------------------ */

@@ -19,6 +19,35 @@ VMATH_CLONES void selu_backward(float *dx, const float *dy, const float *y, long
   for (long i = 0; i < n; i++) dx[i] = dy[i] * (y[i] > 0.0f ? scale : y[i] + sa);
 }
 
+VMATH_CLONES void selu_bias_forward(float *restrict y, const float *restrict b, int rows, int width) {
+  const float scale = (float)SELU_SCALE, sa = (float)(SELU_SCALE * SELU_ALPHA);
+  for (int r = 0; r < rows; r++) {
+    float *restrict row = y + (size_t)r * width;
+#pragma omp simd
+    for (int o = 0; o < width; o++) {
+      float x = row[o] + b[o];
+      row[o] = x > 0.0f ? scale * x : sa * vmath_expm1(x < 0.0f ? x : 0.0f);
+    }
+  }
+}
+
+VMATH_CLONES void selu_backward_bias(float *dx, const float *dy, const float *y, float *restrict db, int rows, int width) {
+  const float scale = (float)SELU_SCALE, sa = (float)(SELU_SCALE * SELU_ALPHA);
+  for (int r = 0; r < rows; r++) {
+    const size_t at = (size_t)r * width;
+    if (db) {
+#pragma omp simd
+      for (int o = 0; o < width; o++) {
+        dx[at + o] = dy[at + o] * (y[at + o] > 0.0f ? scale : y[at + o] + sa);
+        db[o] += dx[at + o];
+      }
+    } else {
+#pragma omp simd
+      for (int o = 0; o < width; o++) dx[at + o] = dy[at + o] * (y[at + o] > 0.0f ? scale : y[at + o] + sa);
+    }
+  }
+}
+
 VMATH_CLONES void relu_forward(float *y, const float *x, long n) {
 #pragma omp simd
   for (long i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
