@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "disentangle/error.h"
+#include "disentangle/layers.h"
 #include "disentangle/rng.h"
 #include "disentangle/tensor.h"
 
@@ -173,6 +174,7 @@ static void add_into(float *restrict g, const float *restrict extra, long n) {
 void net_backward(Net *net, const float *x, const float *dout, int B, int param_grads, float *dx) {
   const float *g = dout; /* gradient w.r.t. the current layer's output */
   int cur = -1;          /* scratch buffer holding g, -1 while g is the caller's dout */
+  int fused_bias = -1;   /* the dense layer whose bias gradient the activation above it summed */
   for (int l = net->nlayers - 1; l >= 0; l--) {
     const Layer *L = &net->layers[l];
     if (net->inject[l]) { /* a loss term attached here: its gradient joins the one from above */
@@ -186,7 +188,15 @@ void net_backward(Net *net, const float *x, const float *dout, int B, int param_
     const float *in = l == 0 ? x : net->acts[l - 1];
     int next = cur == 0 ? 1 : 0;
     float *target = l == 0 ? dx : net->scratch[next];
-    if (L->ntensors || target)
+    const Layer *below = l > 0 ? &net->layers[l - 1] : NULL;
+    if (L->ops == &layer_selu && below && below->ops == &layer_dense && param_grads && target && !net->inject[l - 1]) {
+      /* SELU' and the dense layer's bias gradient in one pass over the gradient */
+      selu_backward_bias(target, g, net->acts[l], net->grads + below->b_off, B, (int)shape_size(&L->out));
+      fused_bias = l - 1;
+    } else if (fused_bias == l) {
+      dense_backward(target, net->grads + L->w_off, NULL, g, in, net->params + L->w_off, B, (int)shape_size(&L->in),
+                     L->arg[0]);
+    } else if (L->ntensors || target)
       L->ops->backward(L, net->params, param_grads ? net->grads : NULL, target, g, in, net->acts[l], B, net->work);
     g = target, cur = next;
   }
