@@ -55,8 +55,8 @@ static const TermOps term_nash;
 static int owns(const Method *me, int i) { return i % me->par->ngroups == me->par->group_id; }
 
 /* m regressors [m, -nashae_reg_hidden..., 1] and their buffers: the nets' and the ensemble's
- * activations, the latents of the global batch, output gradients and predictions (3 B m), and a
- * sharing block as large as the group. */
+ * activations, the latents of the global batch, output gradients and predictions (3 B m), a
+ * sharing block as large as the group, and the ensemble's packed first layer (2 m h1 m). */
 static void nashae_cost(const Config *cfg, const void *opts, double *params, double *buffers, const char **shrink) {
   const NashOptions *opt = opts;
   const int m = (int)cfg->latents;
@@ -68,6 +68,7 @@ static void nashae_cost(const Config *cfg, const void *opts, double *params, dou
   }
   *params = p * m;
   *buffers = 2 * a * m + 3.0 * (double)cfg->batch * m + p * m;
+  if (nh > 0) *buffers += 2.0 * m * w[1] * m; /* the ensemble's packed first-layer weights and their gradient */
   *shrink = "fewer -latents or a smaller -nashae_reg_hidden";
 }
 
