@@ -117,10 +117,14 @@ PetscErrorCode bench_main(int help, int *code) {
   tensor_ledger_stop();
   PetscCall(steps_until(&run, 1 + warmup, &seconds, &done)); /* page in buffers, settle the clocks */
   phase_enable(1);
-  double cpu0 = cpu_seconds();
+  double cpu0 = cpu_seconds(), wall0 = log_seconds();
   PetscCall(steps_until(&run, 1 + warmup + steps, &seconds, &done));
   double cpu_ms = 1e3 * (cpu_seconds() - cpu0) / done, ms = 1e3 * seconds / done;
+  double wall1 = log_seconds();
   phase_totals(phase_s);
+  /* the loop's own set-up and end (history.csv opened and closed) are no step's time: taken out
+   * of "other", so that the phases add up to train's ms per step */
+  phase_s[PHASE_OTHER] = PetscMax(0.0, phase_s[PHASE_OTHER] - (wall1 - wall0 - seconds));
   phase_enable(0);
   remove_scratch(&run);
 
@@ -155,7 +159,7 @@ PetscErrorCode bench_main(int help, int *code) {
   if (ledger.dropped)
     PetscPrintf(run.par.world, "warning: %ld sgemm calls of shapes beyond the ledger's %d are not in the floor\n",
                 ledger.dropped, GEMM_LEDGER_MAX);
-  PetscPrintf(run.par.world, "step / floor         %8.2f x  (target: <= 1.15); in CPU time %.3f / %.3f ms = %.2f x\n",
+  PetscPrintf(run.par.world, "step / floor         %8.2f x  (targets: <= 1.15 beam MLP, <= 1.5 dSprites conv); in CPU time %.3f / %.3f ms = %.2f x\n",
               ms / (1e3 * floor_s), cpu_ms, 1e3 * cpu_floor_s, cpu_ms / (1e3 * cpu_floor_s));
   PetscPrintf(run.par.world, "achieved             %8.1f GFLOP/s in the step's sgemm work\n", flops / (ms * 1e-3) * 1e-9);
   PetscPrintf(run.par.world, "BLAS                 %s\n", tensor_blas_description());
