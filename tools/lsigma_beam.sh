@@ -3,18 +3,19 @@
 # the same budget (1000 steps of 100, inputs/beam-{nashae,ae-lsigma,ae}.opts), SEEDS seeds each;
 # every run trained on RANKS ranks and evaluated (`disentangle eval`: metrics.json).
 #
-# Usage (from build/): tools/lsigma_beam.sh [-seeds 5] [-ranks 2] [-out runs/lsigma-beam] [-lambda L]
+# Usage (from build/): tools/lsigma_beam.sh [-seeds 5] [-ranks 2] [-out runs/lsigma-beam] [-lambdas "1 5"]
+# (-lambdas: the L_Sigma weights to run, each as config ae-lsigma-L; default that of the .opts file, 1)
 # Writes DIR/runs.csv (one row per run) and DIR/table.md (medians over the seeds, and the count
 # of active latents per seed), DIR/runs/CONFIG-SEED/ (history.csv, summary.json, metrics.json).
 set -euo pipefail
-seeds=5 ranks=2 out=runs/lsigma-beam lambda=""
+seeds=5 ranks=2 out=runs/lsigma-beam lambdas=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -seeds) seeds=$2 ;;
     -ranks) ranks=$2 ;;
     -out) out=$2 ;;
-    -lambda) lambda=$2 ;;
-    *) echo "lsigma_beam: unknown option $1 (allowed: -seeds -ranks -out -lambda)" >&2; exit 2 ;;
+    -lambdas) lambdas=$2 ;;
+    *) echo "lsigma_beam: unknown option $1 (allowed: -seeds -ranks -out -lambdas)" >&2; exit 2 ;;
   esac
   shift 2
 done
@@ -24,13 +25,13 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 mkdir -p "$out/runs"
 keys="active_latents mapc cvr tdv ud90 betavae_score factorvae_score mig dci_disentanglement sap modularity"
 echo "config,seed,mse,$(echo $keys | tr ' ' ,)" >"$out/runs.csv"
-for config in nashae ae-lsigma ae; do
+for config in nashae $(for l in $lambdas; do echo "ae-lsigma-$l"; done) ae; do
   for seed in $(seq 1 "$seeds"); do
-    dir="$out/runs/$config-$seed" extra=()
-    [ "$config" = ae-lsigma ] && [ -n "$lambda" ] && extra=(-lsigma_lambda "$lambda")
+    dir="$out/runs/$config-$seed" extra=() opts=$config
+    case "$config" in ae-lsigma-*) extra=(-lsigma_lambda "${config#ae-lsigma-}") opts=ae-lsigma ;; esac
     if [ ! -f "$dir/metrics.json" ]; then
       rm -rf "$dir"
-      mpiexec -n "$ranks" --oversubscribe src/disentangle train -options_file "$src/inputs/beam-$config.opts" -data data/beam.h5 \
+      mpiexec -n "$ranks" --oversubscribe src/disentangle train -options_file "$src/inputs/beam-$opts.opts" -data data/beam.h5 \
         -run_dir "$dir" -seed "$seed" -progress_every 0 "${extra[@]}" >"$dir.log" 2>&1 || { echo "lsigma_beam: $dir failed (see $dir.log)" >&2; exit 1; }
       mpiexec -n "$ranks" --oversubscribe src/disentangle eval -run_dir "$dir" >>"$dir.log" 2>&1 ||
         { echo "lsigma_beam: eval of $dir failed (see $dir.log)" >&2; exit 1; }
