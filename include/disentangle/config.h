@@ -29,6 +29,9 @@ typedef struct {
   char restart[CONFIG_PATH_LEN];     /* none | auto | FILE */
   char on_nan[CONFIG_WORD_LEN];      /* stop | skip_batch: what a non-finite loss or parameter does */
   PetscInt on_nan_max;               /* skip_batch: at most this many batches skipped, then stop */
+  char head[CONFIG_WORD_LEN];        /* "" (the method's own) | sigmoid | identity: a deterministic method's latents */
+  PetscReal lsigma_lambda, l1_lambda; /* L_Sigma and L1 activity penalty weights (lsigma.h) */
+  char lsigma_layers[CONFIG_WORD_LEN]; /* the layers they are on: latents, code, encK, decK */
 } Config;
 
 #endif

@@ -11,7 +11,7 @@
 #include "disentangle/options.h"
 #include "disentangle/terms.h"
 
-#define METHOD_MAX_LOSSES 8
+#define METHOD_MAX_LOSSES 16
 
 /* Losses of one step, global over the batch (every rank holds the same values), in the order
  * of the method's loss_names; value[0] is always "loss", what the method's main net minimised. */
@@ -20,7 +20,7 @@ typedef struct StepLosses {
   double value[METHOD_MAX_LOSSES];
 } StepLosses;
 
-#define METHOD_MAX_TERMS 8
+#define METHOD_MAX_TERMS 16
 
 #define METHOD_MAX_STRUCTURAL 4
 
@@ -74,6 +74,12 @@ struct Method {
   int64_t step; /* the step of the batch now trained on (0 for the first) */
   int64_t dataset_size; /* samples the batches are drawn from (set by the run layer; 0: unknown) */
   void *state;  /* the method's own */
+  /* The losses a step reports: the method's loss_names, then those of the regularisers any
+   * method takes (-lsigma_lambda, -l1_lambda: "lsigma_LAYER", "l1_LAYER"; lsigma.h). */
+  int nlosses;
+  const char *loss_names[METHOD_MAX_LOSSES];
+  char loss_name_buf[METHOD_MAX_LOSSES][48];
+  void *regularisers; /* lsigma.c's */
 };
 
 /* The method called `name`; an input error naming option -method and the choices when none is. */

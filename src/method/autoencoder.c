@@ -11,12 +11,14 @@
 
 #define MAX_HIDDEN 16
 
-/* -arch mlp: features -> hidden... -> latents, decoder mirrored, from -hidden/-activation. */
+/* -arch mlp: features -> hidden... -> latents, decoder mirrored, from -hidden/-activation (-hidden
+ * none: no hidden layer). */
 static PetscErrorCode build_mlp(Autoencoder *ae, const Config *cfg, int code_width) {
   PetscFunctionBeginUser;
   int hidden[MAX_HIDDEN], nh = 0, w[MAX_HIDDEN + 2];
   const LayerOps *act;
-  PetscCall(options_parse_widths("-hidden", cfg->hidden, hidden, MAX_HIDDEN, &nh));
+  /* none: the code layer alone (with -head identity, the linear autoencoder of the L_Sigma paper) */
+  if (strcmp(cfg->hidden, "none")) PetscCall(options_parse_widths("-hidden", cfg->hidden, hidden, MAX_HIDDEN, &nh));
   PetscCall(net_activation_from_name(cfg->activation, &act));
   w[0] = ae->features;
   for (int i = 0; i < nh; i++) w[1 + i] = hidden[i];

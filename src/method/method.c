@@ -6,6 +6,7 @@
 #include "disentangle/error.h"
 #include "disentangle/log.h"
 #include "disentangle/phase.h"
+#include "disentangle/lsigma.h"
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
@@ -92,6 +93,22 @@ PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par
   PetscFunctionReturn(0);
 }
 
+/* -head: a deterministic method's latents may be sigmoid or identity (a linear autoencoder); a
+ * stochastic head is what its method's terms are written for, so it is not swapped. */
+static PetscErrorCode method_head(MPI_Comm comm, const Config *cfg, const MethodOps *ops, const HeadOps **head) {
+  PetscFunctionBeginUser;
+  *head = ops->head;
+  if (!cfg->head[0]) PetscFunctionReturn(0);
+  const HeadOps *h = head_find(cfg->head);
+  DT_INPUT_CHECK(h && (!h->stochastic || h == ops->head), comm, "option -head: '%s' is not a deterministic head; allowed: sigmoid, identity",
+                 cfg->head);
+  DT_INPUT_CHECK(!ops->head->stochastic || h == ops->head, comm,
+                 "option -head: method %s has a %s head (its KL terms need it); -head %s is for ae and nashae", ops->name,
+                 ops->head->name, cfg->head);
+  *head = h;
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const Par *par, Shape sample, Method **out) {
   PetscFunctionBeginUser;
   const MethodOps *ops;
@@ -102,13 +119,18 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   me->features = (int)shape_size(&sample);
   me->global_batch = (int)cfg->batch;
   paramset_init(&me->params);
-  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, ops->head));
+  const HeadOps *head;
+  PetscCall(method_head(par->world, cfg, ops, &head));
+  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, head));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
   int nvalues = 1;
   for (int t = 0; t < me->nterms; t++) nvalues += me->terms[t].ops->nvalues;
   PetscCheck(!me->nterms || nvalues == ops->nlosses, PETSC_COMM_SELF, PETSC_ERR_PLIB,
              "method %s: its terms report %d losses, its loss_names %d", ops->name, nvalues, ops->nlosses);
+  me->nlosses = ops->nlosses;
+  for (int k = 0; k < ops->nlosses; k++) me->loss_names[k] = ops->loss_names[k];
+  PetscCall(regularisers_attach(me));
   *out = me;
   PetscFunctionReturn(0);
 }
@@ -116,6 +138,7 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
 void method_destroy(Method **m) {
   if (!*m) return;
   (*m)->ops->destroy(*m);
+  regularisers_free(*m);
   autoencoder_free(&(*m)->ae);
   for (int g = 0; g < PARAM_MAX_GROUPS; g++) optim_free(&(*m)->optim[g]);
   for (int s = 0; s < 2; s++)

@@ -156,7 +156,7 @@ PetscErrorCode run_checkpoint_step(Run *run, char *path, size_t len) {
 
 /* Options that fix the shape of the state: a checkpoint must agree on them (and on the
  * method's own structural options). */
-static const char *const structural[] = {"-method", "-arch", "-latents", "-hidden", "-activation", "-rec_loss"};
+static const char *const structural[] = {"-method", "-arch", "-latents", "-hidden", "-activation", "-rec_loss", "-head"};
 
 PetscErrorCode run_check_method(MPI_Comm comm, const char *path, const CkptMeta *meta, const char *want) {
   PetscFunctionBeginUser;
@@ -202,7 +202,7 @@ static PetscErrorCode check_compatible(const Run *run, const char *path, const C
   }
   /* options that may change on a restart, but the user should hear of: these, and every option
    * of the method that is not structural */
-  const char *common[] = {"-seed", "-batch", "-data", "-lr"};
+  const char *common[] = {"-seed", "-batch", "-data", "-lr", "-lsigma_lambda", "-l1_lambda", "-lsigma_layers"};
   const MethodOps *ops = run->method->ops;
   const int nc = (int)(sizeof common / sizeof *common);
   for (int i = 0; i < nc + ops->noptions; i++) {

@@ -50,9 +50,9 @@ static PetscErrorCode open_output(MPI_Comm comm, const char *dir, const char *na
 
 static void progress_line(const Run *run, long step, const StepLosses *l, double per_step, double sps) {
   char eta[32], losses[512] = "";
-  const MethodOps *ops = run->method->ops;
-  for (int k = 0, at = 0; k < ops->nlosses && at < (int)sizeof losses; k++)
-    at += snprintf(losses + at, sizeof losses - at, "  %s %.5f", ops->loss_names[k], l->value[k]);
+  const Method *me = run->method;
+  for (int k = 0, at = 0; k < me->nlosses && at < (int)sizeof losses; k++)
+    at += snprintf(losses + at, sizeof losses - at, "  %s %.5f", me->loss_names[k], l->value[k]);
   log_duration(per_step * (run->cfg.steps - step), eta, sizeof eta);
   log_info(run->par.world, "step %ld/%ld%s  %.0f samples/s  ETA %s", step, (long)run->cfg.steps, losses, sps, eta);
 }
@@ -95,9 +95,9 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCall(jsonio_set_numbers(s, "latent_min", zmin, m));
   PetscCall(jsonio_set_numbers(s, "latent_max", zmax, m));
   PetscCall(jsonio_set_number(s, "final_rec", rec));
-  for (int k = 0; k < run->method->ops->nlosses; k++) { /* last_step_loss, last_step_rec, ... by the method's names */
-    char key[64];
-    snprintf(key, sizeof key, "last_step_%s", run->method->ops->loss_names[k]);
+  for (int k = 0; k < run->method->nlosses; k++) { /* last_step_loss, last_step_rec, ... by the method's names */
+    char key[80];
+    snprintf(key, sizeof key, "last_step_%s", run->method->loss_names[k]);
     PetscCall(jsonio_set_number(s, key, last->value[k]));
   }
   /* timings of this invocation's steps (a restarted run counts only what it did itself) */
@@ -190,7 +190,7 @@ static PetscErrorCode check_finite(const Run *run, const StepLosses *l, int *los
   PetscFunctionBeginUser;
   const Method *m = run->method;
   int flags[2] = {0, 0}; /* index + 1 */
-  for (int k = 0; k < m->ops->nlosses && !flags[0]; k++)
+  for (int k = 0; k < m->nlosses && !flags[0]; k++)
     if (!isfinite(l->value[k])) flags[0] = k + 1;
   for (int g = 0; g < m->params.ngroups && !flags[1]; g++)
     if (any_nonfinite(m->params.groups[g].params, m->params.groups[g].n)) flags[1] = g + 1;
@@ -202,14 +202,14 @@ static PetscErrorCode check_finite(const Run *run, const StepLosses *l, int *los
 /* "non-finite loss at step 12: rec = inf, loss = inf" or "non-finite parameters of optimizer
  * group 'regressors' after step 12 (a non-finite gradient)" */
 static void describe_nonfinite(const Run *run, long step, const StepLosses *l, int loss, int group, char *buf, size_t len) {
-  const MethodOps *ops = run->method->ops;
+  const Method *me = run->method;
   if (loss >= 0) {
     int at = snprintf(buf, len, "non-finite loss at step %ld:", step), first = 1;
-    for (int k = 0; k < ops->nlosses && at < (int)len; k++) /* the terms first: "loss" is their sum */
+    for (int k = 0; k < me->nlosses && at < (int)len; k++) /* the terms first: "loss" is their sum */
       if (k != 0 && !isfinite(l->value[k]))
-        at += snprintf(buf + at, len - at, "%s %s = %g", first ? "" : ",", ops->loss_names[k], l->value[k]), first = 0;
+        at += snprintf(buf + at, len - at, "%s %s = %g", first ? "" : ",", me->loss_names[k], l->value[k]), first = 0;
     if (at < (int)len && !isfinite(l->value[0]))
-      snprintf(buf + at, len - at, "%s %s = %g", first ? "" : ",", ops->loss_names[0], l->value[0]);
+      snprintf(buf + at, len - at, "%s %s = %g", first ? "" : ",", me->loss_names[0], l->value[0]);
   } else
     snprintf(buf, len, "non-finite parameters of optimizer group '%s' after step %ld (a non-finite gradient)",
              run->method->params.groups[group].name, step);

@@ -26,7 +26,7 @@ static const OptSpec train_spec[] = {
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
   {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
   {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
-  {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
+  {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them; none: no hidden layer"},
   {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
   {"-arch", OPT_STRING, CFG(arch), "mlp", 0, 0, "mlp|dsprites_conv|dsprites_fc", "encoder/decoder: mlp from -hidden/-activation, or a published dSprites net (64x64 images)"},
   {"-rec_loss", OPT_STRING, CFG(rec_loss), "mse", 0, 0, "mse|gaussian|bernoulli", "reconstruction: MSE/2 (mean over values); gaussian: squared error/2 summed over a sample's values (the unit-variance Gaussian likelihood of the VAE family); Bernoulli cross-entropy on logits (data in [0,1], not normalised)"},
@@ -44,6 +44,11 @@ static const OptSpec train_spec[] = {
   {"-on_nan", OPT_STRING, CFG(on_nan), "stop", 0, 0, "stop|skip_batch",
    "a non-finite loss or parameter: stop (exit 4, nothing written from that state), or skip the batch's update"},
   {"-on_nan_max", OPT_INT, CFG(on_nan_max), "10", 0, 1e9, NULL, "with -on_nan skip_batch: stop (exit 4) once more batches than this are skipped"},
+  /* the regularisers any method takes (src/method/lsigma.c) */
+  {"-head", OPT_STRING, CFG(head), "", 0, 0, NULL, "latents of a deterministic method (ae, nashae): sigmoid or identity (linear); empty: the method's own"},
+  {"-lsigma_lambda", OPT_REAL, CFG(lsigma_lambda), "0", 0, 1e6, NULL, "L_Sigma weight: lambda (1/p^2) sum_ij |C_ij|, C the covariance of a layer over the global batch"},
+  {"-l1_lambda", OPT_REAL, CFG(l1_lambda), "0", 0, 1e6, NULL, "L1 activity penalty weight: lambda mean |h| over the batch and the layer's p units"},
+  {"-lsigma_layers", OPT_STRING, CFG(lsigma_layers), "latents", 0, 0, NULL, "layers of -lsigma_lambda and -l1_lambda: latents, code, encK, decK (K-th hidden layer, 1 = outermost)"},
 };
 
 const OptSpec *train_options(int *n) {
@@ -124,12 +129,12 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   PetscCall(method_create_shaped(cfg, run->method_opts, &run->par, sample, &run->method));
   run->method->dataset_size = archive_samples(run->archive);
   if (training) PetscCall(stop_during_setup(comm, cfg->run_dir));
-  ops = run->method->ops; /* the history's columns: step, the method's losses, samples_per_s */
+  const Method *me = run->method; /* the history's columns: step, the method's losses, samples_per_s */
   int at = snprintf(run->history_columns, sizeof run->history_columns, "step");
-  for (int k = 0; k < ops->nlosses; k++)
-    at += snprintf(run->history_columns + at, sizeof run->history_columns - at, ",%s", ops->loss_names[k]);
+  for (int k = 0; k < me->nlosses; k++)
+    at += snprintf(run->history_columns + at, sizeof run->history_columns - at, ",%s", me->loss_names[k]);
   snprintf(run->history_columns + at, sizeof run->history_columns - at, ",samples_per_s");
-  run->history_cols = ops->nlosses + 2;
+  run->history_cols = me->nlosses + 2;
   PetscFunctionReturn(0);
 }
 
