@@ -5,8 +5,8 @@
 
 #include "disentangle/error.h"
 #include "disentangle/log.h"
-#include "disentangle/phase.h"
 #include "disentangle/lsigma.h"
+#include "disentangle/phase.h"
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
