@@ -29,6 +29,8 @@ typedef struct {
   char restart[CONFIG_PATH_LEN];     /* none | auto | FILE */
   char on_nan[CONFIG_WORD_LEN];      /* stop | skip_batch: what a non-finite loss or parameter does */
   PetscInt on_nan_max;               /* skip_batch: at most this many batches skipped, then stop */
+  PetscInt grad_bucket_kb;           /* gradient allreduce bucket size; 0: one bucket */
+  PetscBool grad_overlap;            /* start buckets during backward */
 } Config;
 
 #endif

@@ -188,6 +188,7 @@ void net_backward(Net *net, const float *x, const float *dout, int B, int param_
     float *target = l == 0 ? dx : net->scratch[next];
     if (L->ntensors || target)
       L->ops->backward(L, net->params, param_grads ? net->grads : NULL, target, g, in, net->acts[l], B, net->work);
+    if (param_grads && net->sync && L->ntensors) paramset_sync_ready(net->sync, net->grads + L->offset[0]);
     g = target, cur = next;
   }
 }

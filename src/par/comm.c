@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "disentangle/phases.h"
+
 PetscErrorCode par_create(MPI_Comm world, int ngroups, Par *par) {
   PetscFunctionBeginUser;
   par->world = world;
@@ -38,14 +40,18 @@ void par_slice_chunks(long n, int chunk, int p, int nparts, int *offset, int *co
 
 PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm) {
   PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(dt_events.stats, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCall(PetscLogEventEnd(dt_events.stats, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode par_allreduce_grads(float *g, size_t n, MPI_Comm comm) {
   PetscFunctionBeginUser;
   PetscCheck(n <= (size_t)INT32_MAX, comm, PETSC_ERR_SUP, "gradient block of %zu floats exceeds one MPI count", n);
+  PetscCall(PetscLogEventBegin(dt_events.grad_reduce, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, comm));
+  PetscCall(PetscLogEventEnd(dt_events.grad_reduce, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
@@ -60,7 +66,9 @@ PetscErrorCode par_allgather_rows(const float *local, float *full, int B, int wi
     par_slice(B, p, size, &displs[p], &counts[p]);
     counts[p] *= width, displs[p] *= width;
   }
+  PetscCall(PetscLogEventBegin(dt_events.gather, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allgatherv(local, counts[rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, comm));
+  PetscCall(PetscLogEventEnd(dt_events.gather, 0, 0, 0, 0));
   free(counts);
   PetscFunctionReturn(0);
 }

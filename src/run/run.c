@@ -44,6 +44,8 @@ static const OptSpec train_spec[] = {
   {"-on_nan", OPT_STRING, CFG(on_nan), "stop", 0, 0, "stop|skip_batch",
    "a non-finite loss or parameter: stop (exit 4, nothing written from that state), or skip the batch's update"},
   {"-on_nan_max", OPT_INT, CFG(on_nan_max), "10", 0, 1e9, NULL, "with -on_nan skip_batch: stop (exit 4) once more batches than this are skipped"},
+  {"-grad_bucket_kb", OPT_INT, CFG(grad_bucket_kb), "256", 0, 1e7, NULL, "the gradient allreduce in buckets of at least this many KB (whole tensors, fixed: the same bits every run); 0: one bucket"},
+  {"-grad_overlap", OPT_BOOL, CFG(grad_overlap), "true", 0, 0, NULL, "start each gradient bucket as soon as backward has finished its layers (false: all after backward; the same bits either way)"},
 };
 
 const OptSpec *train_options(int *n) {
