@@ -5,7 +5,8 @@ with and without the gradient buckets overlapping backward.
 
     tools/scaling_model.py MEASURED.json
 
-MEASURED.json (written by tools/scaling.sh): alpha_us, beta_us_per_byte, gamma_us_per_byte, and
+MEASURED.json (written by tools/scaling.sh): alpha_us, beta_us_per_byte, gamma_us_per_byte,
+optionally compute_scale (multiplies the compute: e.g. a quiet machine's step / a loaded one's), and
 per net: t0_ms (per step, independent of rows), c_ms (per row), bwd_frac (the autoencoder's
 backward share of the per-row compute), measured step times. Prints the tables of the report.
 """
@@ -151,6 +152,9 @@ def main():
     M = json.load(open(sys.argv[1]))
     NETS = M["nets"]
     for name, N in NETS.items():
+        # compute_scale: to ask what a faster (quieter) machine gives with the same network
+        N["t0_ms"] *= M.get("compute_scale", 1.0)
+        N["c_ms"] *= M.get("compute_scale", 1.0)
         N["arch"] = beam_mlp() if name == "beam_mlp" else dsprites_conv()
         N["ae_bytes"] = sum(l["params"] for part in N["arch"] for l in part) * FLOAT
     print("alpha %.3f us, beta %.4g us/B (%.2f GB/s), gamma %.4g us/B; buckets of %d KB; load average %s"
