@@ -1,7 +1,10 @@
 /* The bucketed gradient allreduce (paramset_sync_*) on 1, 2 and 3 ranks: whatever the bucket
  * size, and with overlap on or off, the summed block is bit for bit the one a single
  * MPI_Allreduce over the whole block gives; buckets tile the block on tensor boundaries, from
- * its end; with overlap, buckets are on their way before backward has finished. */
+ * its end; with overlap, buckets are on their way before backward has finished. The bit
+ * identity across bucket sizes needs an MPI that sums each element in an order independent of
+ * the message length (Open MPI's default iallreduce does; forcing its ring algorithm fails
+ * this test on 3 ranks, as it should: see docs/scaling.md). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -62,7 +62,9 @@ size_t paramset_count(const ParamSet *ps); /* floats over all groups */
  * order), a bucket closed once it holds at least `bucket_floats`. The buckets are always
  * summed by the same MPI_Iallreduce calls in the same order, whether started during backward
  * (overlap) or all after it, so overlap on and off give the same bits; bucket_floats 0 is one
- * bucket, the unbucketed sum. Backward calls paramset_sync_ready with the first float whose
+ * bucket, the unbucketed sum. Other bucket sizes give its bits too as long as MPI sums each
+ * element in an order independent of the message length: Open MPI 4.1's default in-place
+ * iallreduce (binomial) does, its ring and Rabenseifner do not (docs/scaling.md). Backward calls paramset_sync_ready with the first float whose
  * gradient is final; every bucket above it is started, and the started ones are tested, which
  * is what moves Open MPI's non-blocking collectives on (it has no progress thread).
  * paramset_sync_finish starts the rest and waits for all: before the optimizer step. */
