@@ -32,6 +32,8 @@ typedef struct {
   char head[CONFIG_WORD_LEN];        /* "" (the method's own) | sigmoid | identity: a deterministic method's latents */
   PetscReal lsigma_lambda, l1_lambda; /* L_Sigma and L1 activity penalty weights (lsigma.h) */
   char lsigma_layers[CONFIG_WORD_LEN]; /* the layers they are on: latents, code, encK, decK */
+  PetscInt grad_bucket_kb;           /* gradient allreduce bucket size; 0: one bucket */
+  PetscBool grad_overlap;            /* start buckets during backward */
 } Config;
 
 #endif

@@ -65,6 +65,7 @@ struct Method {
   int features, global_batch;    /* features: values per sample */
   ParamSet params;               /* every trainable tensor, one block per optimizer group */
   Optim optim[PARAM_MAX_GROUPS]; /* the optimizer of each group */
+  GradSync sync;                 /* the autoencoder group's bucketed gradient allreduce over the world */
   Autoencoder ae;
   int nterms;                   /* the loss terms of the autoencoder's objective */
   Term terms[METHOD_MAX_TERMS];

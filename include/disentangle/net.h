@@ -84,6 +84,7 @@ typedef struct {
   float *inject[NET_MAX_LAYERS]; /* NULL, or a gradient added to layer l's output in backward */
   float *scratch[2];             /* ping-pong gradients in backward */
   float *work;                   /* the layers' own scratch */
+  GradSync *sync;                /* NULL, or the gradient allreduce backward hands each finished layer to */
 } Net;
 
 /* Element-wise activations by option name: selu, relu, sigmoid, tanh, identity (alias linear). */

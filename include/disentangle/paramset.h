@@ -9,6 +9,7 @@
 #ifndef DISENTANGLE_PARAMSET_H
 #define DISENTANGLE_PARAMSET_H
 
+#include <mpi.h>
 #include <petscsys.h>
 #include <stddef.h>
 
@@ -53,5 +54,44 @@ float *paramset_grad(const ParamSet *ps, int index);
 int paramset_find(const ParamSet *ps, const char *name);
 void paramset_zero_grads(ParamSet *ps, int group);
 size_t paramset_count(const ParamSet *ps); /* floats over all groups */
+
+/* The gradient allreduce of one group, in buckets that backward can hand over as it goes.
+ *
+ * Bucket boundaries are fixed when the sync is built: whole tensors, walking from the END of
+ * the block (backward finishes the last layers first, and nets lie in the block in forward
+ * order), a bucket closed once it holds at least `bucket_floats`. The buckets are always
+ * summed by the same MPI_Iallreduce calls in the same order, whether started during backward
+ * (overlap) or all after it, so overlap on and off give the same bits; bucket_floats 0 is one
+ * bucket, the unbucketed sum. Other bucket sizes give its bits too as long as MPI sums each
+ * element in an order independent of the message length: Open MPI 4.1's default in-place
+ * iallreduce (binomial) does, its ring and Rabenseifner do not (docs/scaling.md). Backward calls paramset_sync_ready with the first float whose
+ * gradient is final; every bucket above it is started, and the started ones are tested, which
+ * is what moves Open MPI's non-blocking collectives on (it has no progress thread).
+ * paramset_sync_finish starts the rest and waits for all: before the optimizer step. */
+typedef struct {
+  size_t lo, hi; /* floats [lo, hi) of the group's blocks */
+} GradBucket;
+
+typedef struct {
+  MPI_Comm comm; /* MPI_COMM_NULL: one rank, nothing to sum */
+  float *grads;
+  size_t n;
+  int overlap;
+  int nbuckets, started;   /* buckets 0..started-1 are on their way */
+  GradBucket *buckets;     /* bucket 0 covers the end of the block */
+  MPI_Request *reqs;       /* one per bucket */
+  int armed;               /* between begin and finish */
+  PetscErrorCode err;      /* of a start inside backward (which cannot return one) */
+} GradSync;
+
+PetscErrorCode paramset_sync_create(const ParamSet *ps, int group, MPI_Comm comm, size_t bucket_floats, int overlap,
+                                    GradSync *gs);
+void paramset_sync_free(GradSync *gs);
+/* A backward pass that will hand over its gradients begins (they are zero or accumulating). */
+void paramset_sync_begin(GradSync *gs);
+/* Gradients from `from` (a pointer into the group's gradient block) to its end are final. */
+void paramset_sync_ready(GradSync *gs, const float *from);
+/* Start what is left, wait for every bucket: the block holds the sum over comm. */
+PetscErrorCode paramset_sync_finish(GradSync *gs);
 
 #endif

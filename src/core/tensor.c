@@ -65,6 +65,7 @@ static void ledger_count(int ta, int tb, int m, int n, int k) {
 void tensor_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                   const float *b, int ldb, float beta, float *c, int ldc) {
   if (active_ledger) ledger_count(trans_a, trans_b, m, n, k);
+  (void)PetscLogFlops(2.0 * m * n * k); /* into whichever -log_view event is running */
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
               alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -7,6 +7,7 @@
 #include "disentangle/layers.h"
 #include "disentangle/options.h"
 #include "disentangle/phase.h"
+#include "disentangle/phases.h"
 #include "disentangle/tensor.h"
 
 #define MAX_HIDDEN 16
@@ -132,8 +133,11 @@ void autoencoder_free(Autoencoder *ae) {
   tensor_free(&ae->dxhat);
 }
 
+/* The step's phases are logged here (-log_view); these return nothing, so the events'
+ * codes are dropped: they fail only when PETSc's logging itself is broken. */
 void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat) {
   Phase was = phase_switch(PHASE_ENCODER);
+  (void)PetscLogEventBegin(dt_events.forward, 0, 0, 0, 0);
   const float *code = net_forward(&ae->enc, x, n);
   ae->head.ops->forward(&ae->head, code, n, ae->z);
   if (z) *z = ae->z;
@@ -141,6 +145,7 @@ void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z
   const float *out = net_forward(&ae->dec, ae->z, n);
   if (xhat) *xhat = out;
   phase_switch(was);
+  (void)PetscLogEventEnd(dt_events.forward, 0, 0, 0, 0);
 }
 
 void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat) {
@@ -153,18 +158,24 @@ void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float
 
 void autoencoder_backward_decoder(Autoencoder *ae, int n) {
   Phase was = phase_switch(PHASE_DECODER);
+  (void)PetscLogEventBegin(dt_events.backward, 0, 0, 0, 0);
   net_backward(&ae->dec, ae->z, ae->dxhat, n, 1, ae->dz);
+  (void)PetscLogEventEnd(dt_events.backward, 0, 0, 0, 0);
   phase_switch(was);
 }
 
 void autoencoder_backward_head(Autoencoder *ae, int n) {
   Phase was = phase_switch(PHASE_ENCODER);
+  (void)PetscLogEventBegin(dt_events.backward, 0, 0, 0, 0);
   ae->head.ops->backward(&ae->head, autoencoder_code(ae), ae->z, ae->dz, n, ae->dcode);
+  (void)PetscLogEventEnd(dt_events.backward, 0, 0, 0, 0);
   phase_switch(was);
 }
 
 void autoencoder_backward_encoder(Autoencoder *ae, const float *x, int n) {
   Phase was = phase_switch(PHASE_ENCODER);
+  (void)PetscLogEventBegin(dt_events.backward, 0, 0, 0, 0);
   net_backward(&ae->enc, x, ae->dcode, n, 1, NULL);
+  (void)PetscLogEventEnd(dt_events.backward, 0, 0, 0, 0);
   phase_switch(was);
 }

@@ -24,6 +24,7 @@
 
 #include "disentangle/factorvae.h"
 #include "disentangle/layers.h"
+#include "disentangle/phases.h"
 #include "disentangle/rng.h"
 #include "disentangle/tensor.h"
 
@@ -237,7 +238,9 @@ static PetscErrorCode factorvae_step(Method *me, const Batch *b, StepLosses *out
   const float *z;
   head_set_rows(&me->ae.head, b->step, b->offset);
   autoencoder_forward(&me->ae, b->x, b->count, &z, NULL);
+  PetscCall(PetscLogEventBegin(dt_events.adversary, 0, 0, 0, 0));
   PetscCall(discriminator_local(me, b, z, &s->ce));
+  PetscCall(PetscLogEventEnd(dt_events.adversary, 0, 0, 0, 0));
   s->fresh = 1;
   PetscCall(terms_loss_gradient(me, b, 1, out));
   PetscCall(discriminator_reduce(me));

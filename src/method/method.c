@@ -7,6 +7,7 @@
 #include "disentangle/log.h"
 #include "disentangle/lsigma.h"
 #include "disentangle/phase.h"
+#include "disentangle/phases.h"
 #include "disentangle/tensor.h"
 
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
@@ -124,6 +125,10 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, head));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
+  PetscCall(phases_register());
+  PetscCall(paramset_sync_create(&me->params, me->ae.group, par->world, (size_t)cfg->grad_bucket_kb * 1024 / sizeof(float),
+                                 cfg->grad_overlap, &me->sync));
+  me->ae.enc.sync = me->ae.dec.sync = &me->sync;
   int nvalues = 1;
   for (int t = 0; t < me->nterms; t++) nvalues += me->terms[t].ops->nvalues;
   PetscCheck(!me->nterms || nvalues == ops->nlosses, PETSC_COMM_SELF, PETSC_ERR_PLIB,
@@ -144,6 +149,7 @@ void method_destroy(Method **m) {
   for (int s = 0; s < 2; s++)
     for (int l = 0; l < NET_MAX_LAYERS; l++) tensor_free(&(*m)->site_grad[s][l]);
   tensor_free_double(&(*m)->stats);
+  paramset_sync_free(&(*m)->sync);
   paramset_free(&(*m)->params);
   PetscFree(*m);
   *m = NULL;
@@ -198,9 +204,11 @@ int method_nets_autoencoder(Method *m, Net **nets, int max) {
 void method_update(Method *m, int group) {
   ParamGroup *G = &m->params.groups[group];
   Phase was = phase_switch(PHASE_ADAM);
+  (void)PetscLogEventBegin(dt_events.optimizer, 0, 0, 0, 0);
   optim_tick(&m->optim[group]);
   optim_update(&m->optim[group], G->params, G->grads, 0, G->n);
   paramset_zero_grads(&m->params, group);
+  (void)PetscLogEventEnd(dt_events.optimizer, 0, 0, 0, 0);
   phase_switch(was);
 }
 

@@ -15,6 +15,7 @@
 #include "disentangle/method.h"
 #include "disentangle/options.h"
 #include "disentangle/phase.h"
+#include "disentangle/phases.h"
 #include "disentangle/tensor.h"
 
 #define MAX_REG_HIDDEN 8
@@ -272,7 +273,9 @@ static PetscErrorCode nashae_step(Method *me, const Batch *b, StepLosses *out) {
   head_set_rows(&me->ae.head, b->step, b->offset);
   autoencoder_forward(&me->ae, x, count, &z, NULL);
   PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
+  PetscCall(PetscLogEventBegin(dt_events.adversary, 0, 0, 0, 0));
   PetscCall(train_regressors(me, &s->pred_sq));
+  PetscCall(PetscLogEventEnd(dt_events.adversary, 0, 0, 0, 0));
   PetscCall(terms_loss_gradient(me, b, 1, out));
   method_update(me, me->ae.group);
   PetscFunctionReturn(0);

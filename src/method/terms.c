@@ -7,6 +7,7 @@
 #include "disentangle/error.h"
 #include "disentangle/layers.h"
 #include "disentangle/method.h"
+#include "disentangle/phases.h"
 
 /* ---- reconstruction: squared error, as MSE/2 or as the Gaussian likelihood ------------------- */
 
@@ -164,11 +165,13 @@ static long site_width(const Method *m, const Term *t) {
 
 /* Add the gradients of the terms at `site` (and clear nothing else). */
 static void site_backward(Method *m, TermSite site, const float *x, int count, double *values) {
+  (void)PetscLogEventBegin(dt_events.terms, 0, 0, 0, 0);
   for (int k = 0, v = 1; k < m->nterms; v += m->terms[k].ops->nvalues, k++) {
     Term *t = &m->terms[k];
     if (t->site != site) continue;
     t->ops->backward(t, m, x, count, m->stats + t->offset, values + v, site_gradient(m, t));
   }
+  (void)PetscLogEventEnd(dt_events.terms, 0, 0, 0, 0);
 }
 
 /* Point the nets at the gradients of terms on inner layers, cleared for this step. */
@@ -197,10 +200,13 @@ PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepL
   int set = 0;
   for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
   if (!set) memset(ae->dxhat, 0, (size_t)count * ae->features * sizeof *ae->dxhat);
+  PetscCall(PetscLogEventBegin(dt_events.terms, 0, 0, 0, 0));
   for (int k = 0; k < m->nterms; k++) m->terms[k].ops->local(&m->terms[k], m, x, count, m->stats + m->terms[k].offset);
+  PetscCall(PetscLogEventEnd(dt_events.terms, 0, 0, 0, 0));
   PetscCall(par_allreduce_stats(m->stats, m->nstats, m->par->world));
 
   inject_sites(m, count, 1);
+  paramset_sync_begin(&m->sync); /* backward hands each finished layer's gradients to the allreduce */
   site_backward(m, SITE_OUTPUT, x, count, values);
   site_backward(m, SITE_DECODER, x, count, values);
   autoencoder_backward_decoder(ae, count); /* dz = d/dz of everything downstream */
@@ -210,7 +216,7 @@ PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepL
   site_backward(m, SITE_ENCODER, x, count, values);
   autoencoder_backward_encoder(ae, x, count);
   inject_sites(m, count, 0);
-  if (m->par->size > 1) PetscCall(par_allreduce_grads(ae->grads, ae->nparams, m->par->world));
+  PetscCall(paramset_sync_finish(&m->sync));
 
   out->n = 1;
   for (int k = 0; k < m->nterms; k++) {

@@ -198,6 +198,7 @@ void net_backward(Net *net, const float *x, const float *dout, int B, int param_
                      L->arg[0]);
     } else if (L->ntensors || target)
       L->ops->backward(L, net->params, param_grads ? net->grads : NULL, target, g, in, net->acts[l], B, net->work);
+    if (param_grads && net->sync && L->ntensors) paramset_sync_ready(net->sync, net->grads + L->offset[0]);
     g = target, cur = next;
   }
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "disentangle/phases.h"
 #include "disentangle/tensor.h"
 
 void paramset_init(ParamSet *ps) { memset(ps, 0, sizeof *ps); }
@@ -95,4 +96,91 @@ size_t paramset_count(const ParamSet *ps) {
   size_t n = 0;
   for (int g = 0; g < ps->ngroups; g++) n += ps->groups[g].n;
   return n;
+}
+
+/* ---- the bucketed gradient allreduce -------------------------------------------------------- */
+
+PetscErrorCode paramset_sync_create(const ParamSet *ps, int group, MPI_Comm comm, size_t bucket_floats, int overlap,
+                                    GradSync *gs) {
+  PetscFunctionBeginUser;
+  memset(gs, 0, sizeof *gs);
+  const ParamGroup *G = &ps->groups[group];
+  int size = 1;
+  if (comm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_size(comm, &size));
+  gs->comm = size > 1 ? comm : MPI_COMM_NULL;
+  gs->grads = G->grads, gs->n = G->n, gs->overlap = overlap;
+  if (gs->comm == MPI_COMM_NULL || !G->n) PetscFunctionReturn(0);
+  /* the group's tensors by descending offset; a bucket ends on a tensor boundary */
+  size_t *starts;
+  int nt = 0;
+  PetscCall(PetscMalloc1(ps->ntensors + 1, &starts));
+  for (int i = 0; i < ps->ntensors; i++)
+    if (ps->tensors[i].group == group) starts[nt++] = ps->tensors[i].offset;
+  for (int i = 1; i < nt; i++) /* registered in ascending order already; insertion sort keeps it cheap if not */
+    for (int j = i; j > 0 && starts[j - 1] < starts[j]; j--) {
+      size_t t = starts[j];
+      starts[j] = starts[j - 1], starts[j - 1] = t;
+    }
+  PetscCall(PetscCalloc1(nt + 1, &gs->buckets));
+  PetscCall(PetscMalloc1(nt + 1, &gs->reqs));
+  size_t hi = G->n;
+  for (int i = 0; i < nt; i++) {
+    size_t lo = starts[i];
+    if (i == nt - 1) lo = 0;
+    if (i == nt - 1 || (bucket_floats > 0 && hi - lo >= bucket_floats)) {
+      PetscCheck(hi - lo <= (size_t)INT32_MAX, comm, PETSC_ERR_SUP, "gradient bucket of %zu floats exceeds one MPI count",
+                 hi - lo);
+      gs->reqs[gs->nbuckets] = MPI_REQUEST_NULL;
+      gs->buckets[gs->nbuckets++] = (GradBucket){.lo = lo, .hi = hi};
+      hi = lo;
+    }
+  }
+  PetscCall(PetscFree(starts));
+  PetscFunctionReturn(0);
+}
+
+void paramset_sync_free(GradSync *gs) {
+  PetscFree(gs->buckets);
+  PetscFree(gs->reqs);
+  memset(gs, 0, sizeof *gs);
+  gs->comm = MPI_COMM_NULL;
+}
+
+void paramset_sync_begin(GradSync *gs) {
+  gs->started = 0, gs->err = 0;
+  gs->armed = gs->comm != MPI_COMM_NULL;
+}
+
+static PetscErrorCode start_bucket(GradSync *gs) {
+  PetscFunctionBeginUser;
+  const GradBucket *b = &gs->buckets[gs->started];
+  MPI_Request *req = &gs->reqs[gs->started++];
+  PetscCall(PetscLogEventBegin(dt_events.grad_start, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Iallreduce(MPI_IN_PLACE, gs->grads + b->lo, (int)(b->hi - b->lo), MPI_FLOAT, MPI_SUM, gs->comm, req));
+  PetscCall(PetscLogEventEnd(dt_events.grad_start, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+void paramset_sync_ready(GradSync *gs, const float *from) {
+  if (!gs->armed || !gs->overlap || gs->err) return;
+  size_t at = (size_t)(from - gs->grads);
+  while (gs->started < gs->nbuckets && gs->buckets[gs->started].lo >= at && !gs->err) gs->err = start_bucket(gs);
+  if (gs->started && !gs->err) { /* progress for the ones on their way */
+    int done;
+    (void)PetscLogEventBegin(dt_events.grad_start, 0, 0, 0, 0);
+    if (MPI_Testall(gs->started, gs->reqs, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS) gs->err = PETSC_ERR_MPI;
+    (void)PetscLogEventEnd(dt_events.grad_start, 0, 0, 0, 0);
+  }
+}
+
+PetscErrorCode paramset_sync_finish(GradSync *gs) {
+  PetscFunctionBeginUser;
+  if (!gs->armed) PetscFunctionReturn(0);
+  gs->armed = 0;
+  PetscCheck(!gs->err, gs->comm, gs->err, "a gradient bucket could not be started during backward");
+  while (gs->started < gs->nbuckets) PetscCall(start_bucket(gs));
+  PetscCall(PetscLogEventBegin(dt_events.grad_wait, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Waitall(gs->nbuckets, gs->reqs, MPI_STATUSES_IGNORE));
+  PetscCall(PetscLogEventEnd(dt_events.grad_wait, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "disentangle/phase.h"
+#include "disentangle/phases.h"
 
 PetscErrorCode par_create(MPI_Comm world, int ngroups, Par *par) {
   PetscFunctionBeginUser;
@@ -41,7 +42,9 @@ void par_slice_chunks(long n, int chunk, int p, int nparts, int *offset, int *co
 PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm) {
   PetscFunctionBeginUser;
   Phase was = phase_switch(PHASE_ALLREDUCE);
+  PetscCall(PetscLogEventBegin(dt_events.stats, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, comm));
+  PetscCall(PetscLogEventEnd(dt_events.stats, 0, 0, 0, 0));
   phase_switch(was);
   PetscFunctionReturn(0);
 }
@@ -50,7 +53,9 @@ PetscErrorCode par_allreduce_grads(float *g, size_t n, MPI_Comm comm) {
   PetscFunctionBeginUser;
   PetscCheck(n <= (size_t)INT32_MAX, comm, PETSC_ERR_SUP, "gradient block of %zu floats exceeds one MPI count", n);
   Phase was = phase_switch(PHASE_ALLREDUCE);
+  PetscCall(PetscLogEventBegin(dt_events.grad_reduce, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, g, (int)n, MPI_FLOAT, MPI_SUM, comm));
+  PetscCall(PetscLogEventEnd(dt_events.grad_reduce, 0, 0, 0, 0));
   phase_switch(was);
   PetscFunctionReturn(0);
 }
@@ -67,7 +72,9 @@ PetscErrorCode par_allgather_rows(const float *local, float *full, int B, int wi
     counts[p] *= width, displs[p] *= width;
   }
   Phase was = phase_switch(PHASE_ALLREDUCE);
+  PetscCall(PetscLogEventBegin(dt_events.gather, 0, 0, 0, 0));
   PetscCallMPI(MPI_Allgatherv(local, counts[rank], MPI_FLOAT, full, counts, displs, MPI_FLOAT, comm));
+  PetscCall(PetscLogEventEnd(dt_events.gather, 0, 0, 0, 0));
   phase_switch(was);
   free(counts);
   PetscFunctionReturn(0);

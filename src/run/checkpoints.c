@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disentangle/phases.h"
 #include "disentangle/run.h"
 #include <hdf5.h>
 #include "disentangle/error.h"
@@ -42,6 +43,7 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
 PetscErrorCode run_checkpoint(Run *run, const char *path) {
   PetscFunctionBeginUser;
   Method *m = run->method;
+  PetscCall(PetscLogEventBegin(dt_events.checkpoint, 0, 0, 0, 0));
   if (m->ops->sync_state) PetscCall(m->ops->sync_state(m));
   CkptState state;
   CkptMeta meta;
@@ -51,6 +53,7 @@ PetscErrorCode run_checkpoint(Run *run, const char *path) {
   PetscCall(ckpt_write(run->par.world, path, &state, &meta));
   PetscCall(PetscFree(options));
   method_state_free(&state);
+  PetscCall(PetscLogEventEnd(dt_events.checkpoint, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

@@ -15,6 +15,7 @@
 #include "disentangle/jsonio.h"
 #include "disentangle/latents.h"
 #include "disentangle/log.h"
+#include "disentangle/phases.h"
 #include "disentangle/run.h"
 #include "disentangle/tensor.h"
 
@@ -236,7 +237,9 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
   *stopped = 0;
   while (run->step < cfg->steps && !*stopped) {
     double ts = log_seconds();
+    PetscCall(PetscLogEventBegin(dt_events.io, 0, 0, 0, 0));
     PetscCall(archive_next_batch(a, &sampler, &batch));
+    PetscCall(PetscLogEventEnd(dt_events.io, 0, 0, 0, 0));
     if (skip) snapshot_copy(&snap, 0);
     PetscCall(run->method->ops->step(run->method, &batch, last));
     int bad_loss = -1, bad_group = -1;

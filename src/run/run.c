@@ -49,6 +49,8 @@ static const OptSpec train_spec[] = {
   {"-lsigma_lambda", OPT_REAL, CFG(lsigma_lambda), "0", 0, 1e6, NULL, "L_Sigma weight: lambda (1/p^2) sum_ij |C_ij|, C the covariance of a layer over the global batch"},
   {"-l1_lambda", OPT_REAL, CFG(l1_lambda), "0", 0, 1e6, NULL, "L1 activity penalty weight: lambda mean |h| over the batch and the layer's p units"},
   {"-lsigma_layers", OPT_STRING, CFG(lsigma_layers), "latents", 0, 0, NULL, "layers of -lsigma_lambda and -l1_lambda: latents, code, encK, decK (K-th hidden layer, 1 = outermost)"},
+  {"-grad_bucket_kb", OPT_INT, CFG(grad_bucket_kb), "256", 0, 1e7, NULL, "the gradient allreduce in buckets of at least this many KB (whole tensors, fixed: the same bits every run); 0: one bucket"},
+  {"-grad_overlap", OPT_BOOL, CFG(grad_overlap), "true", 0, 0, NULL, "start each gradient bucket as soon as backward has finished its layers (false: all after backward; the same bits either way)"},
 };
 
 const OptSpec *train_options(int *n) {

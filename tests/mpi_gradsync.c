@@ -1,0 +1,107 @@
+/* The bucketed gradient allreduce (paramset_sync_*) on 1, 2 and 3 ranks: whatever the bucket
+ * size, and with overlap on or off, the summed block is bit for bit the one a single
+ * MPI_Allreduce over the whole block gives; buckets tile the block on tensor boundaries, from
+ * its end; with overlap, buckets are on their way before backward has finished. The bit
+ * identity across bucket sizes needs an MPI that sums each element in an order independent of
+ * the message length (Open MPI's default iallreduce does; forcing its ring algorithm fails
+ * this test on 3 ranks, as it should: see docs/scaling.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disentangle/paramset.h"
+#include "disentangle/comm.h"
+#include "disentangle/phases.h"
+#include "disentangle/rng.h"
+#include "testing.h"
+
+#define NT 9
+
+/* This rank's gradients of tensor t, written as a layer's backward would; magnitudes spread
+ * over six decades so that a different summation order would show in the bits. */
+static void fill(const ParamSet *ps, int t, int rank) {
+  float *g = paramset_grad(ps, t);
+  for (size_t i = 0; i < ps->tensors[t].size; i++)
+    g[i] = (float)(rng_normal(7, (uint64_t)rank, (uint64_t)t, i) * pow(10.0, (double)(i % 6) - 3.0));
+}
+
+int main(int argc, char **argv) {
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  PetscCall(phases_register());
+  int rank, size;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  const int sizes[NT] = {5000, 37, 1200, 3, 70000, 11, 300000, 9, 4096};
+  ParamSet ps;
+  paramset_init(&ps);
+  int other, group, idx[NT];
+  PetscCall(paramset_group(&ps, "other", &other)); /* a group before: offsets are the group's own */
+  PetscCall(paramset_add(&ps, other, "other/w", 1, (int[]){10}, &idx[0]));
+  PetscCall(paramset_group(&ps, "net", &group));
+  for (int t = 0; t < NT; t++) {
+    char name[32];
+    snprintf(name, sizeof name, "net/t%d", t);
+    PetscCall(paramset_add(&ps, group, name, 1, &sizes[t], &idx[t]));
+  }
+  PetscCall(paramset_allocate(&ps));
+  const ParamGroup *G = &ps.groups[group];
+  float *want = malloc(G->n * sizeof *want);
+  for (int t = 0; t < NT; t++) fill(&ps, idx[t], rank);
+  PetscCall(par_allreduce_grads(G->grads, G->n, PETSC_COMM_WORLD));
+  memcpy(want, G->grads, G->n * sizeof *want);
+
+  const size_t buckets[] = {0, 1, 1000, 50000, 100000, 1u << 20};
+  for (size_t k = 0; k < sizeof buckets / sizeof *buckets; k++)
+    for (int overlap = 0; overlap <= 1; overlap++) {
+      GradSync gs;
+      PetscCall(paramset_sync_create(&ps, group, PETSC_COMM_WORLD, buckets[k], overlap, &gs));
+      /* buckets: contiguous from the block's end down to 0, each on a tensor boundary, each
+       * at least the size asked for but the last */
+      size_t hi = G->n;
+      for (int b = 0; b < gs.nbuckets; b++) {
+        int boundary = 0;
+        for (int t = 0; t < NT; t++) boundary |= ps.tensors[idx[t]].offset == gs.buckets[b].lo;
+        CHECK(gs.buckets[b].hi == hi && gs.buckets[b].lo < hi && boundary, "bucket %d of size %zu: [%zu, %zu)", b,
+              buckets[k], gs.buckets[b].lo, gs.buckets[b].hi);
+        CHECK(b == gs.nbuckets - 1 || gs.buckets[b].hi - gs.buckets[b].lo >= buckets[k], "bucket %d smaller than %zu", b,
+              buckets[k]);
+        hi = gs.buckets[b].lo;
+      }
+      CHECK(size == 1 ? gs.nbuckets == 0 : hi == 0, "buckets of size %zu do not reach the block's start", buckets[k]);
+      if (size > 1 && buckets[k] == 0) CHECK(gs.nbuckets == 1, "bucket size 0: %d buckets, want 1", gs.nbuckets);
+      if (size > 1 && buckets[k] == 1) CHECK(gs.nbuckets == NT, "bucket size 1: %d buckets, want one per tensor", gs.nbuckets);
+
+      memset(G->grads, 0, G->n * sizeof *G->grads);
+      paramset_sync_begin(&gs);
+      int early = 0;
+      for (int t = NT - 1; t >= 0; t--) { /* backward: the last tensor first */
+        fill(&ps, idx[t], rank);
+        paramset_sync_ready(&gs, paramset_grad(&ps, idx[t]));
+        if (t == 1) early = gs.started;
+      }
+      PetscCall(paramset_sync_finish(&gs));
+      if (size > 1 && gs.nbuckets > 1)
+        CHECK(overlap ? early >= 1 : early == 0, "bucket size %zu, overlap %d: %d bucket(s) started before backward ended",
+              buckets[k], overlap, early);
+      CHECK(!memcmp(G->grads, want, G->n * sizeof *want),
+            "bucket size %zu, overlap %d: the sum differs in its bits from one allreduce over the block", buckets[k], overlap);
+      paramset_sync_free(&gs);
+    }
+  /* and the sum is the sum: against the serial one in double */
+  double worst = 0;
+  for (int t = 0; t < NT; t++) {
+    const float *g = want + ps.tensors[idx[t]].offset;
+    for (size_t i = 0; i < ps.tensors[idx[t]].size; i += 97) {
+      double s = 0, mag = 0;
+      for (int r = 0; r < size; r++) {
+        double v = (double)(float)(rng_normal(7, (uint64_t)r, (uint64_t)idx[t], i) * pow(10.0, (double)(i % 6) - 3.0));
+        s += v, mag += fabs(v);
+      }
+      worst = fmax(worst, fabs(g[i] - s) / (mag + 1e-30));
+    }
+  }
+  CHECK(worst < 1e-6, "the summed gradients are off the serial sum by %g relative", worst);
+  free(want);
+  paramset_free(&ps);
+  return test_mpi_finish();
+}
