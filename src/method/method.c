@@ -10,6 +10,7 @@
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
 extern const MethodOps method_ae, method_nashae, method_betavae, method_annealedvae, method_dipvae, method_betatcvae,
   method_factorvae;
+extern const MethodOps method_strkm;
 static const MethodOps *const registry[] = {
   &method_ae,
   &method_nashae,
@@ -18,6 +19,7 @@ static const MethodOps *const registry[] = {
   &method_dipvae,
   &method_betatcvae,
   &method_factorvae,
+  &method_strkm,
 };
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
@@ -101,7 +103,8 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   me->features = (int)shape_size(&sample);
   me->global_batch = (int)cfg->batch;
   paramset_init(&me->params);
-  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, ops->head));
+  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, ops->head,
+                               ops->width ? ops->width(cfg, opts) : 0));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
   int nvalues = 1;

@@ -27,7 +27,7 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
   archive_normalisation(run->archive, &mean, &std);
   for (int start = 0; start < rows; start += ae->max_batch) {
     int n = PetscMin(ae->max_batch, rows - start);
-    const float *x = net_forward(&ae->dec, codes + (size_t)start * m, n);
+    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, n);
     for (long i = 0; i < (long)n * L; i++) out[(size_t)start * L + i] = (float)(x[i] * std + mean);
   }
   PetscCall(PetscFree(codes));
