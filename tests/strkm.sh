@@ -11,7 +11,9 @@
 #    that it takes seconds);
 #  - a run restarted from a checkpoint is bit-identical to one that never stopped: U, its
 #    Cayley Adam state (m, v, t) and the running feature mean are in the checkpoint by name;
-#  - eval encodes with the head (U^T (phi - mean)) and decodes traversals through U h;
+#  - eval encodes with the head (U^T (phi - mean)) and decodes traversals through U h, and
+#    draws generated samples (latents from the Gaussian fitted to the encoded data) that the
+#    report shows;
 #  - options that cannot work are refused with one line and exit 2.
 . "$DT_SRCDIR/tests/lib.sh"
 data=$(beam_archive beam -seed 1)
@@ -65,6 +67,12 @@ done
 
 dt 2 eval -run_dir "$TMP/sk-2" -metric_train 1000 -metric_eval 500 >"$TMP/table" 2>"$TMP/err" || { cat "$TMP/err"; fail "eval"; }
 [ -f "$TMP/sk-2/latents.h5" ] && grep -q '"mig"' "$TMP/sk-2/metrics.json" || fail "eval wrote no latents.h5/metrics.json"
+# generation by sampling the latent: 8 decoded draws in latents.h5 and in the report
+h5ls "$TMP/sk-2/latents.h5/generated" | grep -q '{8, 1000}' || fail "latents.h5 has no /generated [8, 1000]"
+dt 1 report -run_dir "$TMP/sk-2" 2>"$TMP/err" || { cat "$TMP/err"; fail "report"; }
+page="$TMP/sk-2/report.html"
+grep -q '<h2>Generated samples</h2>' "$page" && [ "$(sed -n '/^<svg id="fig-generated"/,/^<\/svg>/p' "$page" | grep -c 'class="wv"')" -eq 8 ] ||
+  fail "the report does not draw the 8 generated waveforms"
 dt 1 eval -run_dir "$TMP/sk-2" -layer decoder.dense0 -metric_train 100 -metric_eval 100 >/dev/null 2>"$TMP/err" ||
   { cat "$TMP/err"; fail "eval -layer decoder.dense0"; }
 
