@@ -23,15 +23,16 @@ typedef struct {
   float *dz;             /* [max_batch][latents] latent gradient, summed over the loss terms */
   float *dcode;          /* [max_batch][code width] its gradient at the encoder's output */
   float *dxhat;          /* [max_batch][features] */
+  float *zin, *dzin;     /* [max_batch][decoder width] a lifting head's output and its gradient */
 } Autoencoder;
 
 /* Encoder sample -> ... -> code (linear; the head's code width), head code -> latents, decoder back to the sample's
  * values with a linear output, as cfg->arch says (mlp: from cfg->hidden and cfg->activation;
  * dsprites_conv, dsprites_fc: the published NashAE dSprites nets, which need [1,64,64] samples);
- * registered in ps as group "autoencoder", allocated, and initialised from cfg->seed (nets 0
+ * width: the encoder's output width when the method fixes it (0: the head's); registered in ps as group "autoencoder", allocated, and initialised from cfg->seed (nets 0
  * and 1). */
 PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
-                                  const HeadOps *head);
+                                  const HeadOps *head, int width);
 void autoencoder_free(Autoencoder *ae);
 
 /* code = enc(x), z = head(code), xhat = dec(z) for n rows (the head's noise: head_set_rows). */
@@ -39,6 +40,11 @@ void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z
 
 /* As autoencoder_forward without noise: z = the head's encoding (a Gaussian head's mean). */
 void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float **z, const float **xhat);
+
+/* What the decoder reads for n rows of latents z: z itself, or the head's lift of it (ae->zin). */
+const float *autoencoder_decoder_input(Autoencoder *ae, const float *z, int n);
+/* Decode n rows of latents (through the head's lift if it has one). */
+const float *autoencoder_decode(Autoencoder *ae, const float *z, int n);
 
 /* Backward through the decoder from ae->dxhat: decoder gradients, and ae->dz = d/dz. */
 void autoencoder_backward_decoder(Autoencoder *ae, int n);

@@ -14,6 +14,9 @@
  *                                  averaged over the samples, in nats; files without it (other
  *                                  heads, or written before it existed) read with kl = NULL;
  *                                  attribute `threshold` (float64): eval's -kl_threshold
+ *   /generated   float32 [g][features]  optional: decoder outputs in data units of g latent
+ *                                  vectors drawn from the Gaussian fitted to /z (its mean and
+ *                                  covariance): generation by sampling the latent space
  *   attributes on /: version (int), sample_dims (int64 [1] = {L} or [3] = {C, H, W}),
  *     data_mean, data_std (the data normalisation: data units = mean + std * net units),
  *     active_threshold, base, step, seed (int64), method, title, data (strings).
@@ -48,6 +51,8 @@ typedef struct {
   int steps;                 /* traversal positions per latent */
   int64_t features;          /* values per sample: the product of sample_dims */
   float *traversals;         /* [m][steps][features] */
+  int ngenerated;            /* rows of generated; 0: none */
+  float *generated;          /* [ngenerated][features], or NULL */
   int64_t base, step, seed;
   char method[ENCODED_WORD_LEN];
   char title[ENCODED_TEXT_LEN]; /* one line, e.g. "nashae, 4 latents, seed 1, step 1500" */

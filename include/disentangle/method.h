@@ -42,6 +42,9 @@ typedef struct {
    * cfg->batch rows (parameters; activations and other buffers) and the option that shrinks
    * them, so that a model the node cannot hold is refused before it is built. NULL: none. */
   void (*cost)(const Config *cfg, const void *opts, double *params, double *buffers, const char **shrink);
+  /* The encoder's output width when the method fixes it rather than its head (St-RKM's
+   * feature width l); NULL: the head's. */
+  int (*width)(const Config *cfg, const void *opts);
   /* Register and allocate the method's own nets and optimizers (the autoencoder exists). */
   PetscErrorCode (*create)(Method *m);
   /* One training step on this rank's rows of the global batch. */

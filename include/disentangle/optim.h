@@ -26,9 +26,21 @@ struct Optim {
   long long t;                  /* steps taken, stored as the count "t" */
   size_t n;
   float *state[OPTIM_MAX_STATE];
+  int cols; /* manifold optimizers: the block is a matrix of n / cols rows (set after create) */
+  double ortho_drift; /* Cayley Adam: ||X^T X - I||_F after its last update */
+  long long reorthonormalised; /* Cayley Adam: updates that ended in a re-orthonormalisation */
 };
 
 extern const OptimOps optim_adam, optim_adagrad, optim_sgd;
+/* Cayley Adam (Li, Fuxin & Todorovic, ICLR 2020; src/optim/cayley_adam.c) for a block that is
+ * ONE matrix X [n / cols][cols] with orthonormal columns (the Stiefel manifold): state "m" (the
+ * momentum, X's shape) and "v" (its scalar second moment, stored in every element). lr, beta1,
+ * beta2, eps as Adam's; the published defaults beta1 0.9, beta2 0.99. */
+extern const OptimOps optim_cayley_adam;
+/* ||X^T X - I||_F of a matrix X [rows][cols], in double. */
+double stiefel_drift(const float *X, int rows, int cols);
+/* Orthonormalise X's columns in place (Gram-Schmidt twice, in double). */
+void stiefel_orthonormalise(float *X, int rows, int cols);
 
 /* "adam|adagrad|sgd" by name. */
 PetscErrorCode optim_from_name(const char *name, const OptimOps **ops);

@@ -2,7 +2,7 @@
  * that a person opens in a browser to judge a trained model.
  *
  * Sections, top to bottom: title and a one-line summary; loss curves; the per-latent KL (only
- * when given: Gaussian heads); latent traversals;
+ * when given: Gaussian heads); latent traversals; generated samples (only when given);
  * latents against ground-truth factors; the latents' correlation matrix; a table of metrics.
  * A section whose data is absent (NULL pointer or zero count) says so in one line instead of
  * drawing an empty figure. The renderer is serial plain C: rank 0 calls it. The same input
@@ -58,6 +58,12 @@ typedef struct {
   int base_index;
   int sample_ndims;       /* 0 or 1: [length]; 3: [C, H, W] with C * H * W = length */
   long sample_dims[3];
+
+  /* Generated samples: generated[g * length + t], g < ngenerated, the decoder's output (data
+   * units) for latent vectors drawn from a Gaussian fitted to z; drawn as traversals are
+   * (images or waveforms), in one row, in <svg id="fig-generated">. ngenerated 0: no section. */
+  int ngenerated;
+  const float *generated;
 
   /* Correlation matrix of the latents, corr[i * m + j] in [-1, 1]; NaN for undefined (a
    * latent with zero variance) is drawn grey. */

@@ -73,7 +73,7 @@ static PetscErrorCode layer_block(Run *run, const char *layer, double **h, long 
     const float *x = xbuf;
     if (net != enc) { /* the decoder reads the latents */
       method_encode(run->method, x, n, run->method->ae.z);
-      x = run->method->ae.z;
+      x = autoencoder_decoder_input(&run->method->ae, run->method->ae.z, n);
     }
     net_forward(net, x, n);
     const float *out = net_dense_output(net, dense, &w);

@@ -93,6 +93,10 @@ static int write_contents(hid_t f, const Encoded *e) {
     if (d >= 0 && H5Dclose(d) < 0) rc = -1;
     if (rc) return -1;
   }
+  if (e->ngenerated > 0) {
+    hsize_t gd[2] = {(hsize_t)e->ngenerated, (hsize_t)e->features};
+    if (put_dataset(f, "generated", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, gd, e->generated)) return -1;
+  }
   if (e->k > 0) {
     if (put_dataset(f, "factors", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, fd, e->factors)) return -1;
     const char *names[ENCODED_MAX_FACTORS];
@@ -379,6 +383,16 @@ static PetscErrorCode read_traversals(MPI_Comm comm, const char *path, hid_t f, 
   PetscCall(dset_read(comm, path, "traversals", d, H5T_NATIVE_FLOAT, e->traversals));
   DT_INPUT_CHECK(e->base >= 0 && e->base < e->n, comm, "'%s': attribute base on / is %lld; expected a sample index below %d",
                  path, (long long)e->base, e->n);
+  /* optional: files written before generation was drawn have none */
+  if (H5Lexists(f, "generated", H5P_DEFAULT) > 0) {
+    PetscCall(dset_open(comm, path, f, "generated", "float32 [g][features]", 2, dims, &d));
+    DT_INPUT_CHECK(dims[0] >= 1 && dims[0] <= MAX_STEPS && dims[1] == (hsize_t)e->features, comm,
+                   "'%s': dataset /generated is [%llu][%llu]; expected [1..%d][%lld] (draws, sample values)", path,
+                   (unsigned long long)dims[0], (unsigned long long)dims[1], MAX_STEPS, (long long)e->features);
+    e->ngenerated = (int)dims[0];
+    PetscCall(PetscMalloc1((size_t)dims[0] * dims[1], &e->generated));
+    PetscCall(dset_read(comm, path, "generated", d, H5T_NATIVE_FLOAT, e->generated));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -426,5 +440,6 @@ void encoded_free(Encoded *e) {
   PetscFree(e->kl);
   PetscFree(e->factors);
   PetscFree(e->traversals);
+  PetscFree(e->generated);
   for (int i = 0; i < ENCODED_MAX_FACTORS; i++) PetscFree(e->factor_names[i]);
 }

@@ -25,7 +25,7 @@ static PetscErrorCode build_mlp(Autoencoder *ae, const Config *cfg, int code_wid
   for (int i = 0; i < nh; i++) w[1 + i] = hidden[i];
   w[nh + 1] = code_width;
   PetscCall(net_init_mlp(&ae->enc, "encoder", w, nh + 2, act, NULL));
-  for (int i = 0; i < nh + 2; i++) w[i] = i == 0 ? ae->latents : i == nh + 1 ? ae->features : hidden[nh - i];
+  for (int i = 0; i < nh + 2; i++) w[i] = i == 0 ? head_decoder_width(&ae->head) : i == nh + 1 ? ae->features : hidden[nh - i];
   PetscCall(net_init_mlp(&ae->dec, "decoder", w, nh + 2, act, NULL));
   PetscFunctionReturn(0);
 }
@@ -65,7 +65,7 @@ static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, in
   PetscCall(net_add(e, &layer_selu, NULL, 0));
   PetscCall(net_add_dense(e, code_width));
 
-  PetscCall(net_create(d, "decoder", shape_vector(ae->latents)));
+  PetscCall(net_create(d, "decoder", shape_vector(head_decoder_width(&ae->head))));
   PetscCall(net_add_dense(d, 256));
   PetscCall(net_add(d, &layer_selu, NULL, 0));
   PetscCall(net_add_dense(d, 64 * 8 * 8));
@@ -84,19 +84,19 @@ static PetscErrorCode build_dsprites_conv(Autoencoder *ae, const Config *cfg, in
 static PetscErrorCode build_dsprites_fc(Autoencoder *ae, const Config *cfg, int code_width) {
   PetscFunctionBeginUser;
   PetscCall(check_dsprites_input(cfg, ae->sample));
-  int we[4] = {64 * 64, 1200, 1200, code_width}, wd[4] = {ae->latents, 1200, 1200, 64 * 64};
+  int we[4] = {64 * 64, 1200, 1200, code_width}, wd[4] = {head_decoder_width(&ae->head), 1200, 1200, 64 * 64};
   PetscCall(net_init_mlp(&ae->enc, "encoder", we, 4, &layer_relu, NULL));
   PetscCall(net_init_mlp(&ae->dec, "decoder", wd, 4, &layer_relu, NULL));
   PetscFunctionReturn(0);
 }
 
 PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
-                                  const HeadOps *head) {
+                                  const HeadOps *head, int width) {
   PetscFunctionBeginUser;
   memset(ae, 0, sizeof *ae);
   ae->sample = sample;
   ae->features = (int)shape_size(&sample), ae->latents = (int)cfg->latents, ae->max_batch = max_batch;
-  PetscCall(head_create(&ae->head, head, ae->latents, max_batch, (uint64_t)cfg->seed));
+  PetscCall(head_create(&ae->head, head, ae->latents, width, max_batch, (uint64_t)cfg->seed));
   const int code = head_code_width(&ae->head);
   const char *arch = cfg->arch[0] ? cfg->arch : "mlp";
   if (!strcmp(arch, "mlp")) PetscCall(build_mlp(ae, cfg, code));
@@ -120,6 +120,10 @@ PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *c
   PetscCall(tensor_alloc((size_t)max_batch * ae->latents, &ae->dz));
   PetscCall(tensor_alloc((size_t)max_batch * code, &ae->dcode));
   PetscCall(tensor_alloc((size_t)max_batch * ae->features, &ae->dxhat));
+  if (head->lift) {
+    PetscCall(tensor_alloc((size_t)max_batch * code, &ae->zin));
+    PetscCall(tensor_alloc((size_t)max_batch * code, &ae->dzin));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -131,6 +135,18 @@ void autoencoder_free(Autoencoder *ae) {
   tensor_free(&ae->dz);
   tensor_free(&ae->dcode);
   tensor_free(&ae->dxhat);
+  tensor_free(&ae->zin);
+  tensor_free(&ae->dzin);
+}
+
+const float *autoencoder_decoder_input(Autoencoder *ae, const float *z, int n) {
+  if (!ae->head.ops->lift) return z;
+  ae->head.ops->lift(&ae->head, z, n, ae->zin);
+  return ae->zin;
+}
+
+const float *autoencoder_decode(Autoencoder *ae, const float *z, int n) {
+  return net_forward(&ae->dec, autoencoder_decoder_input(ae, z, n), n);
 }
 
 /* The step's phases are logged here (-log_view); these return nothing, so the events'
@@ -142,7 +158,7 @@ void autoencoder_forward(Autoencoder *ae, const float *x, int n, const float **z
   ae->head.ops->forward(&ae->head, code, n, ae->z);
   if (z) *z = ae->z;
   phase_switch(PHASE_DECODER);
-  const float *out = net_forward(&ae->dec, ae->z, n);
+  const float *out = autoencoder_decode(ae, ae->z, n);
   if (xhat) *xhat = out;
   phase_switch(was);
   (void)PetscLogEventEnd(dt_events.forward, 0, 0, 0, 0);
@@ -152,14 +168,19 @@ void autoencoder_reconstruct(Autoencoder *ae, const float *x, int n, const float
   const float *code = net_forward(&ae->enc, x, n);
   ae->head.ops->encode(&ae->head, code, n, ae->z);
   if (z) *z = ae->z;
-  const float *out = net_forward(&ae->dec, ae->z, n);
+  const float *out = autoencoder_decode(ae, ae->z, n);
   if (xhat) *xhat = out;
 }
 
 void autoencoder_backward_decoder(Autoencoder *ae, int n) {
   Phase was = phase_switch(PHASE_DECODER);
   (void)PetscLogEventBegin(dt_events.backward, 0, 0, 0, 0);
-  net_backward(&ae->dec, ae->z, ae->dxhat, n, 1, ae->dz);
+  if (!ae->head.ops->lift) {
+    net_backward(&ae->dec, ae->z, ae->dxhat, n, 1, ae->dz);
+  } else {
+    net_backward(&ae->dec, ae->zin, ae->dxhat, n, 1, ae->dzin);
+    ae->head.ops->lift_backward(&ae->head, ae->z, ae->dzin, n, ae->dz);
+  }
   (void)PetscLogEventEnd(dt_events.backward, 0, 0, 0, 0);
   phase_switch(was);
 }

@@ -80,9 +80,9 @@ const HeadOps *head_find(const char *name) {
   return NULL;
 }
 
-PetscErrorCode head_create(Head *h, const HeadOps *ops, int latents, int max_batch, uint64_t seed) {
+PetscErrorCode head_create(Head *h, const HeadOps *ops, int latents, int width, int max_batch, uint64_t seed) {
   PetscFunctionBeginUser;
-  *h = (Head){.ops = ops, .latents = latents, .max_batch = max_batch, .seed = seed};
+  *h = (Head){.ops = ops, .latents = latents, .max_batch = max_batch, .seed = seed, .code_width = width};
   if (ops->stochastic) PetscCall(tensor_alloc((size_t)max_batch * latents, &h->eps));
   PetscFunctionReturn(0);
 }

@@ -13,6 +13,7 @@
 /* The registry: a new method is one file and one line here (and its name in the extern line). */
 extern const MethodOps method_ae, method_nashae, method_betavae, method_annealedvae, method_dipvae, method_betatcvae,
   method_factorvae;
+extern const MethodOps method_strkm;
 static const MethodOps *const registry[] = {
   &method_ae,
   &method_nashae,
@@ -21,6 +22,7 @@ static const MethodOps *const registry[] = {
   &method_dipvae,
   &method_betatcvae,
   &method_factorvae,
+  &method_strkm,
 };
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 
@@ -94,8 +96,9 @@ PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par
   PetscFunctionReturn(0);
 }
 
-/* -head: a deterministic method's latents may be sigmoid or identity (a linear autoencoder); a
- * stochastic head is what its method's terms are written for, so it is not swapped. */
+/* -head: a deterministic method's latents may be sigmoid or identity (a linear autoencoder). A
+ * stochastic head is what its method's terms are written for, and a method's own head (St-RKM's
+ * Stiefel projection) is part of its model, so those are not swapped. */
 static PetscErrorCode method_head(MPI_Comm comm, const Config *cfg, const MethodOps *ops, const HeadOps **head) {
   PetscFunctionBeginUser;
   *head = ops->head;
@@ -103,9 +106,9 @@ static PetscErrorCode method_head(MPI_Comm comm, const Config *cfg, const Method
   const HeadOps *h = head_find(cfg->head);
   DT_INPUT_CHECK(h && (!h->stochastic || h == ops->head), comm, "option -head: '%s' is not a deterministic head; allowed: sigmoid, identity",
                  cfg->head);
-  DT_INPUT_CHECK(!ops->head->stochastic || h == ops->head, comm,
-                 "option -head: method %s has a %s head (its KL terms need it); -head %s is for ae and nashae", ops->name,
-                 ops->head->name, cfg->head);
+  int swappable = ops->head == &head_sigmoid || ops->head == &head_identity;
+  DT_INPUT_CHECK(swappable || h == ops->head, comm, "option -head: method %s has its own %s head; -head %s is for ae and nashae",
+                 ops->name, ops->head->name, cfg->head);
   *head = h;
   PetscFunctionReturn(0);
 }
@@ -122,7 +125,8 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   paramset_init(&me->params);
   const HeadOps *head;
   PetscCall(method_head(par->world, cfg, ops, &head));
-  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, head));
+  PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, head,
+                               ops->width ? ops->width(cfg, opts) : 0));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
   PetscCall(ops->create(me));
   PetscCall(phases_register());

@@ -36,6 +36,8 @@ int report_loss_height(const ReportData *d);
 int report_traversal_section(Report *r);
 int report_traversal_height(const ReportData *d);
 int report_kl_section(Report *r);
+int report_generated_section(Report *r);
+int report_generated_height(const ReportData *d);
 int report_kl_height(const ReportData *d);
 
 #endif

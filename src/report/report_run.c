@@ -166,7 +166,7 @@ static PetscErrorCode draw(MPI_Comm comm, const char *run_dir, const Encoded *e,
                   .zmax = e->zmax, .active_threshold = e->active_threshold, .k = e->k, .factors = e->factors,
                   .factor_names = (const char *const *)e->factor_names, .steps = e->steps, .length = (int)e->features,
                   .traversals = e->traversals, .base_index = (int)e->base, .sample_ndims = e->sample_ndims,
-                  .corr = corr, .kl = e->kl, .kl_threshold = e->kl_threshold, .nmetrics = nmetrics, .metric_names = names, .metric_values = values};
+                  .ngenerated = e->ngenerated, .generated = e->generated, .corr = corr, .kl = e->kl, .kl_threshold = e->kl_threshold, .nmetrics = nmetrics, .metric_names = names, .metric_values = values};
   for (int i = 0; i < 3; i++) d.sample_dims[i] = (long)e->sample_dims[i];
   snprintf(path, sizeof path, "%s/report.html", run_dir);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));

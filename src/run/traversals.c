@@ -7,8 +7,10 @@
 #include "disentangle/encoded.h"
 #include "disentangle/run.h"
 #include "disentangle/log.h"
+#include "disentangle/rng.h"
 
 #define TRAVERSAL_STEPS 7
+#define GENERATED 8 /* latent vectors drawn for the report's generated samples */
 
 /* Decoded outputs while latent j sweeps [zmin, zmax] in TRAVERSAL_STEPS steps, in data units. */
 static PetscErrorCode traversals(Run *run, const double *z, int base, const double *zmin, const double *zmax, float *out) {
@@ -27,9 +29,58 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
   archive_normalisation(run->archive, &mean, &std);
   for (int start = 0; start < rows; start += ae->max_batch) {
     int n = PetscMin(ae->max_batch, rows - start);
-    const float *x = net_forward(&ae->dec, codes + (size_t)start * m, n);
+    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, n);
     for (long i = 0; i < (long)n * L; i++) out[(size_t)start * L + i] = (float)(x[i] * std + mean);
   }
+  PetscCall(PetscFree(codes));
+  PetscFunctionReturn(0);
+}
+
+/* Generation by sampling the latent space: GENERATED latent vectors h = mean + C eps, C the
+ * Cholesky factor of the covariance of the encoded latents z (a small ridge keeps it positive
+ * definite when a latent is constant), eps ~ N(0, I) from (seed, RNG_STREAM_GENERATE), decoded
+ * in data units. The Gaussian fit of the aggregate posterior is what St-RKM samples for
+ * generation (its latents are uncorrelated by construction); for a VAE it is close to its
+ * prior. The same on every rank (z is). */
+static PetscErrorCode generated(Run *run, const double *z, int n, float *out) {
+  PetscFunctionBeginUser;
+  Autoencoder *ae = &run->method->ae;
+  const int m = ae->latents, L = ae->features;
+  double *mean, *C;
+  float *codes;
+  PetscCall(PetscCalloc2(m, &mean, (size_t)m * m, &C));
+  PetscCall(PetscMalloc1((size_t)GENERATED * m, &codes));
+  for (int r = 0; r < n; r++)
+    for (int j = 0; j < m; j++) mean[j] += z[(size_t)r * m + j] / n;
+  for (int r = 0; r < n; r++)
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j <= i; j++) C[i * m + j] += (z[(size_t)r * m + i] - mean[i]) * (z[(size_t)r * m + j] - mean[j]) / (n - 1);
+  double trace = 0;
+  for (int i = 0; i < m; i++) trace += C[i * m + i];
+  for (int i = 0; i < m; i++) C[i * m + i] += 1e-9 * (trace > 0 ? trace / m : 1.0);
+  for (int j = 0; j < m; j++) { /* Cholesky, lower triangle in place */
+    for (int k = 0; k < j; k++) C[j * m + j] -= C[j * m + k] * C[j * m + k];
+    C[j * m + j] = sqrt(fmax(C[j * m + j], 0.0));
+    for (int i = j + 1; i < m; i++) {
+      for (int k = 0; k < j; k++) C[i * m + j] -= C[i * m + k] * C[j * m + k];
+      C[i * m + j] = C[j * m + j] > 0 ? C[i * m + j] / C[j * m + j] : 0.0;
+    }
+  }
+  for (int g = 0; g < GENERATED; g++)
+    for (int i = 0; i < m; i++) {
+      double h = mean[i];
+      for (int k = 0; k <= i; k++)
+        h += C[i * m + k] * rng_normal((uint64_t)run->cfg.seed, RNG_STREAM_GENERATE, 0, (uint64_t)(g * m + k));
+      codes[(size_t)g * m + i] = (float)h;
+    }
+  double dmean, dstd;
+  archive_normalisation(run->archive, &dmean, &dstd);
+  for (int start = 0; start < GENERATED; start += ae->max_batch) {
+    int rows = PetscMin(ae->max_batch, GENERATED - start);
+    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, rows);
+    for (long i = 0; i < (long)rows * L; i++) out[(size_t)start * L + i] = (float)(x[i] * dstd + dmean);
+  }
+  PetscCall(PetscFree2(mean, C));
   PetscCall(PetscFree(codes));
   PetscFunctionReturn(0);
 }
@@ -57,10 +108,14 @@ PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const 
     for (int r = 0; r < n; r++) e.zmin[j] = fmin(e.zmin[j], z[(size_t)r * m + j]), e.zmax[j] = fmax(e.zmax[j], z[(size_t)r * m + j]);
   }
   PetscCall(traversals(run, z, (int)e.base, e.zmin, e.zmax, e.traversals));
+  e.ngenerated = GENERATED;
+  PetscCall(PetscMalloc1((size_t)GENERATED * e.features, &e.generated));
+  PetscCall(generated(run, z, n, e.generated));
   char path[CONFIG_PATH_LEN + 32];
   snprintf(path, sizeof path, "%s/latents.h5", run_dir);
   PetscCall(encoded_write(run->par.world, path, &e));
   log_info(run->par.world, "wrote %s", path);
   PetscCall(PetscFree3(e.zmin, e.zmax, e.traversals));
+  PetscCall(PetscFree(e.generated));
   PetscFunctionReturn(0);
 }
