@@ -329,6 +329,7 @@ static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscCall(put_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std));
   PetscCall(put_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum));
   if (m->run_id[0]) PetscCall(put_string_attr(file, "run_id", m->run_id));
+  if (m->run_log) PetscCall(put_string_attr(file, "run_log", m->run_log));
   if (m->sample_ndims > 0) {
     hsize_t n = (hsize_t)m->sample_ndims;
     hid_t space = H5Screate_simple(1, &n, NULL),
@@ -597,6 +598,8 @@ static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv, const
     free(id);
     if (!ok) return *kind = "one string of 1 to 32 hex digits", "run_id";
   }
+  if (H5Aexists(file, "run_log") > 0 && !(m->run_log = get_string_attr(file, "run_log")))
+    return *kind = "one string", "run_log";
   m->step = (long)step, m->ranks = (int)ranks, m->seed = seed, m->global_batch = (int)batch;
   return NULL;
 }
@@ -806,10 +809,12 @@ PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState 
 void ckpt_meta_free(CkptMeta *m) {
   free(m->options);
   free(m->history_columns);
+  free(m->run_log);
   PetscFree(m->history);
   m->options = NULL;
   m->history_columns = NULL;
   m->history = NULL;
+  m->run_log = NULL;
 }
 
 const char *ckpt_option(const char *options, const char *name, char *buf, size_t len) {
