@@ -8,6 +8,7 @@ out=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$out"/{options,json,ckpt,archive}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} # a sanitized build's tools (Open MPI keeps memory to the end)
 cp "$src"/inputs/*.opts "$out/options/"
 printf -- '-options_file beam-nashae.opts\n-steps 7 # comment\n\xEF\xBB\xBF-latents 3\n' >"$out/options/nested.opts"
 work=$(mktemp -d)
