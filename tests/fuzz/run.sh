@@ -3,7 +3,7 @@
 # Each starts from the seed corpus (seeds.sh, from the program build's tools) and prints its
 # executions per second; a crash, sanitizer report, timeout (10 s) or 2 GB of memory leaves its
 # input in FUZZ_BUILD_DIR/fuzz-out/ and fails the run: keep it in tests/fuzz/regress/TARGET/ once
-# the reader is fixed. Last line: "fuzz: N targets, C crashes".
+# the reader is fixed. Last line: "fuzz: N passed, M failed" (targets without and with a finding).
 set -uo pipefail
 fb=$(cd "$1" && pwd)
 secs=$2
@@ -17,7 +17,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 # would report at every exit (the replay in make check under --enable-sanitizers looks for ours)
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 [ -d "$out/seeds" ] || bash "$src/tests/fuzz/seeds.sh" "$fb" "$out/seeds" >/dev/null || { echo "fuzz: cannot make the seeds"; exit 1; }
-crashes=0
+crashes=0 failed=0
 for t in $targets; do
   corpus="$out/corpus-$t"
   mkdir -p "$corpus"
@@ -31,9 +31,10 @@ for t in $targets; do
   cov=$(grep -o 'cov: [0-9]*' "$out/$t.log" | tail -1)
   found=$(($(ls "$out" | grep -c "^crash-$t-") - before))
   [ "$rc" -ne 0 ] && [ "$found" -eq 0 ] && found=1
-  crashes=$((crashes + found))
+  crashes=$((crashes + found)) failed=$((failed + (found > 0)))
   echo "fuzz $t: ${runs:-0} inputs in ${secs}s, ${speed:-0} exec/s, ${cov:-cov: ?}, corpus $(ls "$corpus" | wc -l), $found crash(es)"
   [ "$found" -gt 0 ] && { grep -m1 -A12 'ERROR\|==ERROR\|runtime error\|deadly signal' "$out/$t.log"; ls "$out" | grep "^crash-$t-"; }
 done
-echo "fuzz: $(echo $targets | wc -w) targets, $crashes crashes"
+n=$(echo $targets | wc -w)
+echo "fuzz: $((n - failed)) passed, $failed failed ($n targets, $crashes crashes)"
 [ "$crashes" -eq 0 ]
