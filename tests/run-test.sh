@@ -9,7 +9,9 @@ case "$(basename "$prog")" in
 esac
 for np in $ranks; do
   echo "== $(basename "$prog") on $np rank(s)"
-  if ! ${MPIEXEC:-mpiexec} -n "$np" --oversubscribe "$prog" "$@"; then
+  # DT_TEST_WRAPPER: a command each rank runs the program under (valgrind, in CI; tests/valgrind.sh)
+  # shellcheck disable=SC2086
+  if ! ${MPIEXEC:-mpiexec} -n "$np" --oversubscribe ${DT_TEST_WRAPPER:-} "$prog" "$@"; then
     echo "FAIL: $(basename "$prog") on $np rank(s)"
     exit 1
   fi

@@ -5,7 +5,10 @@
  *                     (the input normalisation applied), sample_shape ([L] or [C, H, W]
  *                     of the samples trained on), checksum (CRC-32 of every tensor under
  *                     /optim and /params, in the order HDF5 lists them by name, then of
- *                     /history), run_id (the run that wrote it: 32 hex digits)
+ *                     /history), run_id (the run that wrote it: 32 hex digits), run_log (the
+ *                     run log line of the invocation that wrote it: version, git revision,
+ *                     rank count, library versions, options; optional, so files without it
+ *                     stay readable and older readers of format 3 ignore it)
  *   /params/<net>/<tensor>        every parameter tensor by its ParamSet name, with its N-D shape
  *                                 ([out, in] dense weights, [cout, cin, k, k] conv weights, [out] biases)
  *   /optim/<net>/<tensor>.<state> the state its optimizer declares by name (Adam: .m, .v; Adagrad: .sum);
@@ -73,6 +76,7 @@ typedef struct {
   char run_id[CKPT_RUN_ID_LEN + 1]; /* the run that wrote it; "" in files of older versions */
   int sample_ndims;    /* the shape of one sample the model was trained on: [L] or [C, H, W] */
   long long sample_dims[CKPT_MAX_DIMS];
+  char *run_log;       /* the run log line of the invocation that wrote it (runlog.h); NULL in older files */
 } CkptMeta;
 
 /* The state of a run: its tensors and counts, listed by the method (method_state). */

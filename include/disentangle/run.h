@@ -32,6 +32,7 @@ typedef struct {
   char run_id[CKPT_RUN_ID_LEN + 1]; /* this run's identity, in every file it writes */
   int continued;                    /* restarted from a checkpoint (of run run_id) */
   long skipped;                     /* batches whose update was skipped (-on_nan skip_batch), this invocation */
+  char *log;                        /* this invocation's run log line (runlog.h), PetscMalloc'd */
 } Run;
 
 /* An empty run, safe to run_free. */

@@ -24,7 +24,8 @@ PetscErrorCode inspect_main(int help, int *code, const char *path) {
   PetscCall(PetscPrintf(comm, "%s\n  method %s, step %ld, epoch %.3f, written by %d rank(s), seed %llu, global batch %d\n",
                         path, meta.method, meta.step, meta.epoch, meta.ranks, (unsigned long long)meta.seed,
                         meta.global_batch));
-  PetscCall(PetscPrintf(comm, "  history: %ld rows of %s\noptions:\n", meta.history_rows, meta.history_columns));
+  PetscCall(PetscPrintf(comm, "  history: %ld rows of %s\n", meta.history_rows, meta.history_columns));
+  PetscCall(PetscPrintf(comm, "run log: %s\noptions:\n", meta.run_log ? meta.run_log : "none (written before the run log existed)"));
   for (const char *line = meta.options; line && *line;) {
     const char *end = strchr(line, '\n');
     int len = end ? (int)(end - line) : (int)strlen(line);

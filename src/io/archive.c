@@ -109,8 +109,9 @@ static PetscErrorCode split_paths(MPI_Comm comm, const char *csv, int *nfiles, c
   for (int i = 0; i < n; i++) {
     /* strsep, not strtok: an empty entry must be seen, not skipped */
     char *tok = trim(strsep(&save, ","));
-    if (!tok[0]) PetscCall(PetscFree(copy));
-    DT_INPUT_CHECK(tok[0], comm, "option -data: entry %d of '%s' is empty; expected comma-separated file names", i + 1,
+    int empty = !tok[0]; /* tok points into copy: read before copy is freed */
+    if (empty) PetscCall(PetscFree(copy));
+    DT_INPUT_CHECK(!empty, comm, "option -data: entry %d of '%s' is empty; expected comma-separated file names", i + 1,
                    csv);
     PetscCall(PetscStrallocpy(tok, &(*paths)[i]));
   }

@@ -58,10 +58,24 @@ static uint32_t state_checksum(const CkptState *s, const CkptMeta *m) {
   return crc;
 }
 
+/* Whether a file datatype is a plain number: an integer of 1 to 8 bytes or a float of 2, 4 or 8.
+ * A crafted type (a float of a megabyte per value) would have HDF5 allocate its conversion
+ * buffers from the declared size: a 40 KB file took 4 GB and minutes to refuse (found by
+ * fuzzing, tests/fuzz/regress/ckpt). */
+static int plain_number(hid_t t) {
+  H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+  size_t size = t >= 0 ? H5Tget_size(t) : 0;
+  if (c == H5T_INTEGER) return size >= 1 && size <= 8;
+  return c == H5T_FLOAT && (size == 2 || size == 4 || size == 8);
+}
+
 /* Whether dataset d can hold n values of esize bytes: its storage in the file must. A crafted
  * file may declare any shape; allocating from the declaration alone could ask for terabytes.
  * Compressed data may take less room than it holds: allow the best zlib ratio. */
 static int stored(hid_t d, hssize_t n, size_t esize) {
+  hid_t ft = H5Dget_type(d);
+  if (ft >= 0 && H5Tget_size(ft) > esize) esize = H5Tget_size(ft); /* what the file says it holds, at least */
+  if (ft >= 0) H5Tclose(ft);
   hid_t dcpl = H5Dget_create_plist(d);
   int filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
   if (dcpl >= 0) H5Pclose(dcpl);
@@ -115,10 +129,10 @@ static herr_t list_dataset(hid_t root, const char *name, const H5L_info_t *info,
   if (!strncmp(name, "params/", 7) || !strncmp(name, "optim/", 6)) {
     /* a tensor is a vector or a matrix of numbers whose values the file really holds */
     hid_t t = d >= 0 ? H5Dget_type(d) : -1;
-    H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    int plain = plain_number(t);
     if (t >= 0) H5Tclose(t);
     float *v = NULL;
-    if (nd < 1 || nd > 2 || n < 0 || (c != H5T_FLOAT && c != H5T_INTEGER) || !stored(d, n, sizeof(float)) ||
+    if (nd < 1 || nd > 2 || n < 0 || !plain || !stored(d, n, sizeof(float)) ||
         !(v = malloc(sizeof(float) * (n > 0 ? n : 1))) || H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
       found_bad(l, "tensor /%s%s cannot be read (damaged file, or not a vector or matrix held in the file)", name, "");
     else l->crc = ckpt_crc32(l->crc, v, sizeof(float) * n);
@@ -329,6 +343,7 @@ static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscCall(put_attr(file, "data_std", H5T_NATIVE_DOUBLE, &m->data_std));
   PetscCall(put_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum));
   if (m->run_id[0]) PetscCall(put_string_attr(file, "run_id", m->run_id));
+  if (m->run_log) PetscCall(put_string_attr(file, "run_log", m->run_log));
   if (m->sample_ndims > 0) {
     hsize_t n = (hsize_t)m->sample_ndims;
     hid_t space = H5Screate_simple(1, &n, NULL),
@@ -522,9 +537,9 @@ static int dataset_dims(hid_t d, hsize_t dims[H5S_MAX_RANK]) {
 
 static int numeric(hid_t d) {
   hid_t t = H5Dget_type(d);
-  H5T_class_t c = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+  int plain = plain_number(t);
   if (t >= 0) H5Tclose(t);
-  return c == H5T_FLOAT || c == H5T_INTEGER;
+  return plain;
 }
 
 static PetscErrorCode read_history(MPI_Comm comm, hid_t file, const char *path, CkptMeta *m) {
@@ -597,6 +612,8 @@ static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv, const
     free(id);
     if (!ok) return *kind = "one string of 1 to 32 hex digits", "run_id";
   }
+  if (H5Aexists(file, "run_log") > 0 && !(m->run_log = get_string_attr(file, "run_log")))
+    return *kind = "one string", "run_log";
   m->step = (long)step, m->ranks = (int)ranks, m->seed = seed, m->global_batch = (int)batch;
   return NULL;
 }
@@ -806,10 +823,12 @@ PetscErrorCode ckpt_read_state(MPI_Comm comm, const char *path, const CkptState 
 void ckpt_meta_free(CkptMeta *m) {
   free(m->options);
   free(m->history_columns);
+  free(m->run_log);
   PetscFree(m->history);
   m->options = NULL;
   m->history_columns = NULL;
   m->history = NULL;
+  m->run_log = NULL;
 }
 
 const char *ckpt_option(const char *options, const char *name, char *buf, size_t len) {

@@ -204,6 +204,7 @@ PetscErrorCode options_format(const OptSpec *spec, int n, const void *opts, char
   for (int i = 0; i < n; i++) cap += strlen(spec[i].name) + (spec[i].type == OPT_STRING ? spec[i].size : 32) + 4;
   char *buf;
   PetscCall(PetscMalloc1(cap, &buf));
+  buf[0] = 0; /* a table of no options (ae has none of its own) is the empty text, not uninitialised memory */
   size_t len = 0;
   for (int i = 0; i < n; i++) {
     const char *field = (const char *)opts + spec[i].offset;

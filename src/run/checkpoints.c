@@ -34,6 +34,7 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   meta->history_cols = run->history_cols;
   meta->history_columns = (char *)run->history_columns; /* not freed: fill_meta's meta is not ckpt_meta_free'd */
   snprintf(meta->run_id, sizeof meta->run_id, "%s", run->run_id);
+  meta->run_log = run->log; /* not freed here either */
   int64_t dims[CKPT_MAX_DIMS];
   meta->sample_ndims = archive_sample_dims(run->archive, dims);
   for (int k = 0; k < meta->sample_ndims; k++) meta->sample_dims[k] = dims[k];

@@ -82,6 +82,7 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
     PetscCall(jsonio_set_string(method_options, ops->options[k].name, value));
   }
   PetscCall(jsonio_set_string(s, "run_id", run->run_id));
+  if (run->log) PetscCall(jsonio_set_string(s, "run_log", run->log));
   PetscCall(jsonio_set_string(s, "method", cfg->method));
   PetscCall(jsonio_set_int(s, "ranks", run->par.size));
   PetscCall(jsonio_set_int(s, "steps", (long long)cfg->steps));

@@ -14,6 +14,7 @@
 #include "disentangle/latents.h"
 #include "disentangle/log.h"
 #include "disentangle/run.h"
+#include "disentangle/runlog.h"
 #include "disentangle/tensor.h"
 
 #define CFG(field) offsetof(Config, field), sizeof(((Config *)0)->field)
@@ -73,6 +74,26 @@ PetscErrorCode run_options_text(const Run *run, char **text) {
   PetscFunctionReturn(0);
 }
 
+/* The run log line (runlog.h), printed before anything that may take long or fail on the data. */
+static PetscErrorCode run_log_start(MPI_Comm comm, Run *run, const MethodOps *ops) {
+  PetscFunctionBeginUser;
+  int nspec;
+  const OptSpec *spec = train_options(&nspec);
+  char *common, *own, *text;
+  PetscCall(options_format(spec, nspec, &run->cfg, &common));
+  PetscCall(options_format(ops->options, ops->noptions, run->method_opts, &own));
+  size_t n = strlen(common) + strlen(own) + 1;
+  PetscCall(PetscMalloc1(n, &text));
+  snprintf(text, n, "%s%s", common, own);
+  PetscCall(PetscFree(run->log));
+  PetscCall(runlog_line(comm, "train", text, &run->log));
+  PetscCall(PetscFree(common));
+  PetscCall(PetscFree(own));
+  PetscCall(PetscFree(text));
+  log_info(comm, "%s", run->log);
+  PetscFunctionReturn(0);
+}
+
 void run_init(Run *run) {
   memset(run, 0, sizeof *run);
   run->par.group = MPI_COMM_NULL;
@@ -87,6 +108,7 @@ PetscErrorCode run_setup(MPI_Comm comm, Run *run) {
   PetscCall(method_find(comm, run->cfg.method, &ops));
   PetscCall(method_options_read(comm, ops, &run->method_opts));
   PetscCall(options_reject_unknown(comm, spec, nspec));
+  PetscCall(run_log_start(comm, run, ops));
   /* -data_mean alone would be silently ignored (it is applied with -data_std > 0 only) */
   PetscBool has_mean, has_std;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-data_mean", &has_mean));
@@ -146,6 +168,7 @@ void run_free(Run *run) {
   par_free(&run->par);
   PetscFree(run->method_opts);
   PetscFree(run->history);
+  PetscFree(run->log);
 }
 
 PetscErrorCode run_history_append(Run *run, const double *row) {

@@ -1,0 +1,40 @@
+#!/bin/bash
+# The fuzzers for a bounded time each (CI): tests/fuzz/run.sh FUZZ_BUILD_DIR SECONDS [TARGET...]
+# Each starts from the seed corpus (seeds.sh, from the program build's tools) and prints its
+# executions per second; a crash, sanitizer report, timeout (10 s) or 2 GB of memory leaves its
+# input in FUZZ_BUILD_DIR/fuzz-out/ and fails the run: keep it in tests/fuzz/regress/TARGET/ once
+# the reader is fixed. Last line: "fuzz: N passed, M failed" (targets without and with a finding).
+set -uo pipefail
+fb=$(cd "$1" && pwd)
+secs=$2
+shift 2
+targets=${*:-options json ckpt archive}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+out="$fb/fuzz-out"
+mkdir -p "$out"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# leaks: off; Open MPI and PETSc keep allocations for the process's life, which LeakSanitizer
+# would report at every exit (the replay in make check under --enable-sanitizers looks for ours)
+export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+[ -d "$out/seeds" ] || bash "$src/tests/fuzz/seeds.sh" "$fb" "$out/seeds" >/dev/null || { echo "fuzz: cannot make the seeds"; exit 1; }
+crashes=0 failed=0
+for t in $targets; do
+  corpus="$out/corpus-$t"
+  mkdir -p "$corpus"
+  before=$(ls "$out" | grep -c "^crash-$t-\|^timeout-$t-\|^oom-$t-\|^leak-$t-")
+  "$fb/tests/fuzz/fuzz_$t" "$corpus" "$out/seeds/$t" "$src/tests/fuzz/regress/$t" -max_total_time="$secs" -timeout=10 \
+    -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/crash-$t-" \
+    >"$out/$t.log" 2>&1
+  rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$t.log")
+  cov=$(grep -o 'cov: [0-9]*' "$out/$t.log" | tail -1)
+  found=$(($(ls "$out" | grep -c "^crash-$t-") - before))
+  [ "$rc" -ne 0 ] && [ "$found" -eq 0 ] && found=1
+  crashes=$((crashes + found)) failed=$((failed + (found > 0)))
+  echo "fuzz $t: ${runs:-0} inputs in ${secs}s, ${speed:-0} exec/s, ${cov:-cov: ?}, corpus $(ls "$corpus" | wc -l), $found crash(es)"
+  [ "$found" -gt 0 ] && { grep -m1 -A12 'ERROR\|==ERROR\|runtime error\|deadly signal' "$out/$t.log"; ls "$out" | grep "^crash-$t-"; }
+done
+n=$(echo $targets | wc -w)
+echo "fuzz: $((n - failed)) passed, $failed failed ($n targets, $crashes crashes)"
+[ "$crashes" -eq 0 ]

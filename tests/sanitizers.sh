@@ -1,0 +1,41 @@
+#!/bin/bash
+# The test suite under AddressSanitizer + UndefinedBehaviorSanitizer (issue 17), in its own build
+# (./configure --enable-sanitizers). A sanitizer report fails the test it happens in.
+#   tests/sanitizers.sh ASAN_BUILD_DIR [SHARD NSHARDS]
+# SHARD/NSHARDS: the unit and MPI tests always, and every NSHARDS-th of the script tests from
+# SHARD on (0-based), so that CI stays within its time: over NSHARDS consecutive shards the whole
+# suite runs sanitized. Last line: "sanitizers: N passed, M failed".
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$1"
+build=$(cd "$1" && pwd)
+shard=${2:-0}
+nshards=${3:-1}
+cd "$build" || exit 1
+[ -f Makefile ] || "$src/configure" --quiet --enable-sanitizers || { echo "sanitizers: configure failed"; exit 1; }
+make -s -j"$(nproc)" >/dev/null || { echo "sanitizers: build failed"; exit 1; }
+# leaks are valgrind's part (tests/valgrind.sh): Open MPI and PETSc keep memory until exit, which
+# LeakSanitizer would report at the end of every program
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+all=$(make -s print-tests)
+tests="" i=0
+for t in $all; do
+  case "$t" in
+    *.sh) [ $((i % nshards)) -eq "$shard" ] && tests="$tests $t"; i=$((i + 1)) ;;
+    *) tests="$tests $t" ;;
+  esac
+done
+echo "sanitizers: shard $shard of $nshards:$tests"
+rm -f tests/*.trs tests/*.log tests/fuzz/*.log
+make -s check -j1 TESTS="$tests" >/dev/null 2>&1
+pass=0 fail=0
+for t in $tests; do
+  if grep -q '^:test-result: PASS' "$t.trs" 2>/dev/null; then pass=$((pass + 1)); else
+    fail=$((fail + 1))
+    echo "---- $t.log"
+    grep -m1 -B2 -A25 'ERROR: AddressSanitizer\|runtime error:' "$t.log" || tail -30 "$t.log"
+  fi
+done
+echo "sanitizers: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
