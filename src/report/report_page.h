@@ -37,5 +37,7 @@ int report_traversal_section(Report *r);
 int report_traversal_height(const ReportData *d);
 int report_kl_section(Report *r);
 int report_kl_height(const ReportData *d);
+int report_capture_section(Report *r);
+int report_capture_height(const ReportData *d);
 
 #endif
