@@ -387,25 +387,59 @@ static int run_task(const Parts *pt, const ScoreSetup *ss, int v, int t, double 
   }
 }
 
-/* Every score of both latent sets, the tasks dealt round-robin over the ranks. Each task is a
- * pure function of (latents, parts, seed), so the numbers do not depend on the rank count. */
+/* A task's rough cost (arbitrary units, from timings on beam and dSprites latents), only to deal
+ * the tasks out evenly: which rank computes a task never changes its result. */
+static double task_cost(const Parts *pt, const ScoreSetup *ss, int v, int t) {
+  const FactorData *fd = &pt->train[v];
+  const double m = fd->m, k = fd->k, n = ss->dp.num_train;
+  double classes = 0;
+  for (int f = 0; f < fd->k; f++) classes += fd->ncodes[f];
+  if (t < fd->k) return 100.0 * (fd->ncodes[t] > 2 ? fd->ncodes[t] : 1) * m * n; /* one tree per class and stage */
+  switch (t - fd->k) {
+  case 0: return (double)ss->sp.beta_vae.num_train * m * (128 + 200 * k); /* features, then the L-BFGS fit */
+  case 1: return (double)ss->sp.nash.iterations * m * 40 * k;
+  case 2: return (double)(ss->sp.factor_vae.num_train + ss->sp.factor_vae.num_eval) * m * 128;
+  case 3: return (double)ss->sp.mig.num_train * m * k * 4;
+  case 4: return (double)ss->sp.modexpl.num_train * m * classes * 200; /* one fit per factor */
+  default: return (double)ss->sap.num_train * m * classes * 20;      /* per latent and class, Newton steps */
+  }
+}
+
+/* Every score of both latent sets. The tasks (DCI one per factor, each other score one) are
+ * dealt to ranks, the costliest first, each to the least loaded rank; each task is a pure
+ * function of (latents, parts, seed), so the numbers do not depend on the rank count. */
 static PetscErrorCode score_tasks(Run *run, const Parts *pt, const ScoreSetup *ss, int loud, double *r[2]) {
   PetscFunctionBeginUser;
   const int rank = run->par.rank, size = run->par.size;
-  int len[2] = {slots_of(pt, 0), pt->has[1] ? slots_of(pt, 1) : 0}, total = len[0] + len[1], task = 0;
-  double *buf, t0 = log_seconds();
+  int len[2] = {slots_of(pt, 0), pt->has[1] ? slots_of(pt, 1) : 0}, total = len[0] + len[1], n = 0;
+  int ntasks[2] = {pt->train[0].k + NTASKS_FIXED, pt->has[1] ? pt->train[1].k + NTASKS_FIXED : 0};
+  double *buf, *cost, *load, t0 = log_seconds();
+  int *order, *owner;
   PetscCall(PetscCalloc1(total, &buf));
+  PetscCall(PetscMalloc4(ntasks[0] + ntasks[1], &cost, ntasks[0] + ntasks[1], &order, ntasks[0] + ntasks[1], &owner, size,
+                         &load));
   r[0] = buf, r[1] = buf + len[0];
-  for (int v = 0; v < 2; v++) {
-    if (!pt->has[v]) continue;
-    const int ntasks = pt->train[v].k + NTASKS_FIXED;
-    for (int t = 0; t < ntasks; t++, task++) {
-      if (task % size != rank) continue;
-      if (loud) log_info(PETSC_COMM_SELF, "  rank %d: %s task %d of %d (at %.0f s)", rank, v ? "active latents" : "all latents",
-                         t + 1, ntasks, log_seconds() - t0);
-      if (run_task(pt, ss, v, t, r[v])) r[v][R_ERR] = 1;
+  for (int v = 0; v < 2; v++)
+    for (int t = 0; t < ntasks[v]; t++, n++) cost[n] = task_cost(pt, ss, v, t), order[n] = n;
+  for (int i = 1; i < n; i++) /* by cost, descending; equal costs keep their order */
+    for (int j = i; j > 0 && cost[order[j]] > cost[order[j - 1]]; j--) {
+      const int o = order[j];
+      order[j] = order[j - 1], order[j - 1] = o;
     }
+  for (int q = 0; q < size; q++) load[q] = 0;
+  for (int i = 0; i < n; i++) {
+    int least = 0;
+    for (int q = 1; q < size; q++) least = load[q] < load[least] ? q : least;
+    owner[order[i]] = least, load[least] += cost[order[i]];
   }
+  for (int i = 0; i < n; i++) {
+    const int task = order[i], v = task >= ntasks[0], t = task - (v ? ntasks[0] : 0);
+    if (owner[task] != rank) continue;
+    if (loud) log_info(PETSC_COMM_SELF, "  rank %d: %s task %d of %d (at %.0f s)", rank, v ? "active latents" : "all latents",
+                       t + 1, ntasks[v], log_seconds() - t0);
+    if (run_task(pt, ss, v, t, r[v])) r[v][R_ERR] = 1;
+  }
+  PetscCall(PetscFree4(cost, order, owner, load));
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, total, MPI_DOUBLE, MPI_SUM, run->par.world));
   PetscCheck(!(r[0][R_ERR] || (pt->has[1] && r[1][R_ERR])), PETSC_COMM_SELF, PETSC_ERR_MEM,
              "out of memory in the supervised metrics");
