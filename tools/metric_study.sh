@@ -2,7 +2,7 @@
 # Every supervised score of NashAE and the plain autoencoder over seeds on the built-in beam
 # archive, over all latents and over the active ones, with the factor-capture counts, beside the
 # scores of an older disentangle binary (the previous suite) evaluated on the same models.
-# Usage: tools/metric_study.sh [SEEDS] [OUT_DIR] [OLD_BINARY]   (run from build/; 2 ranks)
+# Usage: [METHODS="nashae ae"] tools/metric_study.sh [SEEDS] [OUT_DIR] [OLD_BINARY]   (run from build/; 2 ranks)
 set -euo pipefail
 seeds=${1:-5}
 out=${2:-runs/metric-study}
@@ -11,7 +11,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 [ -f data/beam.h5 ] || make -s data/beam.h5
 mkdir -p "$out"
-for method in nashae ae; do
+for method in ${METHODS:-nashae ae}; do
   for seed in $(seq 1 "$seeds"); do
     dir="$out/$method-$seed"
     [ -f "$dir/model.h5" ] || mpiexec -n 2 --oversubscribe src/disentangle train -options_file "$src/inputs/beam-$method.opts" \
