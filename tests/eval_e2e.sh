@@ -1,6 +1,7 @@
 #!/bin/bash
-# eval, report and aggregate on real trained models: every metric key present and in range,
-# the same numbers on 1, 2 and 3 ranks, ScaLAPACK and LAPACK agreeing on a hidden layer's
+# eval, report and aggregate on real trained models: every metric key present and in range (both
+# latent sets, the split, the capture matrix), the same numbers on 1, 2 and 3 ranks (the scores
+# are dealt over the ranks), ScaLAPACK and LAPACK agreeing on a hidden layer's
 # spectrum, an archive without /factors, the report page (from the run's files, model.h5 moved
 # away), and the seed table.
 . "$DT_SRCDIR/tests/lib.sh"
@@ -14,16 +15,30 @@ for np in 1 2 3; do
   cp "$TMP/run/metrics.json" "$TMP/metrics-$np.json"
 done
 cat "$TMP/table-2"
-for key in active_latents mapc cvr tdv ud90 gaussian_tc eigenvalue_0 range_0 variance_0 betavae_score \
-  betavae_nashae_protocol factorvae_score mig modularity explicitness dci_disentanglement dci_completeness \
-  dci_informativeness sap; do
+scores="betavae_score betavae_nashae_protocol factorvae_score mig modularity modularity_normalised explicitness
+  dci_disentanglement dci_completeness dci_informativeness sap"
+for key in active_latents mapc cvr tdv ud90 gaussian_tc eigenvalue_0 range_0 variance_0 $scores \
+  $(for s in $scores; do echo "${s}_active"; done) split_train_samples split_test_samples active_latent_0 \
+  factor_continuous_0 eta2_0_0 eta2_3_1 captured_0 captured_by_1 captured_factors; do
   grep -q "^  \"$key\": " "$TMP/metrics-1.json" || fail "metrics.json lacks $key"
 done
-for key in betavae_score betavae_nashae_protocol factorvae_score mig modularity explicitness dci_disentanglement \
-  dci_completeness dci_informativeness sap mapc tdv; do
+for key in $scores $(for s in $scores; do echo "${s}_active"; done) mapc tdv eta2_0_0 eta2_3_1; do
   v=$(json_number "$TMP/metrics-1.json" "$key")
   awk -v v="$v" 'BEGIN { exit !(v >= 0 && v <= 1) }' || fail "$key = $v is outside [0, 1]"
 done
+# the split: disjoint parts of the 360 rows (1/3 held out); the beam archive's duty cycle (120
+# values) is continuous, its frequency (3) discrete
+ntr=$(json_number "$TMP/metrics-1.json" split_train_samples) nte=$(json_number "$TMP/metrics-1.json" split_test_samples)
+[ "$ntr" = 240 ] && [ "$nte" = 120 ] || fail "split sizes $ntr + $nte, want 240 + 120"
+[ "$(json_number "$TMP/metrics-1.json" factor_continuous_0)" = 0 ] && [ "$(json_number "$TMP/metrics-1.json" factor_continuous_1)" = 1 ] ||
+  fail "factor kinds: frequency should be discrete, duty cycle continuous"
+# the active-latent flags agree with the count, the capture count with its flags
+act=0 cap=0
+for j in 0 1 2 3; do act=$((act + $(json_number "$TMP/metrics-1.json" "active_latent_$j"))); done
+for f in 0 1; do cap=$((cap + $(json_number "$TMP/metrics-1.json" "captured_$f"))); done
+[ "$act" = "$(json_number "$TMP/metrics-1.json" active_latents)" ] || fail "active_latent_J sum $act != active_latents"
+[ "$cap" = "$(json_number "$TMP/metrics-1.json" captured_factors)" ] || fail "captured_K sum $cap != captured_factors"
+grep -q "^factor capture" "$TMP/table-1" && grep -q "^clean " "$TMP/table-1" || fail "the eval table lacks the capture matrix"
 [ "$(json_number "$TMP/metrics-1.json" active_latents)" = "$(json_number "$TMP/run/summary.json" active_latents)" ] ||
   fail "eval and train disagree on the active latents"
 # The same numbers, to the last digit, on any rank count: samples are encoded in fixed chunks
@@ -65,10 +80,11 @@ mv "$TMP/model.away" "$TMP/run/model.h5"
 page="$TMP/run/report.html"
 [ -f "$page" ] || fail "no report.html"
 [ "$(grep -c '<svg' "$page")" -ge 4 ] || fail "report has fewer than 4 figures"
-for title in "Loss curves" "Latent traversals" "Latents vs. factors" "Latent correlations" "Metrics"; do
+for title in "Loss curves" "Latent traversals" "Latents vs. factors" "Latent correlations" "Factor capture" "Metrics"; do
   grep -qi "$title" "$page" || fail "report lacks the section '$title'"
 done
 grep -q "mig" "$page" || fail "report lacks the metric table"
+[ "$(grep -c 'id="eta2-' "$page")" = 8 ] || fail "the capture heat map has not 4 x 2 cells"
 ! grep -q -E 'http:|https:|<script|<link' "$page" || fail "report refers to something outside itself"
 echo "ok: report.html ($(wc -c <"$page") bytes) with all sections, drawn with model.h5 moved away"
 
@@ -87,5 +103,6 @@ grep -q "^nashae *mig *3 " "$TMP/agg" && grep -q "^ae *mig *3 " "$TMP/agg" || fa
 awk -F, 'NR > 1 { e = 1e-12; if (!($7 <= $5 + e && $5 <= $4 + e && $4 <= $6 + e && $6 <= $8 + e) || $3 < 1 || $3 > 3) bad = 1
                   if ($2 == "mig" && $3 != 3) bad = 1 }
   END { exit bad }' "$TMP/seeds.csv" || fail "aggregate CSV: min <= q1 <= median <= q3 <= max violated"
-echo "ok: aggregate over 3 seeds x 2 methods: $(($(wc -l <"$TMP/seeds.csv") - 1)) rows"
+grep -A6 "^factors captured cleanly" "$TMP/agg" | grep -q "^nashae *1 *[0-3] *3$" || fail "aggregate: no capture count: $(tail "$TMP/agg")"
+echo "ok: aggregate over 3 seeds x 2 methods: $(($(wc -l <"$TMP/seeds.csv") - 1)) rows, capture counts"
 pass "eval, report, aggregate"

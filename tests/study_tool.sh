@@ -37,11 +37,14 @@ done
 grep -q "^bvae-b4,kl_active_latents,2," "$csv" || fail "no kl_active_latents row for the VAE"
 ! grep -q "^ae-base,kl_" "$csv" || fail "a kl_ row for the plain autoencoder"
 [ "$(cut -d, -f1 "$csv" | sed 1d | sort -u | tr '\n' ' ')" = "ae-base bvae-b4 " ] || fail "groups: $(cut -d, -f1 "$csv" | sort -u)"
-awk -F, 'NR > 1 && $3 != 2 { bad = 1 } NR > 1 && !($7 <= $5 && $5 <= $4 && $4 <= $6 && $6 <= $8) { bad = 1 } END { exit bad }' "$csv" ||
-  fail "a row without 2 runs, or min <= q1 <= median <= q3 <= max violated"
+# a score over the active latents is null in a run with none active (SAP: fewer than two), so
+# those rows may count 1 run
+awk -F, 'NR > 1 && $3 != 2 && !($2 ~ /_active$/ && $3 == 1) { bad = 1 }
+  NR > 1 && !($7 <= $5 && $5 <= $4 && $4 <= $6 && $6 <= $8) { bad = 1 } END { exit bad }' "$csv" ||
+  fail "a row without 2 runs, or min <= q1 <= median <= q3 <= max violated: $(awk -F, 'NR > 1 && $3 != 2' "$csv" | head -3)"
 # one box plot per metric the page draws by default: the table's metrics less the per-latent
 # ones (name_J) and the bookkeeping ones
-want=$(cut -d, -f2 "$csv" | sed 1d | grep -v '_[0-9]*$' | grep -v -x -E 'samples|factors|step|units|tdv_d|active' | sort -u)
+want=$(cut -d, -f2 "$csv" | sed 1d | grep -v '_[0-9]*$' | grep -v -x -E 'samples|factors|step|units|tdv_d|active|split_train_samples|split_test_samples' | sort -u)
 got=$(sed -n 's/^<svg id="box-\([^"]*\)".*/\1/p' "$out/boxplots.html" | sort)
 [ -n "$got" ] && [ "$want" = "$got" ] || fail "box plots for: $(echo $got); expected: $(echo $want)"
 [ "$(grep -c '<g class="box" data-group="bvae-b4" data-n="2">' "$out/boxplots.html")" -eq "$(echo "$want" | wc -l)" ] ||

@@ -85,7 +85,7 @@ static int archive_make(Archive3 *a, LatentKind kind, int k) {
   if (k < 3) /* keep only the first k factor columns */
     for (int i = 0; i < N_ARCHIVE; i++)
       for (int j = 0; j < k; j++) a->factors[i * k + j] = a->factors[i * 3 + j];
-  return factors_create(&a->fd, a->z, N_ARCHIVE, m, a->factors, k, 64, 20);
+  return factors_create(&a->fd, a->z, N_ARCHIVE, m, a->factors, k, 64, 20, NULL);
 }
 
 static void archive_free(Archive3 *a) {
@@ -116,9 +116,9 @@ static int score_case(const char *name, LatentKind kind, int k, int n_train, int
   SapParams sp = sap_default_params();
   dp.num_train = sp.num_train = n_train, dp.num_test = sp.num_test = n_test;
   double t0 = seconds();
-  int rc = archive_make(&a, kind, k) || dci_compute(&a.fd, &dp, TEST_SEED, d);
+  int rc = archive_make(&a, kind, k) || dci_compute(&a.fd, &a.fd, &dp, TEST_SEED, d);
   double t1 = seconds();
-  rc = rc || sap_compute(&a.fd, &sp, TEST_SEED, s);
+  rc = rc || sap_compute(&a.fd, &a.fd, &sp, TEST_SEED, s);
   double t2 = seconds();
   archive_free(&a);
   if (rc) return -1;
@@ -252,8 +252,8 @@ static void determinism(void) {
   dp.num_train = sp.num_train = 1000, dp.num_test = sp.num_test = 500;
   DciResult d1, d2, d3;
   SapResult s1, s2;
-  if (archive_make(&a, LAT_DUPLICATE, 2) || dci_compute(&a.fd, &dp, 7, &d1) || dci_compute(&a.fd, &dp, 7, &d2) ||
-      dci_compute(&a.fd, &dp, 8, &d3) || sap_compute(&a.fd, &sp, 7, &s1) || sap_compute(&a.fd, &sp, 7, &s2)) {
+  if (archive_make(&a, LAT_DUPLICATE, 2) || dci_compute(&a.fd, &a.fd, &dp, 7, &d1) || dci_compute(&a.fd, &a.fd, &dp, 7, &d2) ||
+      dci_compute(&a.fd, &a.fd, &dp, 8, &d3) || sap_compute(&a.fd, &a.fd, &sp, 7, &s1) || sap_compute(&a.fd, &a.fd, &sp, 7, &s2)) {
     test_report(0, "determinism: scoring failed");
     archive_free(&a);
     return;

@@ -166,7 +166,7 @@ static void mi_cases(void) {
   const int idx[4] = {0, 1, 2, 3};
   FactorData fd;
   double mi[2], h;
-  if (factors_create(&fd, z, 4, 2, f, 1, 64, 20) < 0 || scores_mutual_info(&fd, idx, 4, 20, mi, &h) < 0) {
+  if (factors_create(&fd, z, 4, 2, f, 1, 64, 20, NULL) < 0 || scores_mutual_info(&fd, idx, 4, 20, mi, &h) < 0) {
     check(0, "mutual info memory", 0);
     return;
   }
@@ -235,7 +235,7 @@ static int fixture_make(Fixture *fx, Kind kind) {
     for (int j = K - 1; j >= 0; j--) fx->factors[i * K + j] = (double)(rest % SIZES[j]) / (SIZES[j] - 1), rest /= SIZES[j];
     fill_latents(kind, fx->factors + i * K, i, fx->z + i * fx->m);
   }
-  return factors_create(&fx->fd, fx->z, fx->n, fx->m, fx->factors, K, 64, 20);
+  return factors_create(&fx->fd, fx->z, fx->n, fx->m, fx->factors, K, 64, 20, NULL);
 }
 
 static void fixture_free(Fixture *fx) {
@@ -251,9 +251,9 @@ typedef struct {
 } AllScores;
 
 static int all_scores(const FactorData *fd, const ScoreParams *p, uint64_t seed, AllScores *s) {
-  if (score_beta_vae(fd, &p->beta_vae, seed, &s->bvae) || score_beta_vae_nashae(fd, &p->nash, seed, &s->nash) ||
-      score_factor_vae(fd, &p->factor_vae, seed, &s->fvae) || score_mig(fd, &p->mig, seed, &s->mig) ||
-      score_modularity(fd, &p->modexpl, seed, &s->modularity) || score_explicitness(fd, &p->modexpl, seed, &s->expl))
+  if (score_beta_vae(fd, fd, &p->beta_vae, seed, &s->bvae) || score_beta_vae_nashae(fd, fd, &p->nash, seed, &s->nash) ||
+      score_factor_vae(fd, fd, &p->factor_vae, seed, &s->fvae) || score_mig(fd, &p->mig, seed, &s->mig) ||
+      score_modularity(fd, &p->modexpl, seed, &s->modularity, NULL) || score_explicitness(fd, fd, &p->modexpl, seed, &s->expl))
     return -1;
   return 0;
 }

@@ -3,10 +3,10 @@
  * of archive samples (FactorData). Plain C: every rank holds all latents and computes the same
  * numbers from the same seed.
  *
- * Sampling: disentanglement_lib draws factor vectors and observes them; here num_train and num_test
- * archive samples are drawn uniformly with replacement (the same distribution when the archive is
- * the full factor grid, as dSprites is). On a small archive the test draws repeat training samples,
- * so "test" informativeness then measures partly memorisation.
+ * Sampling: disentanglement_lib draws factor vectors and observes them; here num_train samples
+ * are drawn uniformly with replacement from a training part of the archive and num_test from a
+ * disjoint test part (eval splits the rows, factors_split), so on a small archive "test"
+ * informativeness is not training accuracy.
  *
  * DCI: per factor, a gradient-boosted classifier (gbt.h: our re-implementation of scikit-learn's
  * GradientBoostingClassifier() defaults) from all latents to the factor codes; R[j][k] = its
@@ -64,10 +64,21 @@ typedef struct {
 DciParams dci_default_params(void);
 SapParams sap_default_params(void);
 
-/* Draw the samples from the archive with seed, then score. 0, or -1 (bad arguments, GBT failure,
- * out of memory). Free the result with dci_result_free / sap_result_free. */
-int dci_compute(const FactorData *fd, const DciParams *p, uint64_t seed, DciResult *out);
-int sap_compute(const FactorData *fd, const SapParams *p, uint64_t seed, SapResult *out);
+/* Draw the training samples from train and the test samples from test (two disjoint parts of
+ * the archive in eval; the same data twice gives the lib's draws), then score. 0, or -1 (bad
+ * arguments, GBT failure, out of memory). Free the result with dci_result_free / sap_result_free.
+ * SAP's entry for a continuous factor (fd->continuous) is the held-out R^2 of a least-squares
+ * line from the latent to the factor's value (the lib's continuous mode: its squared
+ * correlation, here fitted on the training samples and measured on the test samples). */
+int dci_compute(const FactorData *train, const FactorData *test, const DciParams *p, uint64_t seed, DciResult *out);
+int sap_compute(const FactorData *train, const FactorData *test, const SapParams *p, uint64_t seed, SapResult *out);
+
+/* DCI one factor at a time (eval spreads the factors over ranks): factor f's importance column
+ * importance[m] and its accuracies acc[2] (train, test), the same bits as dci_compute's. Then
+ * dci_finish fills r's scores from r->importance[m][k] (allocated, m, k set) and acc[k][2]. */
+int dci_compute_factor(const FactorData *train, const FactorData *test, const DciParams *p, uint64_t seed, int f,
+                       double *importance, double acc[2]);
+void dci_finish(DciResult *r, const double *acc);
 
 /* The same on given samples: z[n][m] latents, y[n][k] factor codes. gbt->seed/stream are used
  * as given (stream + factor index for each factor's model). */
@@ -75,6 +86,11 @@ int dci_from_samples(const double *z_train, const int *y_train, int n_train, con
                      const int *y_test, int n_test, int m, int k, const GbtParams *gbt, DciResult *out);
 int sap_from_samples(const double *z_train, const int *y_train, int n_train, const double *z_test,
                      const int *y_test, int n_test, int m, int k, double C, SapResult *out);
+/* The same with factor kinds: continuous[k] (NULL: all discrete) and the factor values v[n][k]
+ * that a continuous factor's regression needs. */
+int sap_from_samples_kinds(const double *z_train, const int *y_train, const double *v_train, int n_train,
+                           const double *z_test, const int *y_test, const double *v_test, int n_test, int m, int k,
+                           const int *continuous, double C, SapResult *out);
 
 /* The scores of an importance matrix R[m][k], and SAP of a score matrix S[m][k] (NaN for m < 2;
  * sap_compute and sap_from_samples refuse m < 2). */

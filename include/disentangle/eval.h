@@ -9,8 +9,9 @@
 
 typedef struct {
   char run_dir[CONFIG_PATH_LEN], model[CONFIG_PATH_LEN], data[CONFIG_PATH_LEN], layer[CONFIG_WORD_LEN];
+  char factor_kinds[CONFIG_PATH_LEN];
   PetscInt seed, base, tdv_d, eig_distributed_min, factor_values, factor_bins, metric_train, metric_eval;
-  PetscReal kl_threshold;
+  PetscReal kl_threshold, test_share;
 } EvalConfig;
 
 #endif

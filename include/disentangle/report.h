@@ -79,6 +79,11 @@ typedef struct {
   int nmetrics;
   const char *const *metric_names;
   const double *metric_values;
+
+  /* Factor capture (eval's eta2_J_K and captured_by_K): eta2[j * k + f] in [0, 1], the latent
+   * that captures factor f cleanly captured_by[f] (-1: none); NULL: no such section. */
+  const double *eta2;
+  const int *captured_by;
 } ReportData;
 
 /* Write the report to path: built in path.tmp, then renamed, so a reader never sees half a

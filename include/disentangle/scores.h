@@ -70,12 +70,34 @@ typedef struct {
   double train, test; /* mean over factors of the mean one-vs-rest ROC-AUC over factor values */
 } ExplicitnessResult;
 
-int score_beta_vae(const FactorData *fd, const BetaVaeParams *p, uint64_t seed, AccuracyPair *out);
-int score_beta_vae_nashae(const FactorData *fd, const NashBetaVaeParams *p, uint64_t seed, double *accuracy);
-int score_factor_vae(const FactorData *fd, const FactorVaeParams *p, uint64_t seed, FactorVaeResult *out);
+/* Scores with a training and an evaluation part draw their training points from `train` and
+ * their evaluation points from `test` (eval passes two disjoint parts of the archive, see
+ * factors_split; passing the same data twice gives the lib's draws with replacement). */
+int score_beta_vae(const FactorData *train, const FactorData *test, const BetaVaeParams *p, uint64_t seed,
+                   AccuracyPair *out);
+int score_beta_vae_nashae(const FactorData *train, const FactorData *test, const NashBetaVaeParams *p, uint64_t seed,
+                          double *accuracy);
+/* FactorVAE: global variances and training votes from train, evaluation votes from test. */
+int score_factor_vae(const FactorData *train, const FactorData *test, const FactorVaeParams *p, uint64_t seed,
+                     FactorVaeResult *out);
 int score_mig(const FactorData *fd, const MigParams *p, uint64_t seed, double *mig);
-int score_modularity(const FactorData *fd, const ModExplParams *p, uint64_t seed, double *modularity);
-int score_explicitness(const FactorData *fd, const ModExplParams *p, uint64_t seed, ExplicitnessResult *out);
+/* modularity as the lib; normalised (may be NULL): the same formula on MI[j][k] / H(factor k),
+ * so that a factor with many values (large entropy) does not dominate every latent's template */
+int score_modularity(const FactorData *fd, const ModExplParams *p, uint64_t seed, double *modularity,
+                     double *normalised);
+int score_explicitness(const FactorData *train, const FactorData *test, const ModExplParams *p, uint64_t seed,
+                       ExplicitnessResult *out);
+
+/* Factor capture. eta2[m][k]: the correlation ratio of latent j with factor k over all of fd's
+ * samples, grouped by k's codes (a continuous factor's bins): the share of the latent's variance
+ * that the factor's value explains (0 for a constant latent). A factor is captured cleanly by
+ * latent j when j is active (active NULL: all are), eta2[j][k] >= SCORES_CAPTURE_HIGH and
+ * eta2[j][g] <= SCORES_CAPTURE_LOW for every other factor g. captured_by[k]: the first such
+ * latent, or -1. Returns the number of cleanly captured factors. */
+#define SCORES_CAPTURE_HIGH 0.8
+#define SCORES_CAPTURE_LOW 0.2
+void scores_eta2(const FactorData *fd, double *eta2);
+int scores_capture(const double *eta2, const int *active, int m, int k, int *captured_by);
 
 /* The random samples MIG, modularity and explicitness use: idx[n], uniform with replacement;
  * part 0 is the training draw, part 1 the test draw (so for one seed MIG, modularity and

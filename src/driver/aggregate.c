@@ -117,12 +117,31 @@ static double quantile(const double *v, int n, double q) { return boxplot_quanti
 
 /* Drawn by default: not per-latent (name_J), not the data's bookkeeping, not "active" (= active_latents). */
 static int drawn_by_default(const char *key) {
-  static const char *const skip[] = {"samples", "factors", "step", "units", "tdv_d", "active"};
+  static const char *const skip[] = {"samples", "factors", "step", "units", "tdv_d", "active", "split_train_samples",
+                                     "split_test_samples"};
   size_t l = strlen(key);
   if (l && isdigit((unsigned char)key[l - 1]) && strchr(key, '_')) return 0;
   for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
     if (!strcmp(key, skip[i])) return 0;
   return 1;
+}
+
+/* How often each factor was captured cleanly (eval's captured_K, 1 or 0 per run), per group. */
+static PetscErrorCode print_capture_counts(MPI_Comm comm, const Table *t, const char *what) {
+  PetscFunctionBeginUser;
+  int header = 0, f;
+  char tail;
+  for (int i = 0; i < t->n; i++) {
+    const Series *s = &t->s[i];
+    if (sscanf(s->key, "captured_%d%c", &f, &tail) != 1) continue;
+    if (!header++)
+      PetscCall(PetscPrintf(comm, "\nfactors captured cleanly (eval's capture matrix), in how many runs:\n%-8s %-8s %8s %5s\n",
+                            what, "factor", "captured", "runs"));
+    double sum = 0;
+    for (int r = 0; r < s->n; r++) sum += s->v[r] != 0;
+    PetscCall(PetscPrintf(comm, "%-8s %-8d %8.0f %5d\n", s->method, f, sum, s->n));
+  }
+  PetscFunctionReturn(0);
 }
 
 /* Box plots of the chosen metrics: groups in the order they first appear (the runs' order). */
@@ -209,6 +228,7 @@ PetscErrorCode aggregate_main(int help, int *code, int nargs, char **args) {
     if (out) fprintf(out, "%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g\n", s->method, s->key, s->n, med, q1, q3, s->v[0], s->v[s->n - 1]);
   }
   if (out) fclose(out);
+  PetscCall(print_capture_counts(comm, &t, what));
   if (ac.html[0]) PetscCall(write_html(comm, &ac, &t));
   for (int i = 0; i < t.n; i++) free(t.s[i].v);
   free(t.s);

@@ -16,6 +16,7 @@
 #include "disentangle/driver.h"
 #include "disentangle/error.h"
 #include "disentangle/eval.h"
+#include "disentangle/archive.h"
 #include "disentangle/factors.h"
 #include "disentangle/jsonio.h"
 #include "disentangle/log.h"
@@ -34,9 +35,17 @@ static const OptSpec eval_spec[] = {
   {"-layer", OPT_STRING, ECFG(layer), "", 0, 0, NULL, "also the spectrum of a hidden layer, e.g. encoder.dense1 (net.denseK)"},
   {"-eig_distributed_min", OPT_INT, ECFG(eig_distributed_min), "512", 1, 1e9, NULL,
    "eigenproblems at least this large go to ScaLAPACK over all ranks"},
-  {"-factor_values", OPT_INT, ECFG(factor_values), "1000", 2, 1e9, NULL,
-   "a factor with at most this many distinct values keeps them; more are binned"},
-  {"-factor_bins", OPT_INT, ECFG(factor_bins), "20", 2, 1e6, NULL, "bins for a factor with more distinct values"},
+  /* 64: dSprites' factors (at most 40 values) stay discrete, as the lib treats them; a beam
+   * archive's duty cycle (120 values, 3 samples each) is continuous */
+  {"-factor_values", OPT_INT, ECFG(factor_values), "64", 1, 1e9, NULL,
+   "a factor with at most this many distinct values is discrete (keeps its values); more: continuous"},
+  {"-factor_kinds", OPT_STRING, ECFG(factor_kinds), "", 0, 0, NULL,
+   "comma-separated kind of each factor, auto|discrete|continuous (default: all auto, by -factor_values)"},
+  {"-factor_bins", OPT_INT, ECFG(factor_bins), "20", 2, 1e6, NULL,
+   "bins of a continuous factor wherever a score needs classes (MIG, modularity, classifiers)"},
+  /* 1/3: the lib's 10000 training and 5000 test points */
+  {"-metric_test_share", OPT_REAL, ECFG(test_share), "0.333333333333", 0.01, 0.99, NULL,
+   "share of the archive's rows held out as the supervised scores' test part (disjoint from training)"},
   {"-metric_train", OPT_INT, ECFG(metric_train), "10000", 10, 1e8, NULL, "training points of the supervised scores"},
   {"-metric_eval", OPT_INT, ECFG(metric_eval), "5000", 10, 1e8, NULL, "evaluation points of the supervised scores"},
   /* 0.01 nats: the usual cut for a "used" VAE latent (a posterior that moved measurably from the
@@ -125,6 +134,52 @@ static PetscErrorCode write_metrics(const Run *run, const EvalConfig *ec, const 
   PetscFunctionReturn(0);
 }
 
+static const double *lookup(const Metrics *ms, const char *name) {
+  for (int i = 0; i < ms->n; i++)
+    if (!strcmp(ms->name[i], name)) return &ms->value[i];
+  return NULL;
+}
+
+/* The factor-capture matrix: eta^2 of each latent (rows) with each factor (columns), then per
+ * factor whether some active latent captures it cleanly. */
+static void print_capture(const Run *run, const Metrics *ms) {
+  const Archive *a = run->archive;
+  const int m = run->method->ae.latents, k = archive_nfactors(a);
+  const char *const *names = archive_factor_names(a);
+  char key[96], label[32];
+  printf("\nfactor capture: eta^2 (share of a latent's variance its factor explains); clean: >= %.1f for one "
+         "factor, <= %.1f for the others, active latent\n%-8s",
+         SCORES_CAPTURE_HIGH, SCORES_CAPTURE_LOW, "latent");
+  for (int f = 0; f < k; f++) {
+    if (names && names[f]) snprintf(label, sizeof label, "%.14s", names[f]);
+    else snprintf(label, sizeof label, "factor%d", f);
+    snprintf(key, sizeof key, "factor_continuous_%d", f);
+    const double *cont = lookup(ms, key);
+    printf(" %15s%s", label, cont && *cont ? "~" : " ");
+  }
+  printf("\n");
+  for (int j = 0; j < m; j++) {
+    snprintf(key, sizeof key, "active_latent_%d", j);
+    const double *act = lookup(ms, key);
+    printf("z%-3d%-4s", j, act && *act ? "" : "off");
+    for (int f = 0; f < k; f++) {
+      snprintf(key, sizeof key, "eta2_%d_%d", j, f);
+      const double *v = lookup(ms, key);
+      printf(" %15.3f ", v ? *v : NAN);
+    }
+    printf("\n");
+  }
+  printf("%-8s", "clean");
+  for (int f = 0; f < k; f++) {
+    snprintf(key, sizeof key, "captured_by_%d", f);
+    const double *by = lookup(ms, key);
+    if (by && *by >= 0) snprintf(label, sizeof label, "yes (z%d)", (int)*by);
+    else snprintf(label, sizeof label, "no");
+    printf(" %15s ", label);
+  }
+  printf("\n(~: a continuous factor, binned into classes)\n");
+}
+
 static void print_table(const Run *run, const Metrics *ms) {
   if (run->par.rank != 0) return;
   printf("%-32s %s\n", "metric", "value");
@@ -133,6 +188,7 @@ static void print_table(const Run *run, const Metrics *ms) {
     if (isfinite(ms->value[i])) printf("%-32s %.4g\n", ms->name[i], ms->value[i]);
     else printf("%-32s %s\n", ms->name[i], "n/a");
   }
+  if (lookup(ms, "captured_factors")) print_capture(run, ms);
   fflush(stdout);
 }
 
@@ -207,49 +263,274 @@ static PetscErrorCode layer_metrics(Run *run, const EvalConfig *ec, int d, Metri
   PetscFunctionReturn(0);
 }
 
-/* DCI (gradient-boosted trees' importances) and SAP. */
-static PetscErrorCode dci_sap_metrics(const FactorData *fd, const EvalConfig *ec, Metrics *ms) {
+/* ---- the supervised scores ----------------------------------------------------------------- */
+
+/* The archive's rows as the scores see them: all of them (MIG, modularity, capture), a training
+ * part and a disjoint test part; each for all latents (v = 0) and for the active ones (v = 1). */
+typedef struct {
+  FactorData full[2], train[2], test[2];
+  int nactive, *active, has[2]; /* has[1]: there are active latents to score */
+} Parts;
+
+static void parts_free(Parts *pt) { /* factors_free takes a zeroed FactorData too */
+  for (int v = 0; v < 2; v++) factors_free(&pt->full[v]), factors_free(&pt->train[v]), factors_free(&pt->test[v]);
+  free(pt->active);
+}
+
+/* Per-factor kinds from -factor_kinds. */
+static PetscErrorCode factor_kinds(MPI_Comm comm, const char *list, int k, int *kinds) {
   PetscFunctionBeginUser;
-  DciParams dp = dci_default_params();
-  SapParams sp = sap_default_params();
-  dp.num_train = sp.num_train = (int)ec->metric_train;
-  dp.num_test = sp.num_test = (int)ec->metric_eval;
-  DciResult dci;
-  SapResult sap = {0};
-  /* SAP is the gap between the two most informative latents: undefined (null) for one latent */
-  int sap_defined = fd->m >= 2;
-  PetscCheck(dci_compute(fd, &dp, (uint64_t)ec->seed, &dci) == 0 &&
-                 (!sap_defined || sap_compute(fd, &sp, (uint64_t)ec->seed, &sap) == 0),
-             PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in DCI/SAP");
-  if (!sap_defined) sap.score = NAN;
-  put(ms, "dci_disentanglement", dci.disentanglement);
-  put(ms, "dci_completeness", dci.completeness);
-  put(ms, "dci_informativeness", dci.informativeness_test);
-  put(ms, "dci_informativeness_train", dci.informativeness_train);
-  put(ms, "sap", sap.score);
-  dci_result_free(&dci);
-  sap_result_free(&sap);
+  for (int f = 0; f < k; f++) kinds[f] = FACTOR_AUTO;
+  if (!list[0]) PetscFunctionReturn(0);
+  char buf[CONFIG_PATH_LEN], *save = NULL;
+  snprintf(buf, sizeof buf, "%s", list);
+  int f = 0;
+  for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save), f++) {
+    DT_INPUT_CHECK(f < k, comm, "option -factor_kinds: %d kinds given, the archive has %d factors", f + 1, k);
+    DT_INPUT_CHECK(!strcmp(w, "auto") || !strcmp(w, "discrete") || !strcmp(w, "continuous"), comm,
+                   "option -factor_kinds: '%s' is not auto, discrete or continuous", w);
+    kinds[f] = !strcmp(w, "auto") ? FACTOR_AUTO : !strcmp(w, "discrete") ? FACTOR_DISCRETE : FACTOR_CONTINUOUS;
+  }
+  DT_INPUT_CHECK(f == k, comm, "option -factor_kinds: %d kinds given, the archive has %d factors", f, k);
   PetscFunctionReturn(0);
 }
 
-/* The supervised scores: every rank holds every latent and computes the same numbers. */
-static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const double *z, Metrics *ms) {
+static PetscErrorCode parts_create(Run *run, const EvalConfig *ec, const double *z, Parts *pt, int *n_train,
+                                   int *n_test) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
-  FactorData fd;
-  PetscCheck(factors_create(&fd, z, (int)archive_samples(a), run->method->ae.latents, archive_factors(a), archive_nfactors(a), (int)ec->factor_values,
-                            (int)ec->factor_bins) == 0, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory");
-  /* Every rank computes the same scores. The gradient-boosted trees of DCI hold the most per
+  const int n = (int)archive_samples(a), m = run->method->ae.latents, k = archive_nfactors(a);
+  int *kinds, *rows, *train, *test, *cols;
+  memset(pt, 0, sizeof *pt);
+  PetscCall(PetscMalloc5(k, &kinds, n, &rows, n, &train, n, &test, m, &cols));
+  PetscCall(factor_kinds(run->par.world, ec->factor_kinds, k, kinds));
+  for (int i = 0; i < n; i++) rows[i] = i;
+  pt->active = calloc(m, sizeof(int));
+  /* the split first: every score below draws its training points from `train` only */
+  int err = !pt->active ||
+            factors_create(&pt->full[0], z, n, m, archive_factors(a), k, (int)ec->factor_values, (int)ec->factor_bins,
+                           kinds) != 0 ||
+            factors_split(n, ec->test_share, (uint64_t)ec->seed, train, n_train, test, n_test) != 0;
+  /* active: range over the archive above the run's -active_threshold, the rule of active_latents */
+  for (int j = 0; !err && j < m; j++) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) lo = fmin(lo, z[(size_t)i * m + j]), hi = fmax(hi, z[(size_t)i * m + j]);
+    if ((pt->active[j] = hi - lo > run->cfg.active_threshold)) cols[pt->nactive++] = j;
+  }
+  pt->has[0] = 1, pt->has[1] = pt->nactive > 0;
+  for (int v = 0; v < 2 && !err; v++) {
+    if (!pt->has[v]) continue;
+    const int *c = v ? cols : NULL, nc = v ? pt->nactive : m;
+    err = (v && factors_subset(&pt->full[0], rows, n, c, nc, &pt->full[1]) != 0) ||
+          factors_subset(&pt->full[0], train, *n_train, c, nc, &pt->train[v]) != 0 ||
+          factors_subset(&pt->full[0], test, *n_test, c, nc, &pt->test[v]) != 0;
+  }
+  PetscCall(PetscFree5(kinds, rows, train, test, cols));
+  if (err) parts_free(pt);
+  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in the supervised metrics");
+  PetscFunctionReturn(0);
+}
+
+/* Results of one latent set: slots of a flat buffer, so that each rank fills the slots of its
+ * tasks and one sum over ranks (every other rank contributes 0) gives every rank all of them. */
+enum { R_BVAE, R_BVAE_TRAIN, R_NASH, R_FVAE, R_FVAE_TRAIN, R_FVAE_ACTIVE, R_MIG, R_MOD, R_MODN, R_EXPL, R_SAP, R_ERR, R_DCI };
+#define NTASKS_FIXED 6 /* BetaVAE, NashAE BetaVAE, FactorVAE, MIG + modularity, explicitness, SAP */
+
+static int slots_of(const Parts *pt, int v) { return R_DCI + pt->train[v].k * (pt->train[v].m + 2); }
+
+typedef struct {
+  ScoreParams sp;
+  DciParams dp;
+  SapParams sap;
+  uint64_t seed;
+} ScoreSetup;
+
+/* Task t of latent set v: t < k is DCI's factor t (the slow ones first, so they spread), then the rest. */
+static int run_task(const Parts *pt, const ScoreSetup *ss, int v, int t, double *r) {
+  const FactorData *tr = &pt->train[v], *te = &pt->test[v], *full = &pt->full[v];
+  const int k = tr->k, m = tr->m;
+  if (t < k) {
+    double *col = r + R_DCI + (size_t)t * (m + 2);
+    return dci_compute_factor(tr, te, &ss->dp, ss->seed, t, col, col + m);
+  }
+  switch (t - k) {
+  case 0: {
+    AccuracyPair bv;
+    if (score_beta_vae(tr, te, &ss->sp.beta_vae, ss->seed, &bv)) return -1;
+    r[R_BVAE] = bv.eval_accuracy, r[R_BVAE_TRAIN] = bv.train_accuracy;
+    return 0;
+  }
+  case 1: return score_beta_vae_nashae(tr, te, &ss->sp.nash, ss->seed, &r[R_NASH]);
+  case 2: {
+    FactorVaeResult fv;
+    if (score_factor_vae(tr, te, &ss->sp.factor_vae, ss->seed, &fv)) return -1;
+    r[R_FVAE] = fv.eval_accuracy, r[R_FVAE_TRAIN] = fv.train_accuracy, r[R_FVAE_ACTIVE] = fv.num_active;
+    return 0;
+  }
+  case 3:
+    return score_mig(full, &ss->sp.mig, ss->seed, &r[R_MIG]) ||
+           score_modularity(full, &ss->sp.modexpl, ss->seed, &r[R_MOD], &r[R_MODN]);
+  case 4: {
+    ExplicitnessResult ex;
+    if (score_explicitness(tr, te, &ss->sp.modexpl, ss->seed, &ex)) return -1;
+    r[R_EXPL] = ex.test;
+    return 0;
+  }
+  default: { /* SAP is the gap between the two most informative latents: undefined (null) for one */
+    SapResult sap = {0};
+    if (m < 2) return r[R_SAP] = NAN, 0;
+    int rc = sap_compute(tr, te, &ss->sap, ss->seed, &sap);
+    r[R_SAP] = sap.score;
+    sap_result_free(&sap);
+    return rc;
+  }
+  }
+}
+
+/* A task's rough cost (arbitrary units, from timings on beam and dSprites latents), only to deal
+ * the tasks out evenly: which rank computes a task never changes its result. */
+static double task_cost(const Parts *pt, const ScoreSetup *ss, int v, int t) {
+  const FactorData *fd = &pt->train[v];
+  const double m = fd->m, k = fd->k, n = ss->dp.num_train;
+  double classes = 0;
+  for (int f = 0; f < fd->k; f++) classes += fd->ncodes[f];
+  if (t < fd->k) return 100.0 * (fd->ncodes[t] > 2 ? fd->ncodes[t] : 1) * m * n; /* one tree per class and stage */
+  switch (t - fd->k) {
+  case 0: return (double)ss->sp.beta_vae.num_train * m * (128 + 200 * k); /* features, then the L-BFGS fit */
+  case 1: return (double)ss->sp.nash.iterations * m * 40 * k;
+  case 2: return (double)(ss->sp.factor_vae.num_train + ss->sp.factor_vae.num_eval) * m * 128;
+  case 3: return (double)ss->sp.mig.num_train * m * k * 4;
+  case 4: return (double)ss->sp.modexpl.num_train * m * classes * 200; /* one fit per factor */
+  default: return (double)ss->sap.num_train * m * classes * 20;      /* per latent and class, Newton steps */
+  }
+}
+
+/* Every score of both latent sets. The tasks (DCI one per factor, each other score one) are
+ * dealt to ranks, the costliest first, each to the least loaded rank; each task is a pure
+ * function of (latents, parts, seed), so the numbers do not depend on the rank count. */
+static PetscErrorCode score_tasks(Run *run, const Parts *pt, const ScoreSetup *ss, int loud, double *r[2]) {
+  PetscFunctionBeginUser;
+  const int rank = run->par.rank, size = run->par.size;
+  int len[2] = {slots_of(pt, 0), pt->has[1] ? slots_of(pt, 1) : 0}, total = len[0] + len[1], n = 0;
+  int ntasks[2] = {pt->train[0].k + NTASKS_FIXED, pt->has[1] ? pt->train[1].k + NTASKS_FIXED : 0};
+  double *buf, *cost, *load, t0 = log_seconds();
+  int *order, *owner;
+  PetscCall(PetscCalloc1(total, &buf));
+  PetscCall(PetscMalloc4(ntasks[0] + ntasks[1], &cost, ntasks[0] + ntasks[1], &order, ntasks[0] + ntasks[1], &owner, size,
+                         &load));
+  r[0] = buf, r[1] = buf + len[0];
+  for (int v = 0; v < 2; v++)
+    for (int t = 0; t < ntasks[v]; t++, n++) cost[n] = task_cost(pt, ss, v, t), order[n] = n;
+  for (int i = 1; i < n; i++) /* by cost, descending; equal costs keep their order */
+    for (int j = i; j > 0 && cost[order[j]] > cost[order[j - 1]]; j--) {
+      const int o = order[j];
+      order[j] = order[j - 1], order[j - 1] = o;
+    }
+  for (int q = 0; q < size; q++) load[q] = 0;
+  for (int i = 0; i < n; i++) {
+    int least = 0;
+    for (int q = 1; q < size; q++) least = load[q] < load[least] ? q : least;
+    owner[order[i]] = least, load[least] += cost[order[i]];
+  }
+  for (int i = 0; i < n; i++) {
+    const int task = order[i], v = task >= ntasks[0], t = task - (v ? ntasks[0] : 0);
+    if (owner[task] != rank) continue;
+    if (loud) log_info(PETSC_COMM_SELF, "  rank %d: %s task %d of %d (at %.0f s)", rank, v ? "active latents" : "all latents",
+                       t + 1, ntasks[v], log_seconds() - t0);
+    if (run_task(pt, ss, v, t, r[v])) r[v][R_ERR] = 1;
+  }
+  PetscCall(PetscFree4(cost, order, owner, load));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, total, MPI_DOUBLE, MPI_SUM, run->par.world));
+  PetscCheck(!(r[0][R_ERR] || (pt->has[1] && r[1][R_ERR])), PETSC_COMM_SELF, PETSC_ERR_MEM,
+             "out of memory in the supervised metrics");
+  PetscFunctionReturn(0);
+}
+
+/* One latent set's scores; suffix "" (all latents, the lib's definitions) or "_active". */
+static PetscErrorCode put_scores(const Parts *pt, int v, const double *r, Metrics *ms) {
+  PetscFunctionBeginUser;
+  const char *suffix = v ? "_active" : "";
+  char key[96];
+#define PUT(name, value) (snprintf(key, sizeof key, "%s%s", name, suffix), put(ms, key, value))
+  if (!pt->has[v]) { /* no active latent: nothing to score */
+    const char *names[] = {"betavae_score", "betavae_nashae_protocol", "factorvae_score", "mig", "modularity",
+                           "modularity_normalised", "explicitness", "dci_disentanglement", "dci_completeness",
+                           "dci_informativeness", "sap"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) PUT(names[i], NAN);
+    PetscFunctionReturn(0);
+  }
+  const int k = pt->train[v].k, m = pt->train[v].m;
+  PUT("betavae_score", r[R_BVAE]);
+  if (!v) put(ms, "betavae_train_accuracy", r[R_BVAE_TRAIN]);
+  PUT("betavae_nashae_protocol", r[R_NASH]);
+  PUT("factorvae_score", r[R_FVAE]);
+  if (!v) put(ms, "factorvae_train_accuracy", r[R_FVAE_TRAIN]), put(ms, "factorvae_active_dims", r[R_FVAE_ACTIVE]);
+  PUT("mig", r[R_MIG]);
+  PUT("modularity", r[R_MOD]);
+  PUT("modularity_normalised", r[R_MODN]);
+  PUT("explicitness", r[R_EXPL]);
+  DciResult dci = {.m = m, .k = k};
+  double *acc;
+  PetscCall(PetscMalloc2((size_t)m * k, &dci.importance, 2 * k, &acc));
+  for (int f = 0; f < k; f++) {
+    const double *col = r + R_DCI + (size_t)f * (m + 2);
+    for (int j = 0; j < m; j++) dci.importance[(size_t)j * k + f] = col[j];
+    acc[2 * f] = col[m], acc[2 * f + 1] = col[m + 1];
+  }
+  dci_finish(&dci, acc);
+  PUT("dci_disentanglement", dci.disentanglement);
+  PUT("dci_completeness", dci.completeness);
+  PUT("dci_informativeness", dci.informativeness_test);
+  if (!v) put(ms, "dci_informativeness_train", dci.informativeness_train);
+  PUT("sap", r[R_SAP]);
+#undef PUT
+  PetscCall(PetscFree2(dci.importance, acc));
+  PetscFunctionReturn(0);
+}
+
+/* The factor-capture matrix over all rows and latents: eta2_J_K, captured_K (0/1),
+ * captured_by_K (the latent, or -1) and captured_factors. */
+static PetscErrorCode capture_metrics(const Parts *pt, Metrics *ms) {
+  PetscFunctionBeginUser;
+  const FactorData *fd = &pt->full[0];
+  const int m = fd->m, k = fd->k;
+  double *eta2;
+  int *by;
+  char key[96];
+  PetscCall(PetscMalloc2((size_t)m * k, &eta2, k, &by));
+  scores_eta2(fd, eta2);
+  const int count = scores_capture(eta2, pt->active, m, k, by);
+  for (int j = 0; j < m; j++)
+    for (int f = 0; f < k; f++) {
+      snprintf(key, sizeof key, "eta2_%d_%d", j, f);
+      put(ms, key, eta2[(size_t)j * k + f]);
+    }
+  for (int f = 0; f < k; f++) put_indexed(ms, "captured", f, by[f] >= 0);
+  for (int f = 0; f < k; f++) put_indexed(ms, "captured_by", f, by[f]);
+  put(ms, "captured_factors", count);
+  PetscCall(PetscFree2(eta2, by));
+  PetscFunctionReturn(0);
+}
+
+/* The supervised scores: the archive's rows split once into training and test parts; every score
+ * twice, over all latents and over the active ones; the factor-capture matrix. */
+static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const double *z, Metrics *ms) {
+  PetscFunctionBeginUser;
+  Parts pt;
+  int n_train, n_test;
+  PetscCall(parts_create(run, ec, z, &pt, &n_train, &n_test));
+  const FactorData *fd = &pt.full[0];
+  /* Every rank holds every latent. The gradient-boosted trees of DCI hold the most per
    * training point: features, sort orders, and per class raw scores, probabilities, residuals.
    * Refuse what the node cannot hold before minutes of silent work; say what goes on when the
    * points are many (the default 10000 takes tens of seconds already). */
   int classes = 1, on_node;
-  for (int j = 0; j < fd.k; j++) classes = PetscMax(classes, fd.ncodes[j]);
-  const double m = fd.m, k = fd.k;
+  for (int j = 0; j < fd->k; j++) classes = PetscMax(classes, fd->ncodes[j]);
+  const double m = fd->m, k = fd->k;
   double need = (double)ec->metric_train * (20 * m + 36.0 * classes + 4 * k + 8) + (double)ec->metric_eval * (8 * m + 8.0 * classes + 4 * k), have;
   PetscCall(node_memory(run->par.world, &have, &on_node));
   if (have > 0 && need * on_node > 0.9 * have) {
-    factors_free(&fd);
+    parts_free(&pt);
     DT_INPUT_ERROR(run->par.world,
                    "eval: the supervised scores on %d training and %d evaluation points (%d latents, factors of up to %d "
                    "values) need about %.3g GB per rank, %.3g GB for the %d rank(s) on this node, and %.3g GB are "
@@ -260,35 +541,25 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   const int loud = ec->metric_train > 10000 || ec->metric_eval > 10000;
   if (loud)
     log_info(run->par.world, "supervised scores on %d training and %d evaluation points, about %.3g GB per rank; this may take "
-             "long: each score is announced as it starts", (int)ec->metric_train, (int)ec->metric_eval, need / 1e9);
-  ScoreParams sp = scores_default_params();
-  sp.beta_vae.num_train = sp.factor_vae.num_train = sp.mig.num_train = sp.modexpl.num_train = (int)ec->metric_train;
-  sp.beta_vae.num_eval = sp.factor_vae.num_eval = sp.modexpl.num_test = (int)ec->metric_eval;
-  const uint64_t seed = (uint64_t)ec->seed;
-  AccuracyPair bv;
-  FactorVaeResult fv;
-  ExplicitnessResult ex;
-  double nash, mig, modularity, t0 = log_seconds();
-#define SCORE(name, call) (loud ? log_info(run->par.world, "  %s (at %.0f s)...", name, log_seconds() - t0) : (void)0, (call))
-  int err = SCORE("beta-VAE", score_beta_vae(&fd, &sp.beta_vae, seed, &bv)) ||
-            SCORE("beta-VAE, NashAE protocol", score_beta_vae_nashae(&fd, &sp.nash, seed, &nash)) ||
-            SCORE("FactorVAE", score_factor_vae(&fd, &sp.factor_vae, seed, &fv)) || SCORE("MIG", score_mig(&fd, &sp.mig, seed, &mig)) ||
-            SCORE("modularity", score_modularity(&fd, &sp.modexpl, seed, &modularity)) ||
-            SCORE("explicitness", score_explicitness(&fd, &sp.modexpl, seed, &ex));
-#undef SCORE
-  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in the supervised metrics");
-  put(ms, "betavae_score", bv.eval_accuracy);
-  put(ms, "betavae_train_accuracy", bv.train_accuracy);
-  put(ms, "betavae_nashae_protocol", nash);
-  put(ms, "factorvae_score", fv.eval_accuracy);
-  put(ms, "factorvae_train_accuracy", fv.train_accuracy);
-  put(ms, "factorvae_active_dims", fv.num_active);
-  put(ms, "mig", mig);
-  put(ms, "modularity", modularity);
-  put(ms, "explicitness", ex.test);
-  if (loud) log_info(run->par.world, "  DCI and SAP (at %.0f s)...", log_seconds() - t0);
-  PetscCall(dci_sap_metrics(&fd, ec, ms));
-  factors_free(&fd);
+             "long: each rank announces its scores as they start", (int)ec->metric_train, (int)ec->metric_eval, need / 1e9);
+  ScoreSetup ss = {.sp = scores_default_params(), .dp = dci_default_params(), .sap = sap_default_params(),
+                   .seed = (uint64_t)ec->seed};
+  ss.sp.beta_vae.num_train = ss.sp.factor_vae.num_train = ss.sp.mig.num_train = ss.sp.modexpl.num_train = (int)ec->metric_train;
+  ss.sp.beta_vae.num_eval = ss.sp.factor_vae.num_eval = ss.sp.modexpl.num_test = (int)ec->metric_eval;
+  ss.dp.num_train = ss.sap.num_train = (int)ec->metric_train;
+  ss.dp.num_test = ss.sap.num_test = (int)ec->metric_eval;
+  double *r[2], t0 = log_seconds();
+  PetscCall(score_tasks(run, &pt, &ss, loud, r));
+  log_info(run->par.world, "supervised scores took %.1f s on %d rank(s)", log_seconds() - t0, run->par.size);
+  put(ms, "split_train_samples", n_train);
+  put(ms, "split_test_samples", n_test);
+  for (int f = 0; f < fd->k; f++) put_indexed(ms, "factor_continuous", f, fd->continuous[f]);
+  for (int j = 0; j < fd->m; j++) put_indexed(ms, "active_latent", j, pt.active[j]);
+  PetscCall(put_scores(&pt, 0, r[0], ms));
+  PetscCall(put_scores(&pt, 1, r[1], ms));
+  PetscCall(capture_metrics(&pt, ms));
+  PetscCall(PetscFree(r[0]));
+  parts_free(&pt);
   PetscFunctionReturn(0);
 }
 

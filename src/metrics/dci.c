@@ -22,39 +22,52 @@ SapParams sap_default_params(void) {
 
 /* ---- sampling ---------------------------------------------------------------------------- */
 
-/* n archive samples drawn uniformly with replacement: latents z[n][m], codes y[n][k]. */
+/* n archive samples drawn uniformly with replacement: latents z[n][m], codes y[n][k], values v[n][k]. */
 static void draw_samples(const FactorData *fd, int n, uint64_t seed, uint64_t stream, uint64_t part, double *z,
-                         int *y) {
+                         int *y, double *v) {
   for (int i = 0; i < n; i++) {
     int s = (int)rng_below(seed, stream, part, (uint64_t)i, (uint64_t)fd->n);
     memcpy(z + (size_t)i * fd->m, fd->z + (size_t)s * fd->m, sizeof(double) * fd->m);
     memcpy(y + (size_t)i * fd->k, fd->codes + (size_t)s * fd->k, sizeof(int) * fd->k);
+    memcpy(v + (size_t)i * fd->k, fd->values + (size_t)s * fd->k, sizeof(double) * fd->k);
   }
 }
 
 typedef struct {
-  double *z_train, *z_test;
+  double *z_train, *z_test, *v_train, *v_test;
   int *y_train, *y_test;
 } Samples;
 
-static void samples_free(Samples *s) { free(s->z_train), free(s->z_test), free(s->y_train), free(s->y_test); }
+static void samples_free(Samples *s) {
+  free(s->z_train), free(s->z_test), free(s->y_train), free(s->y_test), free(s->v_train), free(s->v_test);
+}
 
-static int samples_draw(const FactorData *fd, int n_train, int n_test, uint64_t seed, uint64_t stream, Samples *s) {
-  s->z_train = malloc(sizeof(double) * (size_t)n_train * fd->m);
-  s->z_test = malloc(sizeof(double) * (size_t)n_test * fd->m);
-  s->y_train = malloc(sizeof(int) * (size_t)n_train * fd->k);
-  s->y_test = malloc(sizeof(int) * (size_t)n_test * fd->k);
-  if (!s->z_train || !s->z_test || !s->y_train || !s->y_test) {
+/* Training samples from train, test samples from test (two parts of one archive). */
+static int samples_draw(const FactorData *train, const FactorData *test, int n_train, int n_test, uint64_t seed,
+                        uint64_t stream, Samples *s) {
+  const int m = train->m, k = train->k;
+  s->z_train = malloc(sizeof(double) * (size_t)n_train * m);
+  s->z_test = malloc(sizeof(double) * (size_t)n_test * m);
+  s->y_train = malloc(sizeof(int) * (size_t)n_train * k);
+  s->y_test = malloc(sizeof(int) * (size_t)n_test * k);
+  s->v_train = malloc(sizeof(double) * (size_t)n_train * k);
+  s->v_test = malloc(sizeof(double) * (size_t)n_test * k);
+  if (!s->z_train || !s->z_test || !s->y_train || !s->y_test || !s->v_train || !s->v_test) {
     samples_free(s);
     return -1;
   }
-  draw_samples(fd, n_train, seed, stream, 0, s->z_train, s->y_train);
-  draw_samples(fd, n_test, seed, stream, 1, s->z_test, s->y_test);
+  draw_samples(train, n_train, seed, stream, 0, s->z_train, s->y_train, s->v_train);
+  draw_samples(test, n_test, seed, stream, 1, s->z_test, s->y_test, s->v_test);
   return 0;
 }
 
 static int valid_archive(const FactorData *fd, int n_train, int n_test) {
   return fd && fd->z && fd->codes && fd->n > 0 && fd->m > 0 && fd->k > 0 && n_train > 0 && n_test > 0;
+}
+
+static int valid_parts(const FactorData *train, const FactorData *test, int n_train, int n_test) {
+  return valid_archive(train, n_train, n_test) && valid_archive(test, n_train, n_test) && train->m == test->m &&
+         train->k == test->k;
 }
 
 /* ---- DCI ----------------------------------------------------------------------------------- */
@@ -140,16 +153,48 @@ int dci_from_samples(const double *z_train, const int *y_train, int n_train, con
   return 0;
 }
 
-int dci_compute(const FactorData *fd, const DciParams *p, uint64_t seed, DciResult *out) {
-  memset(out, 0, sizeof *out);
-  if (!p || !valid_archive(fd, p->num_train, p->num_test)) return -1;
+int dci_compute_factor(const FactorData *train, const FactorData *test, const DciParams *p, uint64_t seed, int f,
+                       double *importance, double acc[2]) {
+  if (!p || !valid_parts(train, test, p->num_train, p->num_test) || f < 0 || f >= train->k) return -1;
+  const int m = train->m, k = train->k;
   Samples s;
-  if (samples_draw(fd, p->num_train, p->num_test, seed, DCI_RNG_STREAM, &s)) return -1;
+  double *R = malloc(sizeof(double) * (size_t)m * k);
+  if (!R || samples_draw(train, test, p->num_train, p->num_test, seed, DCI_RNG_STREAM, &s)) {
+    free(R);
+    return -1;
+  }
   GbtParams gbt = p->gbt;
   gbt.seed = seed, gbt.stream = DCI_GBT_RNG_STREAM;
-  int rc = dci_from_samples(s.z_train, s.y_train, p->num_train, s.z_test, s.y_test, p->num_test, fd->m, fd->k, &gbt,
-                            out);
+  int rc = dci_factor(s.z_train, s.y_train, p->num_train, s.z_test, s.y_test, p->num_test, m, k, f, &gbt, R, acc);
+  for (int j = 0; rc == 0 && j < m; j++) importance[j] = R[(size_t)j * k + f];
   samples_free(&s);
+  free(R);
+  return rc;
+}
+
+void dci_finish(DciResult *r, const double *acc) {
+  double train = 0.0, test = 0.0;
+  for (int f = 0; f < r->k; f++) train += acc[2 * f], test += acc[2 * f + 1];
+  r->informativeness_train = train / r->k, r->informativeness_test = test / r->k;
+  r->disentanglement = dci_disentanglement(r->importance, r->m, r->k);
+  r->completeness = dci_completeness(r->importance, r->m, r->k);
+}
+
+int dci_compute(const FactorData *train, const FactorData *test, const DciParams *p, uint64_t seed, DciResult *out) {
+  memset(out, 0, sizeof *out);
+  if (!p || !valid_parts(train, test, p->num_train, p->num_test)) return -1;
+  const int m = train->m, k = train->k;
+  double *col = malloc(sizeof(double) * m), *acc = malloc(sizeof(double) * 2 * k);
+  out->m = m, out->k = k;
+  out->importance = calloc((size_t)m * k, sizeof(double));
+  int rc = col && acc && out->importance ? 0 : -1;
+  for (int f = 0; f < k && rc == 0; f++) {
+    rc = dci_compute_factor(train, test, p, seed, f, col, acc + 2 * f);
+    for (int j = 0; rc == 0 && j < m; j++) out->importance[(size_t)j * k + f] = col[j];
+  }
+  if (rc == 0) dci_finish(out, acc);
+  else dci_result_free(out);
+  free(col), free(acc);
   return rc;
 }
 
@@ -293,6 +338,46 @@ static void column_i(const int *y, int n, int k, int f, int *c) {
   for (int i = 0; i < n; i++) c[i] = y[(size_t)i * k + f];
 }
 
+/* Held-out R^2 of the least-squares line y = a + b x fitted on the training pairs, clipped to
+ * [0, 1]: 0 when the training x or the test y does not vary (nothing to explain, or nothing
+ * that explains). On the training pairs themselves it is the squared correlation, the lib's
+ * continuous SAP entry cov(x, y)^2 / (var x var y). */
+static double r2_heldout(const double *x_train, const double *y_train, int n_train, const double *x_test,
+                         const double *y_test, int n_test) {
+  double mx = 0, my = 0, sxx = 0, sxy = 0;
+  for (int i = 0; i < n_train; i++) mx += x_train[i], my += y_train[i];
+  mx /= n_train, my /= n_train;
+  for (int i = 0; i < n_train; i++) sxx += (x_train[i] - mx) * (x_train[i] - mx), sxy += (x_train[i] - mx) * (y_train[i] - my);
+  if (!(sxx / n_train > 1e-12)) return 0.0; /* the lib's cut for a constant latent */
+  const double b = sxy / sxx, a = my - b * mx;
+  double mt = 0, sse = 0, sst = 0;
+  for (int i = 0; i < n_test; i++) mt += y_test[i];
+  mt /= n_test;
+  for (int i = 0; i < n_test; i++) sse += pow(y_test[i] - a - b * x_test[i], 2), sst += pow(y_test[i] - mt, 2);
+  if (!(sst > 0)) return 0.0;
+  const double r2 = 1.0 - sse / sst;
+  return r2 > 0 ? r2 : 0.0;
+}
+
+/* S[:, f] of a continuous factor: R^2 of its value from each latent alone. */
+static int sap_factor_continuous(const double *z_train, const double *v_train, int n_train, const double *z_test,
+                                 const double *v_test, int n_test, int m, int k, int f, double *S) {
+  double *xtr = malloc(sizeof(double) * n_train), *xte = malloc(sizeof(double) * n_test);
+  double *ytr = malloc(sizeof(double) * n_train), *yte = malloc(sizeof(double) * n_test);
+  int rc = -1;
+  if (xtr && xte && ytr && yte) {
+    for (int i = 0; i < n_train; i++) ytr[i] = v_train[(size_t)i * k + f];
+    for (int i = 0; i < n_test; i++) yte[i] = v_test[(size_t)i * k + f];
+    for (int j = 0; j < m; j++) {
+      column_d(z_train, n_train, m, j, xtr), column_d(z_test, n_test, m, j, xte);
+      S[(size_t)j * k + f] = r2_heldout(xtr, ytr, n_train, xte, yte, n_test);
+    }
+    rc = 0;
+  }
+  free(xtr), free(xte), free(ytr), free(yte);
+  return rc;
+}
+
 /* S[:, f]: one factor against every latent. */
 static int sap_factor(const double *z_train, const int *y_train, int n_train, const double *z_test, const int *y_test,
                       int n_test, int m, int k, int f, double C, double *S) {
@@ -320,14 +405,23 @@ done:
 
 int sap_from_samples(const double *z_train, const int *y_train, int n_train, const double *z_test, const int *y_test,
                      int n_test, int m, int k, double C, SapResult *out) {
+  return sap_from_samples_kinds(z_train, y_train, NULL, n_train, z_test, y_test, NULL, n_test, m, k, NULL, C, out);
+}
+
+int sap_from_samples_kinds(const double *z_train, const int *y_train, const double *v_train, int n_train,
+                           const double *z_test, const int *y_test, const double *v_test, int n_test, int m, int k,
+                           const int *continuous, double C, SapResult *out) {
   memset(out, 0, sizeof *out);
   /* m >= 2: SAP is a gap between the best two latents (sap_score.py fails on one latent) */
-  if (!z_train || !y_train || !z_test || !y_test || n_train <= 0 || n_test <= 0 || m < 2 || k <= 0 || !(C > 0.0))
+  if (!z_train || !y_train || !z_test || !y_test || n_train <= 0 || n_test <= 0 || m < 2 || k <= 0 || !(C > 0.0) ||
+      (continuous && (!v_train || !v_test)))
     return -1;
   out->m = m, out->k = k;
   if (!(out->matrix = calloc((size_t)m * k, sizeof(double)))) return -1;
   for (int f = 0; f < k; f++)
-    if (sap_factor(z_train, y_train, n_train, z_test, y_test, n_test, m, k, f, C, out->matrix)) {
+    if (continuous && continuous[f]
+            ? sap_factor_continuous(z_train, v_train, n_train, z_test, v_test, n_test, m, k, f, out->matrix)
+            : sap_factor(z_train, y_train, n_train, z_test, y_test, n_test, m, k, f, C, out->matrix)) {
       sap_result_free(out);
       return -1;
     }
@@ -335,13 +429,13 @@ int sap_from_samples(const double *z_train, const int *y_train, int n_train, con
   return 0;
 }
 
-int sap_compute(const FactorData *fd, const SapParams *p, uint64_t seed, SapResult *out) {
+int sap_compute(const FactorData *train, const FactorData *test, const SapParams *p, uint64_t seed, SapResult *out) {
   memset(out, 0, sizeof *out);
-  if (!p || !valid_archive(fd, p->num_train, p->num_test)) return -1;
+  if (!p || !valid_parts(train, test, p->num_train, p->num_test)) return -1;
   Samples s;
-  if (samples_draw(fd, p->num_train, p->num_test, seed, SAP_RNG_STREAM, &s)) return -1;
-  int rc = sap_from_samples(s.z_train, s.y_train, p->num_train, s.z_test, s.y_test, p->num_test, fd->m, fd->k, p->C,
-                            out);
+  if (samples_draw(train, test, p->num_train, p->num_test, seed, SAP_RNG_STREAM, &s)) return -1;
+  int rc = sap_from_samples_kinds(s.z_train, s.y_train, s.v_train, p->num_train, s.z_test, s.y_test, s.v_test,
+                                  p->num_test, train->m, train->k, train->continuous, p->C, out);
   samples_free(&s);
   return rc;
 }

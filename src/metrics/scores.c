@@ -62,19 +62,20 @@ static double accuracy_of(const LogReg *lr, const double *x, const int *y, int n
   return n > 0 ? (double)right / n : 0.0;
 }
 
-int score_beta_vae(const FactorData *fd, const BetaVaeParams *p, uint64_t seed, AccuracyPair *out) {
-  const int m = fd->m, most = p->num_train > p->num_eval ? p->num_train : p->num_eval;
+int score_beta_vae(const FactorData *train, const FactorData *test, const BetaVaeParams *p, uint64_t seed,
+                   AccuracyPair *out) {
+  const int m = train->m, most = p->num_train > p->num_eval ? p->num_train : p->num_eval;
   double *x = malloc(sizeof(double) * (size_t)most * m);
   int *y = malloc(sizeof(int) * most);
   LogReg lr = {0};
   int rc = -1;
   if (!x || !y) goto done;
   for (int i = 0; i < p->num_train; i++)
-    y[i] = beta_vae_point(fd, p->batch_size, seed, STREAM_BVAE_TRAIN, i, x + (size_t)i * m);
-  if (logreg_fit(&lr, x, y, p->num_train, m, fd->k, p->C, NULL, 0) < 0) goto done;
+    y[i] = beta_vae_point(train, p->batch_size, seed, STREAM_BVAE_TRAIN, i, x + (size_t)i * m);
+  if (logreg_fit(&lr, x, y, p->num_train, m, train->k, p->C, NULL, 0) < 0) goto done;
   out->train_accuracy = accuracy_of(&lr, x, y, p->num_train, m);
   for (int i = 0; i < p->num_eval; i++)
-    y[i] = beta_vae_point(fd, p->batch_size, seed, STREAM_BVAE_EVAL, i, x + (size_t)i * m);
+    y[i] = beta_vae_point(test, p->batch_size, seed, STREAM_BVAE_EVAL, i, x + (size_t)i * m);
   out->eval_accuracy = accuracy_of(&lr, x, y, p->num_eval, m);
   rc = 0;
 done:
@@ -131,8 +132,9 @@ static void nash_adagrad_step(double *wb, double *sumsq, const double *feature, 
   }
 }
 
-int score_beta_vae_nashae(const FactorData *fd, const NashBetaVaeParams *p, uint64_t seed, double *accuracy) {
-  const int m = fd->m, K = fd->k, nparam = K * (m + 1);
+int score_beta_vae_nashae(const FactorData *train, const FactorData *test, const NashBetaVaeParams *p, uint64_t seed,
+                          double *accuracy) {
+  const int m = train->m, K = train->k, nparam = K * (m + 1);
   double *wb = malloc(sizeof(double) * nparam), *sumsq = calloc(nparam, sizeof(double));
   double *feature = malloc(sizeof(double) * m), *logits = malloc(sizeof(double) * K);
   if (!wb || !sumsq || !feature || !logits) {
@@ -148,13 +150,13 @@ int score_beta_vae_nashae(const FactorData *fd, const NashBetaVaeParams *p, uint
   }
   for (int it = 0; it < p->iterations; it++) {
     const int k = (int)rng_below(seed, STREAM_NASH_TRAIN, it, 0, (uint64_t)K);
-    nash_point(fd, k, p->batch_size, seed, STREAM_NASH_TRAIN, it, feature);
+    nash_point(train, k, p->batch_size, seed, STREAM_NASH_TRAIN, it, feature);
     nash_adagrad_step(wb, sumsq, feature, k, m, K, p->lr, logits);
   }
   long right = 0;
   for (int i = 0; i < p->num_eval; i++) { /* consecutive blocks of num_eval / K points per factor */
     const int k = (int)((long)i * K / p->num_eval);
-    nash_point(fd, k, p->batch_size, seed, STREAM_NASH_EVAL, i, feature);
+    nash_point(test, k, p->batch_size, seed, STREAM_NASH_EVAL, i, feature);
     linear_logits(wb, feature, m, K, logits);
     int best = 0;
     for (int c = 1; c < K; c++) best = logits[c] > logits[best] ? c : best;
@@ -224,7 +226,9 @@ static void factor_vae_votes(const FactorData *fd, const FactorVaeParams *p, uin
   for (int i = 0; i < n; i++) factor_vae_vote(fd, p->batch_size, seed, stream, i, w, votes);
 }
 
-int score_factor_vae(const FactorData *fd, const FactorVaeParams *p, uint64_t seed, FactorVaeResult *out) {
+int score_factor_vae(const FactorData *train, const FactorData *test, const FactorVaeParams *p, uint64_t seed,
+                     FactorVaeResult *out) {
+  const FactorData *fd = train; /* the global variances, the votes that train the classifier */
   const int m = fd->m, K = fd->k, nvar = p->num_variance_estimate;
   const int nidx = nvar > p->batch_size ? nvar : p->batch_size;
   int *idx = malloc(sizeof(int) * nidx), *active = malloc(sizeof(int) * m), *classifier = malloc(sizeof(int) * m);
@@ -247,7 +251,7 @@ int score_factor_vae(const FactorData *fd, const FactorVaeParams *p, uint64_t se
       if (votes[(size_t)k * m + j] > votes[(size_t)classifier[j] * m + j]) classifier[j] = k;
   }
   out->train_accuracy = vote_accuracy(votes, classifier, K, m);
-  factor_vae_votes(fd, p, seed, STREAM_FVAE_EVAL, p->num_eval, &w, votes);
+  factor_vae_votes(test, p, seed, STREAM_FVAE_EVAL, p->num_eval, &w, votes);
   out->eval_accuracy = vote_accuracy(votes, classifier, K, m);
   rc = 0;
 done:
@@ -385,21 +389,70 @@ int score_mig(const FactorData *fd, const MigParams *p, uint64_t seed, double *m
   return rc;
 }
 
-int score_modularity(const FactorData *fd, const ModExplParams *p, uint64_t seed, double *modularity) {
-  double *mi = malloc(sizeof(double) * fd->m * fd->k);
+int score_modularity(const FactorData *fd, const ModExplParams *p, uint64_t seed, double *modularity,
+                     double *normalised) {
+  double *mi = malloc(sizeof(double) * fd->m * fd->k), *entropy = malloc(sizeof(double) * fd->k);
   int rc = -1;
-  if (mi && mi_of_train_draw(fd, p->num_train, p->bins, seed, mi, NULL) == 0) {
+  if (mi && entropy && mi_of_train_draw(fd, p->num_train, p->bins, seed, mi, entropy) == 0) {
     *modularity = scores_modularity_from_mi(mi, fd->m, fd->k);
+    if (normalised) {
+      for (int j = 0; j < fd->m; j++)
+        for (int f = 0; f < fd->k; f++) {
+          double *v = mi + (size_t)j * fd->k + f;
+          *v = entropy[f] > 0 ? *v / entropy[f] : 0.0; /* a constant factor carries nothing to capture */
+        }
+      *normalised = scores_modularity_from_mi(mi, fd->m, fd->k);
+    }
     rc = 0;
   }
-  free(mi);
+  free(mi), free(entropy);
   return rc;
+}
+
+/* ---- factor capture: correlation ratios ------------------------------------------------------ */
+
+void scores_eta2(const FactorData *fd, double *eta2) {
+  const int m = fd->m, K = fd->k, n = fd->n;
+  for (int j = 0; j < m; j++) {
+    double mean = 0, total = 0;
+    for (int i = 0; i < n; i++) mean += latent_row(fd, i)[j];
+    mean /= n > 0 ? n : 1;
+    for (int i = 0; i < n; i++) total += pow(latent_row(fd, i)[j] - mean, 2);
+    for (int f = 0; f < K; f++) {
+      double between = 0;
+      for (int v = 0; v < fd->ncodes[f]; v++) {
+        const int nv = fd->n_with[f][v];
+        if (!nv) continue;
+        double g = 0;
+        for (int i = 0; i < nv; i++) g += latent_row(fd, fd->by_value[f][v][i])[j];
+        between += nv * pow(g / nv - mean, 2);
+      }
+      /* a constant latent explains nothing; rounding may put the ratio a hair above 1 */
+      eta2[(size_t)j * K + f] = total > 0 ? fmin(between / total, 1.0) : 0.0;
+    }
+  }
+}
+
+int scores_capture(const double *eta2, const int *active, int m, int k, int *captured_by) {
+  int count = 0;
+  for (int f = 0; f < k; f++) {
+    captured_by[f] = -1;
+    for (int j = 0; j < m && captured_by[f] < 0; j++) {
+      const double *row = eta2 + (size_t)j * k;
+      int clean = (!active || active[j]) && row[f] >= SCORES_CAPTURE_HIGH;
+      for (int g = 0; g < k && clean; g++) clean = g == f || row[g] <= SCORES_CAPTURE_LOW;
+      if (clean) captured_by[f] = j;
+    }
+    count += captured_by[f] >= 0;
+  }
+  return count;
 }
 
 /* ---- explicitness ---------------------------------------------------------------------------- */
 
 /* The samples of one split: standardised latents x[n][m] and their indices. */
 typedef struct {
+  const FactorData *fd; /* the part of the archive the samples come from */
   int n, *idx;
   double *x;
 } Split;
@@ -407,24 +460,26 @@ typedef struct {
 /* x = (z - mean) / std with the training split's mean and std (ddof 0), as the lib's
  * normalize_data. A constant latent has std 0, where the lib's 0/0 makes NaN that sklearn
  * rejects: we keep it at 0 (it carries nothing either way). */
-static void standardise(const FactorData *fd, Split *train, Split *test) {
-  const int m = fd->m;
+static void standardise(Split *train, Split *test) {
+  const FactorData *tr = train->fd, *te = test->fd;
+  const int m = tr->m;
   for (int j = 0; j < m; j++) {
     double mean = 0, var = 0;
-    for (int i = 0; i < train->n; i++) mean += latent_row(fd, train->idx[i])[j];
+    for (int i = 0; i < train->n; i++) mean += latent_row(tr, train->idx[i])[j];
     mean /= train->n;
-    for (int i = 0; i < train->n; i++) var += pow(latent_row(fd, train->idx[i])[j] - mean, 2);
+    for (int i = 0; i < train->n; i++) var += pow(latent_row(tr, train->idx[i])[j] - mean, 2);
     const double sd = sqrt(var / train->n), div = sd > 0 ? sd : 1.0;
-    for (int i = 0; i < train->n; i++) train->x[(size_t)i * m + j] = (latent_row(fd, train->idx[i])[j] - mean) / div;
-    for (int i = 0; i < test->n; i++) test->x[(size_t)i * m + j] = (latent_row(fd, test->idx[i])[j] - mean) / div;
+    for (int i = 0; i < train->n; i++) train->x[(size_t)i * m + j] = (latent_row(tr, train->idx[i])[j] - mean) / div;
+    for (int i = 0; i < test->n; i++) test->x[(size_t)i * m + j] = (latent_row(te, test->idx[i])[j] - mean) / div;
   }
 }
 
 /* Mean over classes c of the ROC-AUC of proba[:, c] for "code == class_code[c]" on a split
  * (sklearn's macro average). A class absent from the split (or the only one in it) has no AUC
  * and is left out, where the lib's label binariser would misalign or sklearn would raise. */
-static double macro_auc(const LogReg *lr, const Split *s, const FactorData *fd, int f, const int *class_code,
-                        double *proba, double *score, int *positive) {
+static double macro_auc(const LogReg *lr, const Split *s, int f, const int *class_code, double *proba, double *score,
+                        int *positive) {
+  const FactorData *fd = s->fd;
   const int C = lr->classes;
   for (int i = 0; i < s->n; i++) logreg_proba(lr, s->x + (size_t)i * fd->m, proba + (size_t)i * C);
   double sum = 0;
@@ -441,7 +496,8 @@ static double macro_auc(const LogReg *lr, const Split *s, const FactorData *fd, 
 /* Explicitness of factor f: a logistic regression (C) from all latents to the factor values
  * present in training (sklearn's classes_), mean AUC on each split; -1 out of memory, 1 when
  * the factor has a single value in training (sklearn refuses to fit: the factor is skipped). */
-static int factor_explicitness(const FactorData *fd, int f, double C, Split *train, Split *test, double *auc) {
+static int factor_explicitness(int f, double C, Split *train, Split *test, double *auc) {
+  const FactorData *fd = train->fd;
   const int nv = fd->ncodes[f], most = train->n > test->n ? train->n : test->n;
   int *class_of = malloc(sizeof(int) * nv), *class_code = malloc(sizeof(int) * nv), *y = malloc(sizeof(int) * train->n);
   int *positive = malloc(sizeof(int) * most);
@@ -458,16 +514,18 @@ static int factor_explicitness(const FactorData *fd, int f, double C, Split *tra
   for (int i = 0; i < train->n; i++) y[i] = class_of[fd->codes[(size_t)train->idx[i] * fd->k + f]];
   rc = -1;
   if (logreg_fit(&lr, train->x, y, train->n, fd->m, classes, C, NULL, 0) < 0) goto done;
-  auc[0] = macro_auc(&lr, train, fd, f, class_code, proba, score, positive);
-  auc[1] = macro_auc(&lr, test, fd, f, class_code, proba, score, positive);
+  auc[0] = macro_auc(&lr, train, f, class_code, proba, score, positive);
+  auc[1] = macro_auc(&lr, test, f, class_code, proba, score, positive);
   rc = 0;
 done:
   logreg_free(&lr), free(class_of), free(class_code), free(y), free(positive), free(proba), free(score);
   return rc;
 }
 
-int score_explicitness(const FactorData *fd, const ModExplParams *p, uint64_t seed, ExplicitnessResult *out) {
-  Split train = {.n = p->num_train}, test = {.n = p->num_test};
+int score_explicitness(const FactorData *trainfd, const FactorData *testfd, const ModExplParams *p, uint64_t seed,
+                        ExplicitnessResult *out) {
+  const FactorData *fd = trainfd;
+  Split train = {.fd = trainfd, .n = p->num_train}, test = {.fd = testfd, .n = p->num_test};
   train.idx = malloc(sizeof(int) * (train.n > 0 ? train.n : 1));
   test.idx = malloc(sizeof(int) * (test.n > 0 ? test.n : 1));
   train.x = malloc(sizeof(double) * ((size_t)train.n * fd->m + 1));
@@ -475,12 +533,12 @@ int score_explicitness(const FactorData *fd, const ModExplParams *p, uint64_t se
   double sum_train = 0, sum_test = 0;
   int used_train = 0, used_test = 0, rc = -1;
   if (!train.idx || !test.idx || !train.x || !test.x) goto done;
-  scores_draw_samples(fd, train.n, seed, 0, train.idx);
-  scores_draw_samples(fd, test.n, seed, 1, test.idx);
-  standardise(fd, &train, &test);
+  scores_draw_samples(trainfd, train.n, seed, 0, train.idx);
+  scores_draw_samples(testfd, test.n, seed, 1, test.idx);
+  standardise(&train, &test);
   for (int f = 0; f < fd->k; f++) {
     double auc[2];
-    const int r = factor_explicitness(fd, f, p->C, &train, &test, auc);
+    const int r = factor_explicitness(f, p->C, &train, &test, auc);
     if (r < 0) goto done;
     if (r > 0) continue;
     if (auc[0] == auc[0]) sum_train += auc[0], used_train++;

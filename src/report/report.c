@@ -375,6 +375,7 @@ static long page_height_estimate(const ReportData *d) {
   h += report_generated_height(d);
   if (d->z && d->factors && d->k > 0 && d->n > 0 && d->m > 0) h += scatter_height(d);
   if (d->corr && d->m > 0) h += heatmap_height(d);
+  if (report_capture_height(d)) h += SECTION_H + report_capture_height(d);
   return h + 30L * (d->nmetrics > 0 ? d->nmetrics + 1 : 0);
 }
 
@@ -437,8 +438,7 @@ static int write_document(Report *r) {
   write_summary(r);
   fputs("</header>\n", f);
   if (report_loss_section(r) || report_kl_section(r) || report_traversal_section(r) || report_generated_section(r) ||
-      write_factor_section(r) ||
-      write_corr_section(r) || write_metric_section(r))
+      write_factor_section(r) || write_corr_section(r) || report_capture_section(r) || write_metric_section(r))
     return -1;
   fputs("</main>\n</body>\n</html>\n", f);
   return 0;

@@ -39,5 +39,7 @@ int report_kl_section(Report *r);
 int report_generated_section(Report *r);
 int report_generated_height(const ReportData *d);
 int report_kl_height(const ReportData *d);
+int report_capture_section(Report *r);
+int report_capture_height(const ReportData *d);
 
 #endif

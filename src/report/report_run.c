@@ -151,13 +151,42 @@ static PetscErrorCode correlation(const double *z, int n, int m, double *corr) {
   PetscFunctionReturn(0);
 }
 
+/* eval's factor-capture matrix from metrics.json, when it has all of it for these latents and
+ * factors (eta2_J_K, captured_by_K); else *eta2 stays NULL and the report has no such section. */
+static PetscErrorCode read_capture(json_t *doc, int m, int k, double **eta2, int **by) {
+  PetscFunctionBeginUser;
+  *eta2 = NULL, *by = NULL;
+  if (!doc || m < 1 || k < 1) PetscFunctionReturn(0);
+  double *e;
+  int *b, ok = 1;
+  char key[64];
+  PetscCall(PetscMalloc2((size_t)m * k, &e, k, &b));
+  for (int j = 0; j < m && ok; j++)
+    for (int f = 0; f < k && ok; f++) {
+      snprintf(key, sizeof key, "eta2_%d_%d", j, f);
+      json_t *v = json_object_get(doc, key);
+      ok = v && (json_is_number(v) || json_is_null(v));
+      if (ok) e[(size_t)j * k + f] = json_is_null(v) ? NAN : json_number_value(v);
+    }
+  for (int f = 0; f < k && ok; f++) {
+    snprintf(key, sizeof key, "captured_by_%d", f);
+    json_t *v = json_object_get(doc, key);
+    ok = v && json_is_number(v) && json_number_value(v) >= -1 && json_number_value(v) < m;
+    if (ok) b[f] = (int)json_number_value(v);
+  }
+  if (ok) *eta2 = e, *by = b;
+  else PetscCall(PetscFree2(e, b));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode draw(MPI_Comm comm, const char *run_dir, const Encoded *e, const History *h, int nmetrics,
-                           const char *const *names, const double *values) {
+                           const char *const *names, const double *values, json_t *doc) {
   PetscFunctionBeginUser;
   char path[PETSC_MAX_PATH_LEN + 32], subtitle[2 * PETSC_MAX_PATH_LEN + 32];
-  double *corr;
-  int rank, active = 0;
+  double *corr, *eta2;
+  int rank, active = 0, *captured_by;
   PetscCall(PetscMalloc1((size_t)e->m * e->m, &corr));
+  PetscCall(read_capture(doc, e->m, e->k, &eta2, &captured_by));
   PetscCall(correlation(e->z, e->n, e->m, corr));
   for (int j = 0; j < e->m; j++) active += e->zmax[j] - e->zmin[j] > e->active_threshold;
   snprintf(subtitle, sizeof subtitle, "run %s, data %s", run_dir, e->data);
@@ -166,7 +195,8 @@ static PetscErrorCode draw(MPI_Comm comm, const char *run_dir, const Encoded *e,
                   .zmax = e->zmax, .active_threshold = e->active_threshold, .k = e->k, .factors = e->factors,
                   .factor_names = (const char *const *)e->factor_names, .steps = e->steps, .length = (int)e->features,
                   .traversals = e->traversals, .base_index = (int)e->base, .sample_ndims = e->sample_ndims,
-                  .ngenerated = e->ngenerated, .generated = e->generated, .corr = corr, .kl = e->kl, .kl_threshold = e->kl_threshold, .nmetrics = nmetrics, .metric_names = names, .metric_values = values};
+                  .ngenerated = e->ngenerated, .generated = e->generated, .corr = corr, .kl = e->kl, .kl_threshold = e->kl_threshold,
+                  .nmetrics = nmetrics, .metric_names = names, .metric_values = values, .eta2 = eta2, .captured_by = captured_by};
   for (int i = 0; i < 3; i++) d.sample_dims[i] = (long)e->sample_dims[i];
   snprintf(path, sizeof path, "%s/report.html", run_dir);
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -176,6 +206,7 @@ static PetscErrorCode draw(MPI_Comm comm, const char *run_dir, const Encoded *e,
   log_info(comm, "wrote %s (%d of %d latents active%s%s)", path, active, e->m,
            nmetrics ? "" : "; no metrics.json", h->cols ? "" : "; no history.csv");
   PetscCall(PetscFree(corr));
+  if (eta2) PetscCall(PetscFree2(eta2, captured_by));
   PetscFunctionReturn(0);
 }
 
@@ -196,7 +227,7 @@ PetscErrorCode report_run_write(MPI_Comm comm, const char *run_dir) {
   PetscCall(encoded_read(comm, path, &e));
   snprintf(path, sizeof path, "%s/history.csv", run_dir);
   PetscCall(read_history(comm, path, &h));
-  PetscCall(draw(comm, run_dir, &e, &h, nmetrics, names, values));
+  PetscCall(draw(comm, run_dir, &e, &h, nmetrics, names, values, metrics));
   free(h.rows);
   encoded_free(&e);
   json_decref(metrics);
