@@ -73,6 +73,9 @@ typedef struct {
   char run_id[CKPT_RUN_ID_LEN + 1]; /* the run that wrote it; "" in files of older versions */
   int sample_ndims;    /* the shape of one sample the model was trained on: [L] or [C, H, W] */
   long long sample_dims[CKPT_MAX_DIMS];
+  /* the data cursor: where the next global batch starts (archive.h, sampler_cursor) in an
+   * archive of data_samples samples; -1 in files of older versions */
+  long long cursor_epoch, cursor_sample, data_samples;
 } CkptMeta;
 
 /* The state of a run: its tensors and counts, listed by the method (method_state). */

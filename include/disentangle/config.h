@@ -29,6 +29,11 @@ typedef struct {
   char restart[CONFIG_PATH_LEN];     /* none | auto | FILE */
   char on_nan[CONFIG_WORD_LEN];      /* stop | skip_batch: what a non-finite loss or parameter does */
   PetscInt on_nan_max;               /* skip_batch: at most this many batches skipped, then stop */
+  char sampler[CONFIG_WORD_LEN];     /* iid | epoch: how global batches are drawn (archive.h) */
+  PetscInt sampler_chunk;            /* epoch: samples per chunk of the per-epoch permutation */
+  PetscInt sampler_window;           /* epoch: chunks per shuffle window */
+  PetscReal io_buffer_mb;            /* > 0: stream the archive with at most this much sample data per rank; 0: in memory */
+  char on_bad_record[CONFIG_WORD_LEN]; /* fail | skip: a NaN/Inf sample or a file unreadable mid-run */
 } Config;
 
 #endif

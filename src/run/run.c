@@ -24,7 +24,7 @@ static const OptSpec train_spec[] = {
   {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory of ONE run: history.csv, summary.json, model.h5, run.json, checkpoints"},
   {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
-  {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
+  {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (see -sampler), split over ranks"},
   {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
   {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them"},
   {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
@@ -44,6 +44,13 @@ static const OptSpec train_spec[] = {
   {"-on_nan", OPT_STRING, CFG(on_nan), "stop", 0, 0, "stop|skip_batch",
    "a non-finite loss or parameter: stop (exit 4, nothing written from that state), or skip the batch's update"},
   {"-on_nan_max", OPT_INT, CFG(on_nan_max), "10", 0, 1e9, NULL, "with -on_nan skip_batch: stop (exit 4) once more batches than this are skipped"},
+  {"-sampler", OPT_STRING, CFG(sampler), "iid", 0, 0, "iid|epoch",
+   "global batches: iid with replacement from (seed, step), or epochs (every sample once per epoch: chunks permuted, then shuffled in windows); the same for any rank count"},
+  {"-sampler_chunk", OPT_INT, CFG(sampler_chunk), "64", 1, 1e9, NULL, "with -sampler epoch: consecutive samples per chunk (match the archives' HDF5 chunks)"},
+  {"-sampler_window", OPT_INT, CFG(sampler_window), "16", 1, 1e9, NULL, "with -sampler epoch: chunks per shuffle window"},
+  {"-io_buffer_mb", OPT_REAL, CFG(io_buffer_mb), "0", 0, 1e9, NULL, "> 0: stream the archives from disk (read ahead in a thread) holding at most this many MB of samples per rank; 0: hold them in memory"},
+  {"-on_bad_record", OPT_STRING, CFG(on_bad_record), "fail", 0, 0, "fail|skip",
+   "a sample holding NaN/Inf, or an archive unreadable during the run: stop with its name, or skip it (named in the log, counted in summary.json)"},
 };
 
 const OptSpec *train_options(int *n) {
@@ -109,7 +116,9 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   DT_INPUT_CHECK(!training || cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
                  (int)cfg->batch, size);
   openblas_set_num_threads((int)cfg->blas_threads);
-  PetscCall(archive_open(comm, cfg->data, norm, &run->archive));
+  ArchiveIO io = {.buffer_mb = (double)cfg->io_buffer_mb, .skip_bad = !strcmp(cfg->on_bad_record, "skip")};
+  PetscCall(archive_open_io(comm, cfg->data, norm, &io, &run->archive));
+  if (training) PetscCall(archive_check_buffer(run->archive, (int)((cfg->batch + size - 1) / size)));
   if (training) PetscCall(stop_during_setup(comm, cfg->run_dir)); /* reading the data may take minutes */
   DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
