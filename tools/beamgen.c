@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef PACKAGE_VERSION
@@ -43,6 +44,7 @@ typedef struct {
   const char *out, *dtype;
   unsigned long long seed;
   long length, duty_count, corrupt; /* corrupt: sample to hold a NaN, or -1 */
+  long files, chunk_rows, gzip;     /* -files K: OUT is a directory of K archives of different lengths */
   double duty_min, duty_max, amp_spread, rise_spread, jitter, noise;
   double freqs[MAX_FREQS];
   int nfreqs, omit_data;
@@ -53,9 +55,14 @@ static const char usage[] =
     "usage: beamgen -out FILE [-seed S] [-length 1000] [-duty_count 120] [-duty_min 0.2] [-duty_max 0.8]\n"
     "               [-freqs 10,15,20] [-amplitude_spread A] [-rise_spread R] [-jitter J] [-noise SIGMA]\n"
     "               [-dtype float32|float64|uint8] [-corrupt nan:INDEX] [-omit_data] [-help]\n"
+    "               [-files 1] [-chunk_rows 64] [-gzip 0..9]\n"
     "Writes /data [N, L] (N = frequencies x duty cycles), /factors [N, K] with attribute names, and\n"
     "attributes mean/std of the stored values. -corrupt puts a NaN at value L/2 of sample INDEX (float\n"
-    "dtypes only), -omit_data leaves /data out: both make deliberately broken archives for tests.\n";
+    "dtypes only), -omit_data leaves /data out: both make deliberately broken archives for tests.\n"
+    "-length is the window (samples per waveform, e.g. 4000 to 25000). -files K > 1 makes OUT a new\n"
+    "directory of K archives part-00000.h5 ... of different lengths (the same N waveforms, in order;\n"
+    "every part carries the mean/std of the whole). /data is chunked by -chunk_rows rows, gzip'd\n"
+    "(with shuffle) at level -gzip when > 0.\n";
 
 static int bad(const char *opt, const char *val, const char *expected) {
   fprintf(stderr, "beamgen: option %s: '%s' is not valid; expected %s\n", opt, val, expected);
@@ -100,7 +107,7 @@ static int parse_freqs(const char *opt, const char *s, Opts *o) {
 
 static const char *valued[] = {"-out",      "-seed",  "-length",           "-duty_count",  "-duty_min",
                                "-duty_max", "-freqs", "-amplitude_spread", "-rise_spread", "-jitter",
-                               "-noise",    "-dtype", "-corrupt"};
+                               "-noise",    "-dtype", "-corrupt", "-files", "-chunk_rows", "-gzip"};
 
 /* 0: go on; 1: -help given; 2: bad command line (already reported). */
 static int parse_args(int argc, char **argv, Opts *o) {
@@ -109,6 +116,8 @@ static int parse_args(int argc, char **argv, Opts *o) {
               .length = 1000,
               .duty_count = 120,
               .corrupt = -1,
+              .files = 1,
+              .chunk_rows = CHUNK_ROWS,
               .duty_min = 0.2,
               .duty_max = 0.8,
               .freqs = {10, 15, 20},
@@ -140,6 +149,9 @@ static int parse_args(int argc, char **argv, Opts *o) {
       if (errno || end == v || *end || v[0] == '-') rc = bad(a, v, "a non-negative integer");
     } else if (!strcmp(a, "-length")) rc = parse_int(a, v, 2, 100000000, &o->length);
     else if (!strcmp(a, "-duty_count")) rc = parse_int(a, v, 1, 100000000, &o->duty_count);
+    else if (!strcmp(a, "-files")) rc = parse_int(a, v, 1, 1000000, &o->files);
+    else if (!strcmp(a, "-chunk_rows")) rc = parse_int(a, v, 1, 1000000, &o->chunk_rows);
+    else if (!strcmp(a, "-gzip")) rc = parse_int(a, v, 0, 9, &o->gzip);
     else if (!strcmp(a, "-duty_min")) rc = parse_real(a, v, 0, 1, &o->duty_min);
     else if (!strcmp(a, "-duty_max")) rc = parse_real(a, v, 0, 1, &o->duty_max);
     else if (!strcmp(a, "-freqs")) rc = parse_freqs(a, v, o);
@@ -171,6 +183,12 @@ static int check_opts(Opts *o) {
     char what[96];
     snprintf(what, sizeof what, "a sample index below N = %ld", n);
     return bad("-corrupt", s, what);
+  }
+  if (o->files > 1 && n < 3 * o->files) {
+    snprintf(s, sizeof s, "%ld", o->files);
+    char what[96];
+    snprintf(what, sizeof what, "at most N / 3 = %ld files, so that each gets a waveform", n / 3);
+    return bad("-files", s, what);
   }
   if (o->corrupt >= 0 && !strcmp(o->dtype, "uint8"))
     return fprintf(stderr, "beamgen: option -corrupt: uint8 cannot hold NaN; use -dtype float32 or float64\n"), 2;
@@ -224,20 +242,30 @@ static int put_string(hid_t obj, const char *name, const char *v) {
   return e;
 }
 
-/* Stream the rows out CHUNK_ROWS at a time, so N x L never has to fit in memory twice. */
-static int write_data(const Opts *o, const char *path, hid_t f, double *fac_all, double stats[2]) {
-  long n = o->nfreqs * o->duty_count, L = o->length;
+/* Running statistics of the stored values (Welford), over every file written. */
+typedef struct {
+  double mean, m2, count;
+} Stats;
+
+/* Stream waveforms [first, first + n) out CHUNK_ROWS at a time, so N x L never has to fit in memory twice. */
+static int write_data(const Opts *o, const char *path, hid_t f, long first, long n, double *fac_all, Stats *st,
+                      double stats[2]) {
+  long L = o->length;
   int u8 = !strcmp(o->dtype, "uint8"), f64 = !strcmp(o->dtype, "float64");
   hid_t mtype = u8 ? H5T_NATIVE_UINT8 : f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT, d = -1, fs = -1, ms = -1, dcpl = -1;
   size_t esize = u8 ? 1 : f64 ? 8 : 4;
-  hsize_t dims[2] = {(hsize_t)n, (hsize_t)L}, chunk[2] = {(hsize_t)(n < CHUNK_ROWS ? n : CHUNK_ROWS), (hsize_t)L};
-  double *w = malloc(sizeof(double) * L * CHUNK_ROWS), mean = 0, m2 = 0, count = 0, fac[MAX_K];
+  hsize_t dims[2] = {(hsize_t)n, (hsize_t)L}, chunk[2] = {(hsize_t)(n < o->chunk_rows ? n : o->chunk_rows), (hsize_t)L};
+  double *w = malloc(sizeof(double) * L * CHUNK_ROWS), mean = st->mean, m2 = st->m2, count = st->count, fac[MAX_K];
   unsigned char *buf = malloc(esize * L * CHUNK_ROWS);
   int rc = 1;
 
   if (!w || !buf) return fprintf(stderr, "beamgen: out of memory\n"), free(w), free(buf), 1;
   H5TRY(dcpl = H5Pcreate(H5P_DATASET_CREATE));
   H5TRY(H5Pset_chunk(dcpl, 2, chunk));
+  if (o->gzip > 0) {
+    H5TRY(H5Pset_shuffle(dcpl));
+    H5TRY(H5Pset_deflate(dcpl, (unsigned)o->gzip));
+  }
   H5TRY(fs = H5Screate_simple(2, dims, NULL));
   if (!o->omit_data)
     H5TRY(d = H5Dcreate2(f, "/data",
@@ -248,7 +276,7 @@ static int write_data(const Opts *o, const char *path, hid_t f, double *fac_all,
   for (long r0 = 0; r0 < n; r0 += CHUNK_ROWS) {
     long rows = n - r0 < CHUNK_ROWS ? n - r0 : CHUNK_ROWS;
     for (long r = 0; r < rows; r++) {
-      waveform(o, r0 + r, w + r * L, fac);
+      waveform(o, first + r0 + r, w + r * L, fac);
       for (int j = 0; j < o->k; j++) fac_all[(r0 + r) * o->k + j] = fac[o->which[j]];
     }
     for (long v = 0; v < rows * L; v++) { /* store, then take the statistics of what is stored (Welford) */
@@ -271,6 +299,7 @@ static int write_data(const Opts *o, const char *path, hid_t f, double *fac_all,
     H5TRY(H5Sclose(ms));
     ms = -1;
   }
+  st->mean = mean, st->m2 = m2, st->count = count;
   stats[0] = mean, stats[1] = count > 0 ? sqrt(m2 / count) : 0;
   if (!o->omit_data) {
     H5TRY(put_attr(d, "mean", H5T_NATIVE_DOUBLE, &stats[0]));
@@ -287,8 +316,8 @@ fail:
   return rc;
 }
 
-static int write_factors(const Opts *o, const char *path, hid_t f, const double *fac_all) {
-  hsize_t dims[2] = {(hsize_t)(o->nfreqs * o->duty_count), (hsize_t)o->k};
+static int write_factors(const Opts *o, const char *path, hid_t f, long n, const double *fac_all) {
+  hsize_t dims[2] = {(hsize_t)n, (hsize_t)o->k};
   hid_t s = -1, d = -1;
   char names[256] = "";
   int rc = 1;
@@ -307,8 +336,7 @@ fail:
 }
 
 /* The whole file under `path`; the caller renames it into place only when this succeeds. */
-static int write_archive(const Opts *o, const char *path, double stats[2]) {
-  long n = o->nfreqs * o->duty_count;
+static int write_archive(const Opts *o, const char *path, long first, long n, Stats *st, double stats[2]) {
   double *fac_all = malloc(sizeof(double) * n * (o->k ? o->k : 1));
   hid_t f = -1;
   int rc = 1;
@@ -318,8 +346,8 @@ static int write_archive(const Opts *o, const char *path, double stats[2]) {
     fprintf(stderr, "beamgen: cannot create '%s': %s\n", path, errno ? strerror(errno) : "HDF5 error");
     goto fail;
   }
-  if (write_data(o, path, f, fac_all, stats)) goto fail;
-  if (o->k && write_factors(o, path, f, fac_all)) goto fail;
+  if (write_data(o, path, f, first, n, fac_all, st, stats)) goto fail;
+  if (o->k && write_factors(o, path, f, n, fac_all)) goto fail;
   H5TRY(put_string(f, "generator", "beamgen"));
   H5TRY(put_attr(f, "seed", H5T_NATIVE_ULLONG, &o->seed));
   H5TRY(put_string(f, "version", PACKAGE_VERSION));
@@ -328,6 +356,58 @@ fail:
   if (f >= 0 && H5Fclose(f) < 0) rc = 1;
   free(fac_all);
   return rc;
+}
+
+/* -files K: waveforms [first, first + n) of part k; the parts' lengths go 1 : 2 : 3, 1 : 2 : 3, ...
+ * (users' archives are files of different lengths). */
+static void part_range(const Opts *o, long k, long *first, long *n) {
+  long total = o->nfreqs * o->duty_count, wsum = 0, before = 0;
+  for (long j = 0; j < o->files; j++) wsum += 1 + j % 3, before += j < k ? 1 + j % 3 : 0;
+  *first = (long)((double)total * before / wsum);
+  *n = (long)((double)total * (before + 1 + k % 3) / wsum) - *first;
+}
+
+/* Put the mean/std of the whole into a written part, sync it and give it its name. */
+static int finish_part(const char *tmp, const char *path, const double stats[2]) {
+  hid_t f = H5Fopen(tmp, H5F_ACC_RDWR, H5P_DEFAULT), d = f >= 0 ? H5Dopen2(f, "/data", H5P_DEFAULT) : -1;
+  int rc = 1, fd;
+  if (d >= 0) {
+    hid_t a1 = H5Aopen(d, "mean", H5P_DEFAULT), a2 = H5Aopen(d, "std", H5P_DEFAULT);
+    rc = !(a1 >= 0 && a2 >= 0 && H5Awrite(a1, H5T_NATIVE_DOUBLE, &stats[0]) >= 0 && H5Awrite(a2, H5T_NATIVE_DOUBLE, &stats[1]) >= 0);
+    if (a1 >= 0) H5Aclose(a1);
+    if (a2 >= 0) H5Aclose(a2);
+    H5Dclose(d);
+  }
+  if (f >= 0 && H5Fclose(f) < 0) rc = 1;
+  if (rc) return fprintf(stderr, "beamgen: cannot set the statistics of '%s'\n", tmp), 1;
+  if ((fd = open(tmp, O_RDONLY)) < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0)
+    return fprintf(stderr, "beamgen: cannot move '%s' to '%s': %s\n", tmp, path, strerror(errno)), 1;
+  return 0;
+}
+
+static int run_parts(const Opts *o) {
+  Stats st = {0, 0, 0};
+  double stats[2];
+  char tmp[4200], path[4200];
+  if (mkdir(o->out, 0777) != 0)
+    return fprintf(stderr, "beamgen: cannot create directory '%s': %s\n", o->out, strerror(errno)), 1;
+  for (long k = 0; k < o->files; k++) {
+    long first, n;
+    part_range(o, k, &first, &n);
+    snprintf(tmp, sizeof tmp, "%s/part-%05ld.h5.tmp", o->out, k);
+    errno = 0;
+    if (write_archive(o, tmp, first, n, &st, stats)) return unlink(tmp), 1;
+  }
+  for (long k = 0; k < o->files; k++) {
+    snprintf(tmp, sizeof tmp, "%s/part-%05ld.h5.tmp", o->out, k);
+    snprintf(path, sizeof path, "%s/part-%05ld.h5", o->out, k);
+    if (o->omit_data) {
+      if (rename(tmp, path)) return fprintf(stderr, "beamgen: cannot move '%s': %s\n", tmp, strerror(errno)), 1;
+    } else if (finish_part(tmp, path, stats)) return 1;
+  }
+  printf("beamgen: wrote %ld waveforms x %ld samples, %d factors to %s/part-*.h5 (%ld files)\n", o->nfreqs * o->duty_count,
+         o->length, o->k, o->out, o->files);
+  return 0;
 }
 
 static int run(int argc, char **argv) {
@@ -340,8 +420,10 @@ static int run(int argc, char **argv) {
   if (rc || (rc = check_opts(&o))) return rc;
   if (snprintf(tmp, sizeof tmp, "%s.tmp", o.out) >= (int)sizeof tmp) return bad("-out", o.out, "a shorter path");
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one-line messages instead of HDF5's stack */
+  if (o.files > 1) return run_parts(&o);
   errno = 0;
-  if (write_archive(&o, tmp, stats)) return unlink(tmp), 1;
+  Stats st = {0, 0, 0};
+  if (write_archive(&o, tmp, 0, o.nfreqs * o.duty_count, &st, stats)) return unlink(tmp), 1;
   /* on disk before it gets the real name: never a half file under FILE */
   if ((fd = open(tmp, O_RDONLY)) < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, o.out) != 0) {
     fprintf(stderr, "beamgen: cannot move '%s' to '%s': %s\n", tmp, o.out, strerror(errno));

@@ -1,11 +1,19 @@
 /* Input archives (HDF5, DESIGN.md "Files"): /data [N, L] or [N, C, H, W] (uint8, float32 or
  * float64), optional /factors float64 [N, K] with attribute `names`, optional attributes
- * `mean`, `std` on /data or on the file root. Several archives make one data set.
+ * `mean`, `std` on /data or on the file root. Several archives make one data set: the list
+ * names files, directories (written with a trailing '/': every *.h5 / *.hdf5 in it), glob
+ * patterns and manifests ('@FILE': one path a line, relative to the manifest), in that order,
+ * without a limit on their number.
  *
- * The interface is the streaming one: a Sampler says which global batch comes next, and
- * archive_next_batch fills this rank's rows of it. Today the samples are held in memory (read
- * once with parallel HDF5, each rank a block of rows, then shared); uint8 data stays uint8 in
- * memory and is converted to normalised float32 per batch. */
+ * A Sampler says which global batch comes next, and archive_next_batch fills this rank's rows
+ * of it. Two readers stand behind the interface:
+ *  - in memory (the default): every rank holds the whole data set (each rank reads a block of
+ *    rows, then they are shared); integer data stays as stored and is converted per batch;
+ *  - streamed (ArchiveIO.buffer_mb > 0): each rank reads only its rows of each batch, from
+ *    disk, in a prefetch thread one batch ahead (double buffered), with HDF5's chunk caches
+ *    sized so that the data held per rank stays within the buffer. Only the main thread calls
+ *    MPI; the prefetch thread is the only one calling HDF5 while it runs (archive_quiesce
+ *    waits for it before anything else may). */
 #ifndef DISENTANGLE_ARCHIVE_H
 #define DISENTANGLE_ARCHIVE_H
 
@@ -13,7 +21,6 @@
 #include <petscsys.h>
 #include <stdint.h>
 
-#define ARCHIVE_MAX_FILES 256
 #define ARCHIVE_MAX_FACTORS 32
 
 /* Opaque: callers read it through the functions below, so the reader behind them can change
@@ -25,10 +32,26 @@ typedef struct {
   int have_mean, have_std;
 } ArchiveNorm;
 
+/* How to read: in memory or streamed, and what a bad record does. */
+typedef struct {
+  double buffer_mb; /* > 0: streamed, at most this much sample data held per rank; 0: in memory */
+  int skip_bad;     /* a bad record (NaN/Inf, unreadable) is skipped (counted, named in the log) instead of fatal */
+} ArchiveIO;
+
 /* Open a comma-separated list of archives collectively. Every problem with the input is an
- * input error naming the file, dataset and, for bad values, the sample index. */
+ * input error naming the file, dataset and, for bad values, the sample index. io NULL: in
+ * memory, bad records fatal. */
 PetscErrorCode archive_open(MPI_Comm comm, const char *paths_csv, const ArchiveNorm *norm, Archive **out);
+PetscErrorCode archive_open_io(MPI_Comm comm, const char *paths_csv, const ArchiveNorm *norm, const ArchiveIO *io,
+                               Archive **out);
 void archive_close(Archive **a);
+int archive_streamed(const Archive *a);
+/* Streamed: refuse (input error) a buffer that cannot hold two batches of `rows` samples. Collective. */
+PetscErrorCode archive_check_buffer(const Archive *a, int rows);
+/* Wait for the prefetch thread (streamed); after it, the caller may use HDF5. */
+void archive_quiesce(const Archive *a);
+/* Distinct bad records skipped so far over all ranks, and files found unreadable. Collective. */
+PetscErrorCode archive_skipped(const Archive *a, long *records, long *files);
 
 /* What callers may know of an archive. */
 int64_t archive_samples(const Archive *a);
@@ -44,21 +67,37 @@ int archive_nfiles(const Archive *a);
 const char *archive_path(const Archive *a, int f);
 int64_t archive_file_first(const Archive *a, int f); /* global index of file f's first sample */
 
-/* Which samples make each global batch. The indices depend on (seed, step) only, never on the
- * number of ranks. Kinds: SAMPLER_IID draws with replacement (rng_below per row). */
-typedef enum { SAMPLER_IID } SamplerKind;
+/* Which samples make each global batch. The indices depend on (seed, step) and the archive's
+ * sample count only, never on the number of ranks, so a 1-rank and a P-rank run see the same
+ * global batches and a restart needs only the step. Kinds:
+ *  - SAMPLER_IID draws with replacement (rng_below per row);
+ *  - SAMPLER_EPOCH reads the archive as a stream of epochs: global position p = step * B + j is
+ *    sample q = p mod N of epoch e = p / N. Epoch e is the chunks of `chunk` consecutive samples
+ *    in a permutation drawn from (seed, e), cut into shuffle windows of `window` chunks, and the
+ *    samples of each window shuffled from (seed, e, window): a shuffle buffer whose contents are
+ *    a function of the position, so every sample comes once per epoch, whatever the ranks or
+ *    the restarts. A batch may straddle two epochs (every rank has the same rows every step). */
+typedef enum { SAMPLER_IID, SAMPLER_EPOCH } SamplerKind;
 
+typedef struct SamplerCache SamplerCache;
 typedef struct {
   SamplerKind kind;
   uint64_t seed;
   int64_t step;     /* the batch that comes next */
   int global_batch;
   int64_t n;        /* samples to draw from */
+  int64_t chunk, window; /* SAMPLER_EPOCH: samples per chunk, chunks per shuffle window */
+  SamplerCache *cache;   /* SAMPLER_EPOCH: the current epoch's chunk order and window's samples */
 } Sampler;
 
 void sampler_init(Sampler *s, SamplerKind kind, uint64_t seed, int64_t step, int global_batch, int64_t n);
+PetscErrorCode sampler_init_epoch(Sampler *s, uint64_t seed, int64_t step, int global_batch, int64_t n, int64_t chunk,
+                                  int64_t window);
+void sampler_free(Sampler *s);
 /* Global sample index of row j of the batch of s->step. */
 int64_t sampler_index(const Sampler *s, int j);
+/* Where the batch of s->step starts: epoch and sample within it (iid: position / n). */
+void sampler_cursor(const Sampler *s, int64_t *epoch, int64_t *sample_in_epoch);
 
 /* This rank's rows [offset, offset + count) of a global batch: the samples and their indices. */
 typedef struct {

@@ -77,6 +77,9 @@ typedef struct {
   int sample_ndims;    /* the shape of one sample the model was trained on: [L] or [C, H, W] */
   long long sample_dims[CKPT_MAX_DIMS];
   char *run_log;       /* the run log line of the invocation that wrote it (runlog.h); NULL in older files */
+  /* the data cursor: where the next global batch starts (archive.h, sampler_cursor) in an
+   * archive of data_samples samples; -1 in files of older versions */
+  long long cursor_epoch, cursor_sample, data_samples;
 } CkptMeta;
 
 /* The state of a run: its tensors and counts, listed by the method (method_state). */

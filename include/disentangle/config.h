@@ -34,6 +34,11 @@ typedef struct {
   char lsigma_layers[CONFIG_WORD_LEN]; /* the layers they are on: latents, code, encK, decK */
   PetscInt grad_bucket_kb;           /* gradient allreduce bucket size; 0: one bucket */
   PetscBool grad_overlap;            /* start buckets during backward */
+  char sampler[CONFIG_WORD_LEN];     /* iid | epoch: how global batches are drawn (archive.h) */
+  PetscInt sampler_chunk;            /* epoch: samples per chunk of the per-epoch permutation */
+  PetscInt sampler_window;           /* epoch: chunks per shuffle window */
+  PetscReal io_buffer_mb;            /* > 0: stream the archive with at most this much sample data per rank; 0: in memory */
+  char on_bad_record[CONFIG_WORD_LEN]; /* fail | skip: a NaN/Inf sample or a file unreadable mid-run */
 } Config;
 
 #endif

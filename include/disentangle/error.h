@@ -3,7 +3,8 @@
  * Three kinds of error leave the program:
  *  - input errors (bad option, archive, checkpoint): detected identically on every rank,
  *    reported as ONE line by rank 0, exit code DT_EXIT_INPUT;
- *  - output errors (PETSC_ERR_FILE_WRITE: disk full, directory gone), agreed on by all ranks:
+ *  - output errors (PETSC_ERR_FILE_WRITE: disk full, directory gone; PETSC_ERR_FILE_READ: an input
+ *    file that became unreadable during the run), agreed on by all ranks:
  *    one line, exit code DT_EXIT_OUTPUT;
  *  - internal errors: PETSc's traceback, then MPI_Abort.
  * An input error is raised with DT_INPUT_ERROR(comm, fmt, ...). */

@@ -9,6 +9,7 @@
 /* Streams keep unrelated uses apart. */
 enum {
   RNG_STREAM_BATCH = 1,   /* global batch sample indices: counters (step, position) */
+  RNG_STREAM_EPOCH = 3,   /* epoch sampler: chunk order (epoch, i), window shuffle (epoch, window << 32 | i) */
   RNG_STREAM_NOISE = 2,   /* the heads' noise: counters (step, global row * latents + latent) */
   RNG_STREAM_FACTORVAE_PERMUTE = 0xFAC7, /* FactorVAE's per-latent batch permutations: (step, latent * B + i) */
   RNG_STREAM_GENERATE = 0x6E4, /* eval's latent draws for generated samples: counters (0, draw * latents + latent) */

@@ -58,6 +58,8 @@ PetscErrorCode run_check_model_cost(MPI_Comm comm, const Config *cfg, const Meth
  * checkpoint records (PetscMalloc'd). */
 PetscErrorCode run_options_text(const Run *run, char **text);
 PetscErrorCode run_history_append(Run *run, const double *row);
+/* The sampler of the run's global batches from run->step on (sampler_free it). */
+PetscErrorCode run_sampler(const Run *run, Sampler *s);
 
 /* Checkpoints of a run (src/run/checkpoints.c): DIR/ckpt-STEP.h5, the last -checkpoint_keep
  * kept; the final model DIR/model.h5 in the same layout. */

@@ -10,7 +10,7 @@
  * detects them identically), no traceback. Everything else gets PETSc's full traceback. */
 static PetscErrorCode input_error_handler(MPI_Comm comm, int line, const char *func, const char *file,
                                           PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx) {
-  if (n != DT_ERR_INPUT && n != PETSC_ERR_FILE_WRITE && n != DT_ERR_STOPPED)
+  if (n != DT_ERR_INPUT && n != PETSC_ERR_FILE_WRITE && n != PETSC_ERR_FILE_READ && n != DT_ERR_STOPPED)
     return PetscTraceBackErrorHandler(comm, line, func, file, n, p, mess, ctx);
   if (p == PETSC_ERROR_INITIAL) {
     int rank = 0;
@@ -34,7 +34,8 @@ int dt_exit_code(PetscErrorCode ierr) {
   if (ierr == 0) return DT_EXIT_OK;
   if (ierr == DT_ERR_INPUT) return DT_EXIT_INPUT;
   if (ierr == DT_ERR_STOPPED) return DT_EXIT_STOPPED;
-  return ierr == PETSC_ERR_FILE_WRITE ? DT_EXIT_OUTPUT : DT_EXIT_INTERNAL;
+  /* a write that failed, or an input file that became unreadable during the run */
+  return ierr == PETSC_ERR_FILE_WRITE || ierr == PETSC_ERR_FILE_READ ? DT_EXIT_OUTPUT : DT_EXIT_INTERNAL;
 }
 
 int dt_regular_file(const char *path, char *why, size_t len) {

@@ -1,14 +1,16 @@
-/* Input archives: inspect every file first (so a bad archive is reported before any large
- * read), then read /data and /factors with parallel HDF5 (each rank one block of rows,
- * collectively) and share the rows so every rank holds the whole data set.
+/* Input archives: rank 0 inspects every file first (so a bad archive is reported before any
+ * large read, and thousands of files cost no collective opens), then either every rank reads a
+ * block of the rows and they are shared (in memory), or the streaming reader (reader.c) takes
+ * over. Files are read with serial HDF5, each rank on its own.
  *
- * Every input check is made on values that all ranks hold identically (file metadata, or
+ * Every input check is made on values that all ranks hold identically (rank 0's verdict, or
  * agreed through an MPI_Allreduce), so every rank raises the same error and none deadlocks. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* strsep, posix_memalign under -std=c11 */
 #endif
-#include "disentangle/archive.h"
+#include "archive_impl.h"
 #include "disentangle/error.h"
+#include "disentangle/log.h"
 #include "disentangle/rng.h"
 #include "disentangle/tensor.h"
 
@@ -23,42 +25,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NAMES_LEN 2048
 
-/* How the samples are held in memory: integer data as stored (converted to normalised float32
- * per batch, so uint8 images take a quarter of the memory), anything else as float32. */
-typedef enum { STORE_FLOAT, STORE_U8, STORE_I16, STORE_U16 } Store;
+
 static const size_t store_bytes[] = {4, 1, 2, 2};
+static const char *norm_where_name[2] = {"/data", "/"};
 
-struct Archive {
-  int nfiles;
-  char **paths;
-  int64_t *file_first;   /* global index of each file's first sample */
-  int64_t n;             /* samples in all files */
-  int ndims;             /* of one sample: 1 ([L]) or 3 ([C, H, W]) */
-  int64_t dims[3];
-  int64_t features;      /* values per sample: product of dims */
-  double mean, std;      /* normalisation applied to every value: (x - mean) / std */
-  Store store;
-  float *x;              /* [n][features], normalised (STORE_FLOAT) */
-  void *raw;             /* [n][features] as stored (the integer stores) */
-  int nfactors;          /* 0 when the archive has no /factors */
-  char *factor_names[ARCHIVE_MAX_FACTORS];
-  double *factors;       /* [n][nfactors] or NULL */
-};
-
-/* What inspection learnt about one file. */
+/* What inspection learnt about one file, besides FileMeta: the factor names. */
 typedef struct {
-  int64_t n;
-  int ndims; /* of one sample */
-  int64_t dims[3];
-  int is_f64;            /* /data stored as float64: an Inf may be an out-of-range finite value */
-  Store store;            /* how its /data would be held */
-  int64_t k;             /* factors; 0 when /factors is absent */
+  FileMeta m;
   char names[NAMES_LEN]; /* factor names, comma-separated */
-  int has_norm;          /* both `mean` and `std` attributes found */
-  double mean, std;
-  const char *norm_where; /* "/data" or "/" */
 } FileInfo;
 
 /* Rows [*lo, *lo + *cnt) of n owned by rank r of p: the first n mod p ranks get one more. */
@@ -93,32 +68,6 @@ static char *trim(char *s) {
   return s;
 }
 
-/* Split "a.h5,b.h5" into trimmed paths; -data is where the list comes from. */
-static PetscErrorCode split_paths(MPI_Comm comm, const char *csv, int *nfiles, char ***paths) {
-  char *copy, *save = NULL;
-  int n = 1;
-
-  PetscFunctionBeginUser;
-  DT_INPUT_CHECK(csv && csv[0], comm, "option -data: no archive given; expected comma-separated HDF5 files");
-  for (const char *c = csv; *c; c++) n += (*c == ',');
-  DT_INPUT_CHECK(n <= ARCHIVE_MAX_FILES, comm, "option -data: %d archives given; at most %d", n, ARCHIVE_MAX_FILES);
-  PetscCall(PetscCalloc1(n, paths));
-  *nfiles = n; /* so archive_close frees what is filled in before an error */
-  PetscCall(PetscStrallocpy(csv, &copy));
-  save = copy;
-  for (int i = 0; i < n; i++) {
-    /* strsep, not strtok: an empty entry must be seen, not skipped */
-    char *tok = trim(strsep(&save, ","));
-    int empty = !tok[0]; /* tok points into copy: read before copy is freed */
-    if (empty) PetscCall(PetscFree(copy));
-    DT_INPUT_CHECK(!empty, comm, "option -data: entry %d of '%s' is empty; expected comma-separated file names", i + 1,
-                   csv);
-    PetscCall(PetscStrallocpy(tok, &(*paths)[i]));
-  }
-  PetscCall(PetscFree(copy));
-  PetscFunctionReturn(0);
-}
-
 /* Rank 0 looks, all ranks hear the verdict: a specific message instead of H5Fopen's failure
  * (or its endless wait on a FIFO). */
 static PetscErrorCode probe_file(MPI_Comm comm, const char *path) {
@@ -146,13 +95,11 @@ static PetscErrorCode open_file(MPI_Comm comm, const char *path, hid_t *file) {
   PetscFunctionBeginUser;
   PetscCall(probe_file(comm, path));
   DT_H5(fapl = H5Pcreate(H5P_FILE_ACCESS));
-  DT_H5(H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL));
   /* STRONG: closing the file also closes whatever an input error left open */
   DT_H5(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG));
   *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   DT_H5(H5Pclose(fapl));
   ok = *file >= 0;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
   DT_INPUT_CHECK(ok, comm, "archive '%s': HDF5 cannot open the file (truncated, locked or unreadable?)", path);
   PetscFunctionReturn(0);
 }
@@ -233,17 +180,17 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
   DT_INPUT_CHECK(u8 || i16 || (m.cls == H5T_FLOAT && (m.size == 2 || m.size == 4 || m.size == 8)), comm,
                  "archive '%s': dataset /data has type %s; expected uint8, int16, uint16, float16, float32 or float64",
                  path, m.type);
-  fi->store = u8 ? STORE_U8 : i16 ? (m.is_unsigned ? STORE_U16 : STORE_I16) : STORE_FLOAT;
+  fi->m.store = u8 ? STORE_U8 : i16 ? (m.is_unsigned ? STORE_U16 : STORE_I16) : STORE_FLOAT;
   DT_INPUT_CHECK(m.dims[0] > 0, comm, "archive '%s': dataset /data %s holds no samples", path, m.shape);
   DT_INPUT_CHECK(m.dims[0] <= INT32_MAX, comm,
                  "archive '%s': dataset /data has %" PRId64 " samples; at most %d per file", path, m.dims[0],
                  INT32_MAX);
-  fi->n = m.dims[0], fi->ndims = m.nd - 1, fi->is_f64 = m.cls == H5T_FLOAT && m.size == 8;
+  fi->m.n = m.dims[0], fi->m.ndims = m.nd - 1, fi->m.is_f64 = m.cls == H5T_FLOAT && m.size == 8;
   int64_t values = 1;
   for (int i = 1; i < m.nd; i++) {
     DT_INPUT_CHECK(m.dims[i] > 0, comm, "archive '%s': dataset /data has shape %s; every sample dimension must be > 0",
                    path, m.shape);
-    fi->dims[i - 1] = m.dims[i];
+    fi->m.dims[i - 1] = m.dims[i];
     /* a declared size may be anything: multiply without overflowing */
     DT_INPUT_CHECK(!__builtin_mul_overflow(values, m.dims[i], &values) && values <= INT32_MAX, comm,
                    "archive '%s': dataset /data has shape %s: one sample would hold more than %d values", path, m.shape,
@@ -252,87 +199,11 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
   PetscFunctionReturn(0);
 }
 
-/* Append one string of the `names` attribute (len bytes, not NUL-terminated) to the list in out:
- * each comma-separated name trimmed of blanks (also the padding of blank-padded strings).
- * *count counts the names so far; returns -1 when the list outgrows NAMES_LEN. */
-static int append_names(char *out, int *count, const char *s, size_t len) {
-  size_t used = strlen(out);
-  for (size_t at = 0;;) {
-    size_t end = at;
-    while (end < len && s[end] != ',') end++;
-    size_t a = at, b = end;
-    while (a < b && isspace((unsigned char)s[a])) a++;
-    while (b > a && isspace((unsigned char)s[b - 1])) b--;
-    if (used + (*count ? 1 : 0) + (b - a) + 1 > NAMES_LEN) return -1;
-    if ((*count)++) out[used++] = ',';
-    memcpy(out + used, s + a, b - a);
-    used += b - a;
-    out[used] = 0;
-    if (end == len) return 0;
-    at = end + 1;
-  }
-}
-
-/* The `names` attribute, in every form h5py, PyTables, MATLAB and the C API write: ASCII or UTF-8
- * (read in the file's own character set: HDF5 converts neither way), variable or fixed length
- * (NUL- or blank-padded), a scalar or an array of any rank, one comma-separated string or one
- * name per element; joined into one comma-separated list of trimmed names. No value (h5py.Empty,
- * a null dataspace) or one empty string leaves out empty: the default names are used. */
-static PetscErrorCode read_names(MPI_Comm comm, const char *path, hid_t file, char *out) {
-  hid_t at, t, s, mt = -1;
-  hssize_t cnt;
-  H5T_class_t cls;
-  size_t size;
-  int var, count = 0, ok = 1, fits = 1;
-  void *buf = NULL;
-
-  PetscFunctionBeginUser;
-  out[0] = 0;
-  DT_H5(at = H5Aopen_by_name(file, "/factors", "names", H5P_DEFAULT, H5P_DEFAULT));
-  DT_H5(t = H5Aget_type(at));
-  DT_H5(s = H5Aget_space(at));
-  cls = H5Tget_class(t);
-  var = cls == H5T_STRING && H5Tis_variable_str(t) > 0;
-  size = H5Tget_size(t);
-  cnt = H5Sget_simple_extent_type(s) == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(s);
-  if (cls == H5T_STRING && cnt > 0 && cnt <= ARCHIVE_MAX_FACTORS && (var || size <= NAMES_LEN)) {
-    if (var) {
-      DT_H5(mt = H5Tcopy(H5T_C_S1));
-      DT_H5(H5Tset_size(mt, H5T_VARIABLE));
-      DT_H5(H5Tset_cset(mt, H5Tget_cset(t)));
-    } else DT_H5(mt = H5Tcopy(t)); /* as stored: no conversion, the padding is trimmed below */
-    PetscCall(PetscCalloc1((size_t)cnt * (var ? sizeof(char *) : size), (char **)&buf));
-    ok = H5Aread(at, mt, buf) >= 0;
-    for (hssize_t i = 0; ok && fits && i < cnt; i++) {
-      const char *e = var ? ((char **)buf)[i] : (const char *)buf + (size_t)i * size;
-      size_t len = 0, max = var ? (e ? strlen(e) : 0) : size;
-      while (len < max && e[len]) len++;
-      fits = append_names(out, &count, e ? e : "", len) == 0;
-    }
-    if (var && ok) DT_H5(H5Dvlen_reclaim(mt, s, H5P_DEFAULT, buf));
-    PetscCall(PetscFree(buf));
-    DT_H5(H5Tclose(mt));
-  }
-  DT_H5(H5Sclose(s));
-  DT_H5(H5Tclose(t));
-  DT_H5(H5Aclose(at));
-  DT_INPUT_CHECK(cls == H5T_STRING, comm,
-                 "archive '%s': attribute names on /factors is not a string; expected comma-separated factor names", path);
-  DT_INPUT_CHECK(cnt <= ARCHIVE_MAX_FACTORS, comm,
-                 "archive '%s': attribute names on /factors holds %lld strings; expected one per factor (at most %d)", path,
-                 (long long)cnt, ARCHIVE_MAX_FACTORS);
-  DT_INPUT_CHECK(ok, comm, "archive '%s': attribute names on /factors cannot be read (damaged file?)", path);
-  DT_INPUT_CHECK(fits && (var || size <= NAMES_LEN), comm,
-                 "archive '%s': attribute names on /factors is longer than %d bytes; expected short factor names", path,
-                 NAMES_LEN - 1);
-  PetscFunctionReturn(0);
-}
-
 static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t file, FileInfo *fi) {
   DsetMeta m;
 
   PetscFunctionBeginUser;
-  fi->k = 0;
+  fi->m.k = 0;
   if (H5Lexists(file, "/factors", H5P_DEFAULT) <= 0) PetscFunctionReturn(0);
   PetscCall(dataset_meta(file, "/factors", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /factors is not a dataset; expected float64 [N, K]", path);
@@ -340,19 +211,19 @@ static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t fil
   DT_INPUT_CHECK(m.cls == H5T_INTEGER || m.cls == H5T_FLOAT, comm,
                  "archive '%s': dataset /factors has type %s; expected float64", path, m.type);
   DT_INPUT_CHECK(m.nd == 2, comm, "archive '%s': dataset /factors has shape %s; expected [N, K] with N = %" PRId64,
-                 path, m.shape, fi->n);
-  DT_INPUT_CHECK(m.dims[0] == fi->n, comm,
+                 path, m.shape, fi->m.n);
+  DT_INPUT_CHECK(m.dims[0] == fi->m.n, comm,
                  "archive '%s': dataset /factors has shape %s but /data has %" PRId64 " samples; expected [%" PRId64
                  ", K]",
-                 path, m.shape, fi->n, fi->n);
+                 path, m.shape, fi->m.n, fi->m.n);
   DT_INPUT_CHECK(m.dims[1] >= 1 && m.dims[1] <= ARCHIVE_MAX_FACTORS, comm,
                  "archive '%s': dataset /factors has %" PRId64 " factors; expected 1 to %d", path, m.dims[1],
                  ARCHIVE_MAX_FACTORS);
-  fi->k = m.dims[1];
+  fi->m.k = m.dims[1];
   fi->names[0] = 0;
-  if (H5Aexists_by_name(file, "/factors", "names", H5P_DEFAULT) > 0) PetscCall(read_names(comm, path, file, fi->names));
+  if (H5Aexists_by_name(file, "/factors", "names", H5P_DEFAULT) > 0) PetscCall(archive_read_names(comm, path, file, fi->names));
   if (!fi->names[0]) /* no names, or none given: factor0, factor1, ... */
-    for (int64_t j = 0, used = 0; j < fi->k; j++)
+    for (int64_t j = 0, used = 0; j < fi->m.k; j++)
       used += snprintf(fi->names + used, NAMES_LEN - (size_t)used, "%sfactor%" PRId64, j ? "," : "", j);
   PetscFunctionReturn(0);
 }
@@ -362,8 +233,8 @@ static PetscErrorCode inspect_norm(MPI_Comm comm, const char *path, hid_t file, 
   static const char *where[2] = {"/data", "/"}, *attr[2] = {"mean", "std"};
 
   PetscFunctionBeginUser;
-  fi->has_norm = 0;
-  for (int w = 0; w < 2 && !fi->has_norm; w++) {
+  fi->m.has_norm = 0;
+  for (int w = 0; w < 2 && !fi->m.has_norm; w++) {
     double v[2];
     if (H5Aexists_by_name(file, where[w], "mean", H5P_DEFAULT) <= 0 ||
         H5Aexists_by_name(file, where[w], "std", H5P_DEFAULT) <= 0)
@@ -379,16 +250,17 @@ static PetscErrorCode inspect_norm(MPI_Comm comm, const char *path, hid_t file, 
       DT_INPUT_CHECK(ok, comm, "archive '%s': attribute %s on %s is not a single number; expected a scalar double",
                      path, attr[i], where[w]);
     }
-    fi->has_norm = 1, fi->mean = v[0], fi->std = v[1], fi->norm_where = where[w];
+    fi->m.has_norm = 1, fi->m.mean = v[0], fi->m.std = v[1], fi->m.norm_where = w;
   }
   PetscFunctionReturn(0);
 }
 
 static PetscErrorCode inspect_file(MPI_Comm comm, const char *path, FileInfo *fi) {
-  hid_t file;
+  hid_t file = -1;
   PetscErrorCode err;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(fi, sizeof *fi)); /* names stay "" for a file without /factors */
   PetscCall(open_file(comm, path, &file));
   err = inspect_data(comm, path, file, fi);
   if (!err) err = inspect_factors(comm, path, file, fi);
@@ -403,17 +275,17 @@ static PetscErrorCode check_alike(MPI_Comm comm, char **paths, const FileInfo *f
   char s0[256], si[256];
 
   PetscFunctionBeginUser;
-  shape_str(fi[0].ndims, fi[0].dims, s0, sizeof s0);
-  shape_str(fi[i].ndims, fi[i].dims, si, sizeof si);
+  shape_str(fi[0].m.ndims, fi[0].m.dims, s0, sizeof s0);
+  shape_str(fi[i].m.ndims, fi[i].m.dims, si, sizeof si);
   DT_INPUT_CHECK(!strcmp(s0, si), comm,
                  "archive '%s': /data samples have shape %s but '%s' has %s; all archives must share one sample shape",
                  paths[i], si, paths[0], s0);
-  DT_INPUT_CHECK((fi[i].k > 0) == (fi[0].k > 0), comm,
+  DT_INPUT_CHECK((fi[i].m.k > 0) == (fi[0].m.k > 0), comm,
                  "archive '%s' %s /factors but '%s' %s; either every archive has /factors or none", paths[i],
-                 fi[i].k ? "has" : "has no", paths[0], fi[0].k ? "has" : "has none");
-  DT_INPUT_CHECK(fi[i].k == fi[0].k, comm,
+                 fi[i].m.k ? "has" : "has no", paths[0], fi[0].m.k ? "has" : "has none");
+  DT_INPUT_CHECK(fi[i].m.k == fi[0].m.k, comm,
                  "archive '%s': /factors has %" PRId64 " factors but '%s' has %" PRId64 "; all archives must agree",
-                 paths[i], fi[i].k, paths[0], fi[0].k);
+                 paths[i], fi[i].m.k, paths[0], fi[0].m.k);
   DT_INPUT_CHECK(!strcmp(fi[i].names, fi[0].names), comm,
                  "archive '%s': /factors names '%s' differ from '%s' in '%s'; all archives must agree", paths[i],
                  fi[i].names, fi[0].names, paths[0]);
@@ -436,35 +308,6 @@ static PetscErrorCode set_factor_names(MPI_Comm comm, const char *path, const ch
   DT_INPUT_CHECK(n == a->nfactors && !save && !empty, comm,
                  "archive '%s': attribute names on /factors lists '%s'; expected %d non-empty names, one per factor",
                  path, names, a->nfactors);
-  PetscFunctionReturn(0);
-}
-
-/* Collective read of this rank's rows [lo, lo + cnt) of dataset `name`, converted to memtype. */
-static PetscErrorCode read_block(MPI_Comm comm, const char *path, hid_t file, const char *name, hid_t memtype,
-                                 int64_t lo, int64_t cnt, int64_t width, void *buf) {
-  hid_t d, fs, ms, dx;
-  hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK], mlen = (hsize_t)(cnt * width > 0 ? cnt * width : 1);
-  int ok;
-
-  PetscFunctionBeginUser;
-  DT_H5(d = H5Dopen2(file, name, H5P_DEFAULT));
-  DT_H5(fs = H5Dget_space(d));
-  DT_H5(H5Sget_simple_extent_dims(fs, count, NULL)); /* whole samples: every extent but the first */
-  DT_H5(ms = H5Screate_simple(1, &mlen, NULL));
-  start[0] = (hsize_t)lo, count[0] = (hsize_t)cnt;
-  if (cnt > 0) DT_H5(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
-  else { /* a rank without rows still joins the collective read */ DT_H5(H5Sselect_none(fs));
-    DT_H5(H5Sselect_none(ms));
-  }
-  DT_H5(dx = H5Pcreate(H5P_DATASET_XFER));
-  DT_H5(H5Pset_dxpl_mpio(dx, H5FD_MPIO_COLLECTIVE));
-  ok = H5Dread(d, memtype, ms, fs, dx, buf) >= 0;
-  DT_H5(H5Pclose(dx));
-  DT_H5(H5Sclose(ms));
-  DT_H5(H5Sclose(fs));
-  DT_H5(H5Dclose(d));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, comm));
-  DT_INPUT_CHECK(ok, comm, "archive '%s': cannot read %s (unreadable chunk or truncated file)", path, name);
   PetscFunctionReturn(0);
 }
 
@@ -491,8 +334,32 @@ static PetscErrorCode share_rows(MPI_Comm comm, int64_t n, int64_t width, MPI_Da
   PetscFunctionReturn(0);
 }
 
+int archive_file_of(const Archive *a, int64_t i) {
+  int lo = 0, hi = a->nfiles - 1;
+  while (lo < hi) { /* the last file whose first sample is <= i */
+    int mid = (lo + hi + 1) / 2;
+    if (a->file_first[mid] <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/* Global rows [lo, lo + cnt) of /data (or /factors) into buf as memtype, file by file. An
+ * unreadable file here, at open, is the input's fault: raised on every rank through *ok. */
+static PetscErrorCode read_rows(Reader *r, const Archive *a, const char *dset, hid_t memtype, size_t row_bytes,
+                                int64_t lo, int64_t cnt, void *buf, char *err, size_t len, int *ok) {
+  PetscFunctionBeginUser;
+  for (int64_t at = lo; at < lo + cnt && *ok;) {
+    int f = archive_file_of(a, at);
+    int64_t first = at - a->file_first[f], rows = PetscMin(a->file_first[f + 1], lo + cnt) - at;
+    *ok = reader_file_rows(r, a, f, dset, memtype, first, rows, (char *)buf + (size_t)(at - lo) * row_bytes, err, len) == 0;
+    at += rows;
+  }
+  PetscFunctionReturn(0);
+}
+
 /* First non-finite value of this rank's rows [lo, lo + cnt), coded as (row * width + value) * 2 + is_inf
- * so that an MPI_MIN over the ranks picks the first in the file; INT64_MAX when all are finite. */
+ * so that an MPI_MIN over the ranks picks the first in the archive; INT64_MAX when all are finite. */
 #define FIRST_BAD(T, x, lo, cnt, width, code)                                                                          \
   do {                                                                                                                 \
     code = INT64_MAX;                                                                                                  \
@@ -502,55 +369,148 @@ static PetscErrorCode share_rows(MPI_Comm comm, int64_t n, int64_t width, MPI_Da
     }                                                                                                                  \
   } while (0)
 
-static PetscErrorCode load_file(MPI_Comm comm, Archive *a, int f, const FileInfo *fi) {
-  const char *path = a->paths[f];
-  int rank, size;
+/* "archive 'F': /data sample 3 (global sample 103) holds NaN at value 7" for a FIRST_BAD code */
+static void describe_bad(const Archive *a, const char *dset, int64_t code, int64_t width, char *buf, size_t len) {
+  int64_t g = code / 2 / width, v = code / 2 % width;
+  int f = archive_file_of(a, g);
+  const char *what = code % 2 ? (a->meta[f].is_f64 && !strcmp(dset, "/data") ? "Inf (or a value beyond the float32 range)" : "Inf")
+                              : "NaN";
+  if (!strcmp(dset, "/data"))
+    snprintf(buf, len, "archive '%s': /data sample %" PRId64 " (global sample %" PRId64 ") holds %s at value %" PRId64,
+             a->paths[f], g - a->file_first[f], g, what, v);
+  else
+    snprintf(buf, len, "archive '%s': /factors sample %" PRId64 " (global sample %" PRId64 ") holds %s for factor %" PRId64
+             " (%s)", a->paths[f], g - a->file_first[f], g, what, v, a->factor_names[v]);
+}
+
+/* -on_bad_record skip, in memory: every bad sample of this rank's rows, then all ranks' sorted. */
+static PetscErrorCode collect_bad(Archive *a, const float *x, int64_t lo, int64_t cnt) {
+  PetscFunctionBeginUser;
+  int size;
+  PetscCallMPI(MPI_Comm_size(a->comm, &size));
+  int64_t *mine, nmine = 0;
+  PetscCall(PetscMalloc1(cnt + 1, &mine));
+  for (int64_t i = 0; i < cnt; i++) {
+    int64_t code;
+    FIRST_BAD(float, x + i * a->features, lo + i, 1, a->features, code);
+    if (code != INT64_MAX) {
+      char what[1024];
+      describe_bad(a, "/data", code, a->features, what, sizeof what);
+      if (nmine < 20) fprintf(stderr, "disentangle: skipped bad record (-on_bad_record skip): %s\n", what);
+      mine[nmine++] = lo + i;
+    }
+  }
+  int n = (int)nmine, *counts, *displs;
+  PetscCall(PetscMalloc2(size, &counts, size, &displs));
+  PetscCallMPI(MPI_Allgather(&n, 1, MPI_INT, counts, 1, MPI_INT, a->comm));
+  int total = 0;
+  for (int r = 0; r < size; r++) displs[r] = total, total += counts[r];
+  PetscCall(PetscMalloc1(total + 1, &a->bad));
+  PetscCallMPI(MPI_Allgatherv(mine, n, MPI_INT64_T, a->bad, counts, displs, MPI_INT64_T, a->comm));
+  a->nbad = total; /* block ranges are in rank order: sorted already */
+  PetscCall(PetscFree2(counts, displs));
+  PetscCall(PetscFree(mine));
+  DT_INPUT_CHECK(a->nbad < a->n, a->comm, "archive '%s'%s: every sample holds NaN or Inf; nothing to train on", a->paths[0],
+                 a->nfiles > 1 ? " and the others" : "");
+  PetscFunctionReturn(0);
+}
+
+/* In memory: each rank reads its block of the rows (serial HDF5, file by file), checks them, and
+ * the blocks are shared so that every rank holds them all. */
+static PetscErrorCode load_memory(Archive *a) {
+  PetscFunctionBeginUser;
+  MPI_Comm comm = a->comm;
+  int rank, size, ok = 1;
   int64_t lo, cnt, bad[2];
-  hid_t file;
-  PetscErrorCode err;
-  float *x = a->x ? a->x + a->file_first[f] * a->features : NULL;
-  char *raw = a->raw ? (char *)a->raw + (size_t)a->file_first[f] * a->features * store_bytes[a->store] : NULL;
+  char why[1024] = "";
   static const hid_t *const memtype[] = {NULL, &H5T_NATIVE_UINT8_g, &H5T_NATIVE_INT16_g, &H5T_NATIVE_UINT16_g};
   static const MPI_Datatype mpitype[] = {MPI_FLOAT, MPI_UINT8_T, MPI_INT16_T, MPI_UINT16_T};
-  double *fac = a->nfactors ? a->factors + a->file_first[f] * a->nfactors : NULL;
-
-  PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
-  block_range(fi->n, rank, size, &lo, &cnt);
-  PetscCall(open_file(comm, path, &file));
-  if (raw)
-    err = read_block(comm, path, file, "/data", *memtype[a->store], lo, cnt, a->features,
-                     raw + (size_t)lo * a->features * store_bytes[a->store]);
-  else err = read_block(comm, path, file, "/data", H5T_NATIVE_FLOAT, lo, cnt, a->features, x + lo * a->features);
-  if (!err && fac)
-    err = read_block(comm, path, file, "/factors", H5T_NATIVE_DOUBLE, lo, cnt, a->nfactors, fac + lo * a->nfactors);
-  DT_H5(H5Fclose(file));
-  PetscCall(err);
+  block_range(a->n, rank, size, &lo, &cnt);
+  Reader *r;
+  PetscCall(reader_create(a, 0, &r));
+  size_t rb = (size_t)a->features * store_bytes[a->store];
+  if (a->raw) PetscCall(read_rows(r, a, "/data", *memtype[a->store], rb, lo, cnt, (char *)a->raw + lo * rb, why, sizeof why, &ok));
+  else PetscCall(read_rows(r, a, "/data", H5T_NATIVE_FLOAT, rb, lo, cnt, a->x + lo * a->features, why, sizeof why, &ok));
+  if (a->factors && ok)
+    PetscCall(read_rows(r, a, "/factors", H5T_NATIVE_DOUBLE, sizeof(double) * a->nfactors, lo, cnt,
+                        a->factors + lo * a->nfactors, why, sizeof why, &ok));
+  reader_destroy(&r);
+  int all = ok;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, comm));
+  if (!all) { /* the lowest failing rank says which file */
+    int who = ok ? size : rank;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, comm));
+    PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, who, comm));
+    DT_INPUT_ERROR(comm, "%s", why);
+  }
   bad[0] = INT64_MAX; /* integers are always finite */
-  if (x) FIRST_BAD(float, x + lo * a->features, lo, cnt, a->features, bad[0]);
+  if (a->x && !a->io.skip_bad) FIRST_BAD(float, a->x + lo * a->features, lo, cnt, a->features, bad[0]);
   bad[1] = INT64_MAX;
-  if (fac) FIRST_BAD(double, fac + lo * a->nfactors, lo, cnt, (int64_t)a->nfactors, bad[1]);
+  if (a->factors) FIRST_BAD(double, a->factors + lo * a->nfactors, lo, cnt, (int64_t)a->nfactors, bad[1]);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT64_T, MPI_MIN, comm));
   if (bad[0] != INT64_MAX) {
-    int64_t s = bad[0] / 2 / a->features, v = bad[0] / 2 % a->features;
-    DT_INPUT_ERROR(comm,
-                   "archive '%s': /data sample %" PRId64 " (global sample %" PRId64 ") holds %s at value %" PRId64
-                   "; fix or remove the sample",
-                   path, s, a->file_first[f] + s,
-                   bad[0] % 2 ? (fi->is_f64 ? "Inf (or a value beyond the float32 range)" : "Inf") : "NaN", v);
+    describe_bad(a, "/data", bad[0], a->features, why, sizeof why);
+    DT_INPUT_ERROR(comm, "%s; fix or remove the sample (or give -on_bad_record skip)", why);
   }
   if (bad[1] != INT64_MAX) {
-    int64_t s = bad[1] / 2 / a->nfactors, v = bad[1] / 2 % a->nfactors;
-    DT_INPUT_ERROR(comm,
-                   "archive '%s': /factors sample %" PRId64 " (global sample %" PRId64 ") holds %s for factor %" PRId64
-                   " (%s); fix or remove the sample",
-                   path, s, a->file_first[f] + s, bad[1] % 2 ? "Inf" : "NaN", v, a->factor_names[v]);
+    describe_bad(a, "/factors", bad[1], a->nfactors, why, sizeof why);
+    DT_INPUT_ERROR(comm, "%s; fix or remove the sample", why);
   }
-  if (raw) PetscCall(share_rows(comm, fi->n, a->features, mpitype[a->store], raw));
-  else PetscCall(share_rows(comm, fi->n, a->features, MPI_FLOAT, x));
-  if (fac) PetscCall(share_rows(comm, fi->n, a->nfactors, MPI_DOUBLE, fac));
+  if (a->x && a->io.skip_bad) PetscCall(collect_bad(a, a->x + lo * a->features, lo, cnt));
+  if (a->raw) PetscCall(share_rows(comm, a->n, a->features, mpitype[a->store], a->raw));
+  else PetscCall(share_rows(comm, a->n, a->features, MPI_FLOAT, a->x));
+  if (a->factors) PetscCall(share_rows(comm, a->n, a->nfactors, MPI_DOUBLE, a->factors));
   PetscFunctionReturn(0);
+}
+
+/* Streamed: only /factors is held (small: K doubles a sample), read as in memory. */
+static PetscErrorCode load_factors(Archive *a) {
+  PetscFunctionBeginUser;
+  int rank, size, ok = 1;
+  int64_t lo, cnt, bad = INT64_MAX;
+  char why[1024] = "";
+  PetscCallMPI(MPI_Comm_rank(a->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(a->comm, &size));
+  block_range(a->n, rank, size, &lo, &cnt);
+  Reader *r;
+  PetscCall(reader_create(a, 0, &r));
+  PetscCall(read_rows(r, a, "/factors", H5T_NATIVE_DOUBLE, sizeof(double) * a->nfactors, lo, cnt,
+                      a->factors + lo * a->nfactors, why, sizeof why, &ok));
+  reader_destroy(&r);
+  int all = ok;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, a->comm));
+  if (!all) {
+    int who = ok ? size : rank;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, a->comm));
+    PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, who, a->comm));
+    DT_INPUT_ERROR(a->comm, "%s", why);
+  }
+  FIRST_BAD(double, a->factors + lo * a->nfactors, lo, cnt, (int64_t)a->nfactors, bad);
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_MIN, a->comm));
+  if (bad != INT64_MAX) {
+    describe_bad(a, "/factors", bad, a->nfactors, why, sizeof why);
+    DT_INPUT_ERROR(a->comm, "%s; fix or remove the sample", why);
+  }
+  PetscCall(share_rows(a->comm, a->n, a->nfactors, MPI_DOUBLE, a->factors));
+  PetscFunctionReturn(0);
+}
+
+static int is_bad(const Archive *a, int64_t i) {
+  int64_t lo = 0, hi = a->nbad;
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (a->bad[mid] < i) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < a->nbad && a->bad[lo] == i;
+}
+
+/* A skipped sample's stand-in: the next good one (the same on every rank). */
+static int64_t good_sample(const Archive *a, int64_t i) {
+  while (a->nbad && is_bad(a, i)) i = (i + 1) % a->n;
+  return i;
 }
 
 /* Value i of the samples as stored (before normalisation). */
@@ -564,13 +524,29 @@ static inline double stored_value(const Archive *a, size_t i) {
   return a->x[i];
 }
 
-/* Per field: the option, else attributes every file agrees on, else the data's own statistics.
- * The statistics are computed by every rank over all rows in one order, so they do not depend
- * on the rank count. */
-static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi, const ArchiveNorm *norm,
-                                  const char *csv) {
+/* In memory: the data's own statistics, computed by every rank over all rows in one order, so
+ * they do not depend on the rank count (skipped samples left out). */
+static void memory_stats(const Archive *a, double *mean, double *std) {
+  double s = 0, q = 0, count = 0;
+  for (int64_t r = 0, b = 0; r < a->n; r++) {
+    if (b < a->nbad && a->bad[b] == r) { b++; continue; }
+    for (size_t i = (size_t)r * a->features; i < (size_t)(r + 1) * a->features; i++) s += stored_value(a, i);
+    count += (double)a->features;
+  }
+  *mean = s / count;
+  for (int64_t r = 0, b = 0; r < a->n; r++) {
+    if (b < a->nbad && a->bad[b] == r) { b++; continue; }
+    for (size_t i = (size_t)r * a->features; i < (size_t)(r + 1) * a->features; i++)
+      q += (stored_value(a, i) - *mean) * (stored_value(a, i) - *mean);
+  }
+  *std = sqrt(q / count);
+}
+
+/* Per field: the option, else attributes every file agrees on, else the data's own statistics
+ * (in memory, or one streaming pass). */
+static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const ArchiveNorm *norm, const char *csv) {
   int attrs = 1;
-  size_t total = (size_t)a->n * (size_t)a->features;
+  const FileMeta *fi = a->meta;
 
   PetscFunctionBeginUser;
   int overridden = norm && norm->have_mean && norm->have_std;
@@ -578,29 +554,24 @@ static PetscErrorCode choose_norm(MPI_Comm comm, Archive *a, const FileInfo *fi,
     if (!fi[f].has_norm) continue;
     DT_INPUT_CHECK(isfinite(fi[f].mean), comm,
                    "archive '%s': attribute mean on %s is %g; expected a finite number (fix or delete it, or give "
-                   "-data_mean and -data_std)", a->paths[f], fi[f].norm_where, fi[f].mean);
+                   "-data_mean and -data_std)", a->paths[f], norm_where_name[fi[f].norm_where], fi[f].mean);
     DT_INPUT_CHECK(isfinite(fi[f].std) && fi[f].std > 0, comm,
                    "archive '%s': attribute std on %s is %g; expected a finite number > 0 (fix or delete it, or give "
-                   "-data_mean and -data_std)", a->paths[f], fi[f].norm_where, fi[f].std);
+                   "-data_mean and -data_std)", a->paths[f], norm_where_name[fi[f].norm_where], fi[f].std);
   }
   for (int f = 0; f < a->nfiles; f++)
     attrs = attrs && fi[f].has_norm && fi[f].mean == fi[0].mean && fi[f].std == fi[0].std;
   if (attrs) {
     a->mean = fi[0].mean, a->std = fi[0].std;
     DT_INPUT_CHECK(isfinite(a->mean) || (norm && norm->have_mean), comm,
-                   "archive '%s': attribute mean on %s is %g; expected a finite number", a->paths[0], fi[0].norm_where,
-                   a->mean);
+                   "archive '%s': attribute mean on %s is %g; expected a finite number", a->paths[0],
+                   norm_where_name[fi[0].norm_where], a->mean);
     DT_INPUT_CHECK((isfinite(a->std) && a->std > 0) || (norm && norm->have_std), comm,
                    "archive '%s': attribute std on %s is %g; expected a finite number > 0", a->paths[0],
-                   fi[0].norm_where, a->std);
+                   norm_where_name[fi[0].norm_where], a->std);
   } else if (!norm || !norm->have_mean || !norm->have_std) {
-    double s = 0, q = 0;
-#define VALUE(i) stored_value(a, i)
-    for (size_t i = 0; i < total; i++) s += VALUE(i);
-    a->mean = s / (double)total;
-    for (size_t i = 0; i < total; i++) q += (VALUE(i) - a->mean) * (VALUE(i) - a->mean);
-#undef VALUE
-    a->std = sqrt(q / (double)total);
+    if (a->reader) PetscCall(reader_stats(a, &a->mean, &a->std));
+    else memory_stats(a, &a->mean, &a->std);
     DT_INPUT_CHECK(a->std > 0 || (norm && norm->have_std), comm,
                    "archives '%s': every value of /data equals %g (std 0), so they cannot be normalised; set the std "
                    "explicitly (-data_std)",
@@ -655,34 +626,67 @@ static PetscErrorCode check_memory(MPI_Comm comm, const Archive *a) {
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
+/* Rank 0 inspects every file (serial HDF5), checks they are alike; every rank gets the result. */
+typedef struct {
+  Archive *a;
+  FileInfo *fi0; /* the first file's, names included */
+} Inspect;
+
+static PetscErrorCode inspect_all(void *ctx) {
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(a->nfiles, &a->file_first));
+  Inspect *in = ctx;
+  Archive *a = in->a;
+  FileInfo *fi;
+  PetscCall(PetscMalloc1(1, &fi));
   for (int f = 0; f < a->nfiles; f++) {
-    char here[PATH_MAX], there[PATH_MAX];
-    for (int g = 0; g < f && realpath(a->paths[f], here); g++)
-      DT_INPUT_CHECK(!realpath(a->paths[g], there) || strcmp(here, there), comm,
-                     "option -data: archive '%s' is listed twice (entries %d and %d); give each archive once",
-                     a->paths[f], g + 1, f + 1);
-    PetscCall(inspect_file(comm, a->paths[f], &fi[f]));
-    PetscCall(check_alike(comm, a->paths, fi, f));
-    a->file_first[f] = a->n;
-    a->n += fi[f].n;
+    FileInfo *into = f == 0 ? in->fi0 : fi;
+    PetscErrorCode err = inspect_file(PETSC_COMM_SELF, a->paths[f], into);
+    if (!err && f > 0) {
+      FileInfo pair[2] = {*in->fi0, *fi};
+      char *two[2] = {a->paths[0], a->paths[f]};
+      err = check_alike(PETSC_COMM_SELF, two, pair, 1);
+    }
+    if (err) PetscCall(PetscFree(fi));
+    PetscCall(err);
+    a->meta[f] = into->m;
   }
-  a->ndims = fi[0].ndims;
+  PetscCall(PetscFree(fi));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a) {
+  PetscFunctionBeginUser;
+  FileInfo *fi0;
+  PetscCall(PetscCalloc1(1, &fi0));
+  PetscCall(PetscCalloc1(a->nfiles, &a->meta));
+  Inspect in = {a, fi0};
+  PetscErrorCode err = archive_rank0(comm, inspect_all, &in);
+  if (!err) err = MPI_Bcast(a->meta, (int)(sizeof *a->meta * a->nfiles), MPI_BYTE, 0, comm);
+  if (!err) err = MPI_Bcast(fi0, (int)sizeof *fi0, MPI_BYTE, 0, comm);
+  if (err) PetscCall(PetscFree(fi0));
+  PetscCall(err);
+  PetscCall(PetscMalloc1(a->nfiles + 1, &a->file_first));
+  for (int f = 0; f < a->nfiles; f++) a->file_first[f] = a->n, a->n += a->meta[f].n;
+  a->file_first[a->nfiles] = a->n;
+  a->ndims = fi0->m.ndims;
   a->features = 1;
-  for (int i = 0; i < a->ndims; i++) a->dims[i] = fi[0].dims[i], a->features *= fi[0].dims[i];
+  for (int i = 0; i < a->ndims; i++) a->dims[i] = fi0->m.dims[i], a->features *= fi0->m.dims[i];
+  a->nfactors = (int)fi0->m.k;
+  err = 0;
+  if (a->nfactors) err = set_factor_names(comm, a->paths[0], fi0->names, a);
+  PetscCall(PetscFree(fi0));
+  PetscCall(err);
   DT_INPUT_CHECK(a->features <= INT32_MAX, comm, "archive '%s': one sample holds %" PRId64 " values; at most %d",
                  a->paths[0], a->features, INT32_MAX);
-  a->nfactors = (int)fi[0].k;
-  if (a->nfactors) {
-    PetscCall(set_factor_names(comm, a->paths[0], fi[0].names, a));
-    PetscCall(PetscMalloc1((size_t)a->n * a->nfactors, &a->factors));
-  }
-  a->store = fi[0].store; /* integers stay as stored when every file has the same integer type */
+  a->store = (Store)a->meta[0].store; /* integers stay as stored when every file has the same integer type */
   for (int f = 1; f < a->nfiles; f++)
-    if (fi[f].store != a->store) a->store = STORE_FLOAT;
+    if (a->meta[f].store != (int)a->store) a->store = STORE_FLOAT;
+  if (a->io.buffer_mb > 0) {
+    if (a->nfactors) PetscCall(PetscMalloc1((size_t)a->n * a->nfactors, &a->factors));
+    PetscFunctionReturn(0);
+  }
   PetscCall(check_memory(comm, a));
+  if (a->nfactors) PetscCall(PetscMalloc1((size_t)a->n * a->nfactors, &a->factors));
   /* 64-byte rows start for the BLAS kernels, as tensor.h's buffers do */
   size_t bytes = ((size_t)a->n * (size_t)a->features * store_bytes[a->store] + 63) / 64 * 64;
   void **where = a->store != STORE_FLOAT ? &a->raw : (void **)&a->x;
@@ -692,23 +696,30 @@ static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a, FileInfo *fi) {
 }
 
 PetscErrorCode archive_open(MPI_Comm comm, const char *paths_csv, const ArchiveNorm *norm, Archive **out) {
+  return archive_open_io(comm, paths_csv, norm, NULL, out);
+}
+
+PetscErrorCode archive_open_io(MPI_Comm comm, const char *paths_csv, const ArchiveNorm *norm, const ArchiveIO *io,
+                               Archive **out) {
   Archive *a;
-  FileInfo *fi = NULL;
   PetscErrorCode err;
 
   PetscFunctionBeginUser;
   *out = NULL;
   PetscCall(PetscCalloc1(1, &a));
-  err = split_paths(comm, paths_csv, &a->nfiles, &a->paths);
-  if (!err) err = PetscCalloc1(a->nfiles, &fi);
-  if (!err) err = archive_alloc(comm, a, fi);
-  for (int f = 0; f < a->nfiles && !err; f++) err = load_file(comm, a, f, &fi[f]);
-  if (!err) err = choose_norm(comm, a, fi, norm, paths_csv);
+  a->comm = comm;
+  if (io) a->io = *io;
+  err = archive_expand_paths(comm, paths_csv, &a->nfiles, &a->paths);
+  if (!err) err = archive_alloc(comm, a);
+  if (!err && a->io.buffer_mb > 0) {
+    if (a->factors) err = load_factors(a);
+    if (!err) err = reader_create(a, 1, &a->reader);
+  } else if (!err) err = load_memory(a);
+  if (!err) err = choose_norm(comm, a, norm, paths_csv);
   if (!err && a->x) {
     size_t total = (size_t)a->n * (size_t)a->features;
     for (size_t i = 0; i < total; i++) a->x[i] = (float)(((double)a->x[i] - a->mean) / a->std);
   }
-  PetscCall(PetscFree(fi));
   if (err) archive_close(&a); /* nothing half-built survives an input error */
   PetscCall(err);
   *out = a;
@@ -718,15 +729,36 @@ PetscErrorCode archive_open(MPI_Comm comm, const char *paths_csv, const ArchiveN
 void archive_close(Archive **ap) {
   Archive *a = ap ? *ap : NULL;
   if (!a) return;
+  reader_destroy(&a->reader);
   for (int f = 0; a->paths && f < a->nfiles; f++) (void)PetscFree(a->paths[f]);
   for (int k = 0; k < ARCHIVE_MAX_FACTORS; k++) (void)PetscFree(a->factor_names[k]);
   (void)PetscFree(a->paths);
+  (void)PetscFree(a->meta);
   (void)PetscFree(a->file_first);
   (void)PetscFree(a->factors);
+  (void)PetscFree(a->bad);
   free(a->x);
   free(a->raw);
   (void)PetscFree(a);
   *ap = NULL;
+}
+
+int archive_streamed(const Archive *a) { return a->reader != NULL; }
+void archive_quiesce(const Archive *a) {
+  if (a->reader) reader_quiesce(a->reader);
+}
+
+PetscErrorCode archive_check_buffer(const Archive *a, int rows) {
+  PetscFunctionBeginUser;
+  if (a->reader) PetscCall(reader_check_buffer(a, rows));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode archive_skipped(const Archive *a, long *records, long *files) {
+  PetscFunctionBeginUser;
+  *records = (long)a->nbad, *files = 0;
+  if (a->reader) PetscCall(reader_skipped(a, records, files));
+  PetscFunctionReturn(0);
 }
 
 int64_t archive_samples(const Archive *a) { return a->n; }
@@ -746,12 +778,23 @@ int archive_nfactors(const Archive *a) { return a->nfactors; }
 const double *archive_factors(const Archive *a) { return a->factors; }
 const char *const *archive_factor_names(const Archive *a) { return (const char *const *)a->factor_names; }
 
+/* One sample i of the in-memory data, normalised. */
+static void memory_row(const Archive *a, int64_t i, float *x) {
+  const size_t at = (size_t)i * a->features;
+  if (a->x) memcpy(x, a->x + at, sizeof *x * (size_t)a->features);
+  else /* as the float path computes it: the stored value exactly, normalised in double */
+    for (size_t k = 0; k < (size_t)a->features; k++) x[k] = (float)((stored_value(a, at + k) - a->mean) / a->std);
+}
+
 PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x) {
   PetscFunctionBeginUser;
   PetscCheck(first >= 0 && count >= 0 && first + count <= a->n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE,
              "samples [%lld, %lld) outside the archive's %lld", (long long)first, (long long)(first + count),
              (long long)a->n);
-  if (a->x) PetscCall(PetscArraycpy(x, a->x + (size_t)first * a->features, (size_t)count * a->features));
+  if (a->reader) PetscCall(reader_range(a, first, count, x));
+  else if (a->nbad)
+    for (int j = 0; j < count; j++) memory_row(a, good_sample(a, first + j), x + (size_t)j * a->features);
+  else if (a->x) PetscCall(PetscArraycpy(x, a->x + (size_t)first * a->features, (size_t)count * a->features));
   else { /* as the float path computes it: the stored value exactly, normalised in double */
     const size_t at = (size_t)first * a->features, n = (size_t)count * a->features;
     for (size_t i = 0; i < n; i++) x[i] = (float)((stored_value(a, at + i) - a->mean) / a->std);
@@ -762,14 +805,6 @@ PetscErrorCode archive_read(const Archive *a, int64_t first, int count, float *x
 int archive_nfiles(const Archive *a) { return a->nfiles; }
 const char *archive_path(const Archive *a, int f) { return a->paths[f]; }
 int64_t archive_file_first(const Archive *a, int f) { return a->file_first[f]; }
-
-void sampler_init(Sampler *s, SamplerKind kind, uint64_t seed, int64_t step, int global_batch, int64_t n) {
-  *s = (Sampler){.kind = kind, .seed = seed, .step = step, .global_batch = global_batch, .n = n};
-}
-
-int64_t sampler_index(const Sampler *s, int j) {
-  return (int64_t)rng_below(s->seed, RNG_STREAM_BATCH, (uint64_t)s->step, (uint64_t)j, (uint64_t)s->n);
-}
 
 PetscErrorCode batch_create(const Archive *a, int offset, int count, Batch *b) {
   PetscFunctionBeginUser;
@@ -789,9 +824,13 @@ PetscErrorCode archive_next_batch(const Archive *a, Sampler *s, Batch *b) {
   PetscCheck(b->offset >= 0 && b->count >= 0 && b->offset + b->count <= s->global_batch, PETSC_COMM_SELF,
              PETSC_ERR_ARG_OUTOFRANGE, "batch rows [%d, %d) outside the global batch of %d", b->offset,
              b->offset + b->count, s->global_batch);
+  if (a->reader) {
+    PetscCall(reader_next_batch(a, s, b));
+    PetscFunctionReturn(0);
+  }
   for (int j = 0; j < b->count; j++) {
-    b->index[j] = sampler_index(s, b->offset + j);
-    PetscCall(archive_read(a, b->index[j], 1, b->x + (size_t)j * a->features));
+    b->index[j] = good_sample(a, sampler_index(s, b->offset + j));
+    memory_row(a, b->index[j], b->x + (size_t)j * a->features);
   }
   b->step = s->step++;
   PetscFunctionReturn(0);

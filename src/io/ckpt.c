@@ -344,6 +344,11 @@ static PetscErrorCode write_root_attrs(hid_t file, const CkptMeta *m) {
   PetscCall(put_attr(file, "checksum", H5T_NATIVE_UINT32, &m->checksum));
   if (m->run_id[0]) PetscCall(put_string_attr(file, "run_id", m->run_id));
   if (m->run_log) PetscCall(put_string_attr(file, "run_log", m->run_log));
+  if (m->data_samples > 0) {
+    PetscCall(put_attr(file, "cursor_epoch", H5T_NATIVE_LLONG, &m->cursor_epoch));
+    PetscCall(put_attr(file, "cursor_sample", H5T_NATIVE_LLONG, &m->cursor_sample));
+    PetscCall(put_attr(file, "data_samples", H5T_NATIVE_LLONG, &m->data_samples));
+  }
   if (m->sample_ndims > 0) {
     hsize_t n = (hsize_t)m->sample_ndims;
     hid_t space = H5Screate_simple(1, &n, NULL),
@@ -615,6 +620,12 @@ static const char *read_root_attrs(hid_t file, CkptMeta *m, long long *fv, const
   if (H5Aexists(file, "run_log") > 0 && !(m->run_log = get_string_attr(file, "run_log")))
     return *kind = "one string", "run_log";
   m->step = (long)step, m->ranks = (int)ranks, m->seed = seed, m->global_batch = (int)batch;
+  m->cursor_epoch = m->cursor_sample = m->data_samples = -1; /* optional: older files have no cursor */
+  const char *cursor[3] = {"cursor_epoch", "cursor_sample", "data_samples"};
+  long long *into[3] = {&m->cursor_epoch, &m->cursor_sample, &m->data_samples};
+  *kind = "one integer";
+  for (int i = 0; i < 3; i++)
+    if (H5Aexists(file, cursor[i]) > 0 && get_attr(file, cursor[i], H5T_NATIVE_LLONG, into[i])) return cursor[i];
   return NULL;
 }
 

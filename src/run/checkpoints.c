@@ -37,6 +37,12 @@ static PetscErrorCode fill_meta(const Run *run, CkptMeta *meta, char **options) 
   meta->run_log = run->log; /* not freed here either */
   int64_t dims[CKPT_MAX_DIMS];
   meta->sample_ndims = archive_sample_dims(run->archive, dims);
+  Sampler s;
+  PetscCall(run_sampler(run, &s));
+  int64_t e, q;
+  sampler_cursor(&s, &e, &q);
+  sampler_free(&s);
+  meta->cursor_epoch = e, meta->cursor_sample = q, meta->data_samples = archive_samples(run->archive);
   for (int k = 0; k < meta->sample_ndims; k++) meta->sample_dims[k] = dims[k];
   PetscFunctionReturn(0);
 }
@@ -46,6 +52,7 @@ PetscErrorCode run_checkpoint(Run *run, const char *path) {
   Method *m = run->method;
   PetscCall(PetscLogEventBegin(dt_events.checkpoint, 0, 0, 0, 0));
   if (m->ops->sync_state) PetscCall(m->ops->sync_state(m));
+  archive_quiesce(run->archive); /* HDF5 is the prefetch thread's until it is done */
   CkptState state;
   CkptMeta meta;
   char *options;
@@ -206,7 +213,8 @@ static PetscErrorCode check_compatible(const Run *run, const char *path, const C
   }
   /* options that may change on a restart, but the user should hear of: these, and every option
    * of the method that is not structural */
-  const char *common[] = {"-seed", "-batch", "-data", "-lr", "-lsigma_lambda", "-l1_lambda", "-lsigma_layers"};
+  const char *common[] = {"-seed", "-batch", "-data", "-lr", "-lsigma_lambda", "-l1_lambda", "-lsigma_layers",
+                          "-sampler", "-sampler_chunk", "-sampler_window"};
   const MethodOps *ops = run->method->ops;
   const int nc = (int)(sizeof common / sizeof *common);
   for (int i = 0; i < nc + ops->noptions; i++) {
@@ -220,6 +228,15 @@ static PetscErrorCode check_compatible(const Run *run, const char *path, const C
     if (strcmp(there, here)) log_info(run->par.world, "note: %s was '%s' in the checkpoint and is '%s' now", name, there, here);
   }
   PetscCall(PetscFree(mine));
+  /* the epoch sampler's order is a function of the sample count: another archive would go on
+   * from another position than the one the checkpoint stopped at */
+  char sampler[CONFIG_WORD_LEN] = "";
+  ckpt_option(meta->options, "-sampler", sampler, sizeof sampler);
+  DT_INPUT_CHECK(strcmp(sampler, "epoch") || strcmp(run->cfg.sampler, "epoch") || meta->data_samples < 0 ||
+                     meta->data_samples == archive_samples(run->archive), run->par.world,
+                 "checkpoint '%s': its data cursor (epoch %lld, sample %lld) is in archives of %lld samples, and -data "
+                 "now holds %lld: with -sampler epoch the order would not go on where it stopped; give the same archives",
+                 path, meta->cursor_epoch, meta->cursor_sample, meta->data_samples, (long long)archive_samples(run->archive));
   PetscFunctionReturn(0);
 }
 

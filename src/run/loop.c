@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "disentangle/ckpt.h"
@@ -71,6 +72,9 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCheck(s, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
   PetscCall(PetscMalloc1(m, &ranges));
   for (int j = 0; j < m; j++) ranges[j] = zmax[j] - zmin[j];
+  struct rusage ru;
+  double peak_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1; /* kB on Linux */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, run->par.world));
   json_t *method_options = json_object();
   PetscCheck(method_options, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
   const MethodOps *ops = run->method->ops;
@@ -107,6 +111,13 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCall(jsonio_set_number(s, "ms_per_step", ms_per_step));
   PetscCall(jsonio_set_number(s, "samples_per_s", ms_per_step > 0 ? 1e3 * cfg->batch / ms_per_step : 0.0));
   PetscCall(jsonio_set_int(s, "skipped_batches", run->skipped)); /* -on_nan skip_batch, this invocation */
+  long bad_records, bad_files;
+  PetscCall(archive_skipped(run->archive, &bad_records, &bad_files)); /* -on_bad_record skip */
+  PetscCall(jsonio_set_int(s, "skipped_records", bad_records));
+  PetscCall(jsonio_set_int(s, "skipped_files", bad_files));
+  PetscCall(jsonio_set_string(s, "sampler", cfg->sampler));
+  PetscCall(jsonio_set_number(s, "io_buffer_mb", (double)cfg->io_buffer_mb));
+  PetscCall(jsonio_set_number(s, "peak_rss_mb", peak_rss_mb)); /* the largest of the ranks */
   snprintf(path, sizeof path, "%s/summary.json", cfg->run_dir);
   PetscCall(jsonio_write(run->par.world, path, s, 9)); /* a non-finite value is written as null */
   json_decref(s);
@@ -217,6 +228,17 @@ static void describe_nonfinite(const Run *run, long step, const StepLosses *l, i
              run->method->params.groups[group].name, step);
 }
 
+/* The global batches of this run from run->step on (archive.h): -sampler iid or epoch. */
+PetscErrorCode run_sampler(const Run *run, Sampler *s) {
+  PetscFunctionBeginUser;
+  const Config *cfg = &run->cfg;
+  const int64_t n = archive_samples(run->archive);
+  if (!strcmp(cfg->sampler, "epoch"))
+    PetscCall(sampler_init_epoch(s, (uint64_t)cfg->seed, run->step, (int)cfg->batch, n, cfg->sampler_chunk, cfg->sampler_window));
+  else sampler_init(s, SAMPLER_IID, (uint64_t)cfg->seed, run->step, (int)cfg->batch, n);
+  PetscFunctionReturn(0);
+}
+
 /* Steps run->step+1 .. steps. *stopped: RUN_STOP_REQUESTED or RUN_STOP_NONFINITE (run.h). */
 PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long *done_steps, int *stopped) {
   PetscFunctionBeginUser;
@@ -229,7 +251,7 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
   FILE *hist;
   PetscCall(open_history(run, &hist));
   Sampler sampler;
-  sampler_init(&sampler, SAMPLER_IID, (uint64_t)cfg->seed, run->step, (int)cfg->batch, archive_samples(a));
+  PetscCall(run_sampler(run, &sampler));
   long first = run->step;
   int skip = !strcmp(cfg->on_nan, "skip_batch");
   Snapshot snap;
@@ -283,6 +305,8 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
                              stop_signal() ? " by signal" : " (STOP file)", path, run->step);
     }
   }
+  archive_quiesce(a); /* the batch read ahead past the last step, before anything else uses HDF5 */
+  sampler_free(&sampler);
   *seconds = log_seconds() - t0;
   *done_steps = run->step - first;
   if (hist) fclose(hist);

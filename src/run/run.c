@@ -25,7 +25,7 @@ static const OptSpec train_spec[] = {
   {"-run_dir", OPT_STRING, CFG(run_dir), "runs/default", 0, 0, NULL, "directory of ONE run: history.csv, summary.json, model.h5, run.json, checkpoints"},
   {"-seed", OPT_INT, CFG(seed), "1", 0, 2147483647, NULL, "seed of initialisation and batch sampling"},
   {"-steps", OPT_INT, CFG(steps), "1000", 1, 1e9, NULL, "autoencoder updates"},
-  {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (sampled with replacement), split over ranks"},
+  {"-batch", OPT_INT, CFG(batch), "100", 1, 1e6, NULL, "global batch size (see -sampler), split over ranks"},
   {"-latents", OPT_INT, CFG(latents), "4", 1, 4096, NULL, "latent units m"},
   {"-hidden", OPT_STRING, CFG(hidden), "200,80,40", 0, 0, NULL, "encoder hidden widths; the decoder mirrors them; none: no hidden layer"},
   {"-activation", OPT_STRING, CFG(activation), "selu", 0, 0, "selu|relu|tanh|sigmoid|identity", "hidden activation"},
@@ -52,6 +52,13 @@ static const OptSpec train_spec[] = {
   {"-lsigma_layers", OPT_STRING, CFG(lsigma_layers), "latents", 0, 0, NULL, "layers of -lsigma_lambda and -l1_lambda: latents, code, encK, decK (K-th hidden layer, 1 = outermost)"},
   {"-grad_bucket_kb", OPT_INT, CFG(grad_bucket_kb), "256", 0, 1e7, NULL, "the gradient allreduce in buckets of at least this many KB (whole tensors, fixed: the same bits every run); 0: one bucket"},
   {"-grad_overlap", OPT_BOOL, CFG(grad_overlap), "true", 0, 0, NULL, "start each gradient bucket as soon as backward has finished its layers (false: all after backward; the same bits either way)"},
+  {"-sampler", OPT_STRING, CFG(sampler), "iid", 0, 0, "iid|epoch",
+   "global batches: iid with replacement from (seed, step), or epochs (every sample once per epoch: chunks permuted, then shuffled in windows); the same for any rank count"},
+  {"-sampler_chunk", OPT_INT, CFG(sampler_chunk), "64", 1, 1e9, NULL, "with -sampler epoch: consecutive samples per chunk (match the archives' HDF5 chunks)"},
+  {"-sampler_window", OPT_INT, CFG(sampler_window), "16", 1, 1e9, NULL, "with -sampler epoch: chunks per shuffle window"},
+  {"-io_buffer_mb", OPT_REAL, CFG(io_buffer_mb), "0", 0, 1e9, NULL, "> 0: stream the archives from disk (read ahead in a thread) holding at most this many MB of samples per rank; 0: hold them in memory"},
+  {"-on_bad_record", OPT_STRING, CFG(on_bad_record), "fail", 0, 0, "fail|skip",
+   "a sample holding NaN/Inf, or an archive unreadable during the run: stop with its name, or skip it (named in the log, counted in summary.json)"},
 };
 
 const OptSpec *train_options(int *n) {
@@ -138,7 +145,9 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   DT_INPUT_CHECK(!training || cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
                  (int)cfg->batch, size);
   openblas_set_num_threads((int)cfg->blas_threads);
-  PetscCall(archive_open(comm, cfg->data, norm, &run->archive));
+  ArchiveIO io = {.buffer_mb = (double)cfg->io_buffer_mb, .skip_bad = !strcmp(cfg->on_bad_record, "skip")};
+  PetscCall(archive_open_io(comm, cfg->data, norm, &io, &run->archive));
+  if (training) PetscCall(archive_check_buffer(run->archive, (int)((cfg->batch + size - 1) / size)));
   if (training) PetscCall(stop_during_setup(comm, cfg->run_dir)); /* reading the data may take minutes */
   DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
