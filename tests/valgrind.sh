@@ -10,10 +10,10 @@ build=$(cd "$1" && pwd)
 ranks=${2:-1 2}
 shift $(($# >= 2 ? 2 : $#))
 src=$(cd "$(dirname "$0")/.." && pwd)
-tests=${*:-$(sed -n 's/^MPI_TESTS = //p' "$src/Makefile.am")}
+cd "$build" || exit 1
+tests=${*:-$(make -s print-tests | tr ' ' '\n' | grep '^tests/mpi_')}
 export DT_TEST_RANKS="$ranks"
 export DT_TEST_WRAPPER="valgrind -q --error-exitcode=9 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --num-callers=40 --suppressions=$src/tests/valgrind.supp"
-cd "$build" || exit 1
 make -s check -j1 TESTS="$tests" >/dev/null 2>&1
 pass=0 fail=0
 for t in $tests; do
