@@ -142,7 +142,31 @@ static PetscErrorCode dataset_meta(hid_t file, const char *name, DsetMeta *m) {
 static PetscErrorCode check_storage(MPI_Comm comm, const char *path, hid_t file, const char *name) {
   PetscFunctionBeginUser;
   hid_t d = H5Dopen2(file, name, H5P_DEFAULT), dcpl = d >= 0 ? H5Dget_create_plist(d) : -1;
-  int virtual = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_VIRTUAL, nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  int virtual = layout == H5D_VIRTUAL, nf = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0;
+  /* HDF5 1.10 copies a whole unfiltered chunk (or a compact dataset's whole shape) from what the
+   * file stores without checking that the file stores that much: a heap overflow (found by
+   * tests/fuzz). Unfiltered chunks are stored whole, so the storage is a multiple of one chunk. */
+  double unit = 0, held = 0;
+  if (d >= 0 && (layout == H5D_COMPACT || layout == H5D_CHUNKED)) {
+    hid_t sp = H5Dget_space(d), ty = H5Dget_type(d);
+    hsize_t chunk[H5S_MAX_RANK];
+    int nd = layout == H5D_CHUNKED ? H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk) : 0;
+    unit = (double)(ty >= 0 ? H5Tget_size(ty) : 0);
+    if (layout == H5D_COMPACT) unit *= (double)(sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1);
+    hsize_t dims[H5S_MAX_RANK], maxdims[H5S_MAX_RANK];
+    int rank = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, maxdims) : -1;
+    for (int i = 0; i < nd; i++) {
+      unit *= (double)chunk[i];
+      /* HDF5 refuses to write such a file; reading one overflows its chunk buffers (tests/fuzz) */
+      if (i >= rank || (maxdims[i] != H5S_UNLIMITED && chunk[i] > maxdims[i])) unit = -1;
+    }
+    held = (double)H5Dget_storage_size(d);
+    if (sp >= 0) H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
+  }
+  int bad_chunks = unit < 0,
+      short_storage = unit > 0 && nf == 0 && (fmod(held, unit) != 0 || (layout == H5D_COMPACT && held != unit));
   H5Z_filter_t missing = -1;
   char fname[64] = "";
   for (int i = 0; i < nf && missing < 0; i++) {
@@ -157,6 +181,11 @@ static PetscErrorCode check_storage(MPI_Comm comm, const char *path, hid_t file,
   DT_INPUT_CHECK(!virtual, comm,
                  "archive '%s': %s is a virtual dataset (its values are in other files), which is not supported; write a "
                  "plain copy, e.g. h5repack -l %s:CONTI '%s' copy.h5", path, name, name, path);
+  DT_INPUT_CHECK(!bad_chunks, comm, "archive '%s': %s has chunks larger than its shape; the file is damaged: write it again",
+                 path, name);
+  DT_INPUT_CHECK(!short_storage, comm,
+                 "archive '%s': %s stores %.0f bytes, not whole %s of %.0f bytes; the file is damaged: write it again",
+                 path, name, held, layout == H5D_COMPACT ? "values" : "chunks", unit);
   DT_INPUT_CHECK(missing < 0, comm,
                  "archive '%s': %s is compressed with filter %d (%s), which this HDF5 library cannot decode; rewrite it "
                  "with gzip or none (h5py: compression='gzip'; or h5repack -f GZIP=4 where the filter's plugin is "
