@@ -21,6 +21,8 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync, strdup under -std=c11 */
 #endif
+#include "h5attr.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -437,22 +439,6 @@ static double *out_next(Out *out, const double *labels) {
   if (out->rows == out->o->chunk_rows) out_flush(out);
   if (out->k) memcpy(out->factors + (out->written + out->rows) * out->k, labels, sizeof(double) * out->k);
   return out->buf + out->rows++ * out->features;
-}
-
-static int put_attr(hid_t obj, const char *name, hid_t type, const void *v) {
-  hid_t s = H5Screate(H5S_SCALAR), a = H5Acreate2(obj, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = a < 0 ? -1 : H5Awrite(a, type, v);
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(s);
-  return e < 0 ? -1 : 0;
-}
-
-static int put_string(hid_t obj, const char *name, const char *v) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, strlen(v) + 1);
-  int e = put_attr(obj, name, t, v);
-  H5Tclose(t);
-  return e;
 }
 
 static void out_close(Out *out, const char *source) {
