@@ -39,6 +39,10 @@ typedef struct {
   PetscInt sampler_window;           /* epoch: chunks per shuffle window */
   PetscReal io_buffer_mb;            /* > 0: stream the archive with at most this much sample data per rank; 0: in memory */
   char on_bad_record[CONFIG_WORD_LEN]; /* fail | skip: a NaN/Inf sample or a file unreadable mid-run */
+  PetscInt group_size;               /* -sampler grouped: samples per group in a batch; the global batch is
+                                      * -batch / group_size whole groups, rows in group-major order
+                                      * (global row j belongs to the batch's group j / group_size) */
+  PetscReal holdout_groups;          /* -sampler grouped: share of the archive's groups never trained on (chosen from the seed) */
 } Config;
 
 #endif
