@@ -29,6 +29,10 @@ enum { FACTOR_AUTO = -1, FACTOR_DISCRETE = 0, FACTOR_CONTINUOUS = 1 };
  * out of memory. */
 int factors_create(FactorData *fd, const double *z, int n, int m, const double *factors, int k, int max_values,
                    int bins, const int *kinds);
+/* Codes of one factor column col[n]: its distinct values in increasing order (discrete), or
+ * `bins` equal-width bins over its range (continuous; kind as above); *continuous says which.
+ * Returns the number of codes, or -1 when out of memory. */
+int factors_discretise(const double *col, int n, int kind, int max_values, int bins, int *codes, int *continuous);
 /* The rows rows[nrows] and latent columns cols[ncols] of src (cols NULL: all) as a FactorData of
  * its own (z copied): a train or test part, or the active latents. Factor codes keep their
  * numbering, so classes agree between parts. 0, or -1 when out of memory. */

@@ -11,9 +11,7 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Codes of one factor column: its distinct values (discrete), or `bins` equal-width bins over its
- * range (continuous); *continuous says which. Returns the number of codes, or -1. */
-static int discretise(const double *col, int n, int kind, int max_values, int bins, int *codes, int *continuous) {
+int factors_discretise(const double *col, int n, int kind, int max_values, int bins, int *codes, int *continuous) {
   double *sorted = malloc(sizeof *sorted * (n > 0 ? n : 1));
   if (!sorted) return -1;
   memcpy(sorted, col, sizeof *sorted * n);
@@ -81,7 +79,7 @@ int factors_create(FactorData *fd, const double *z, int n, int m, const double *
   memcpy(fd->values, factors, sizeof(double) * (size_t)n * k);
   for (int j = 0; j < k; j++) {
     for (int i = 0; i < n; i++) col[i] = factors[(size_t)i * k + j];
-    int nv = discretise(col, n, kinds ? kinds[j] : FACTOR_AUTO, max_values, bins, c, &fd->continuous[j]);
+    int nv = factors_discretise(col, n, kinds ? kinds[j] : FACTOR_AUTO, max_values, bins, c, &fd->continuous[j]);
     if (nv < 0) goto fail;
     fd->ncodes[j] = nv;
     for (int i = 0; i < n; i++) fd->codes[(size_t)i * k + j] = c[i];
