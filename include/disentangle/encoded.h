@@ -17,6 +17,12 @@
  *   /generated   float32 [g][features]  optional: decoder outputs in data units of g latent
  *                                  vectors drawn from the Gaussian fitted to /z (its mean and
  *                                  covariance): generation by sampling the latent space
+ *   /swap        float32 [s][s][features]  optional (ML-VAE): decoder outputs in data units of the
+ *                                  content latents of sample swap_rows[i] with the style latents
+ *                                  of sample swap_rows[j] (the samples from s distinct groups;
+ *                                  the diagonal is their reconstruction); /swap_rows int64 [s];
+ *                                  root attribute swap_content (int64): the content latents
+ *                                  (0 .. swap_content - 1 of z)
  *   attributes on /: version (int), sample_dims (int64 [1] = {L} or [3] = {C, H, W}),
  *     data_mean, data_std (the data normalisation: data units = mean + std * net units),
  *     active_threshold, base, step, seed (int64), method, title, data (strings).
@@ -53,6 +59,10 @@ typedef struct {
   float *traversals;         /* [m][steps][features] */
   int ngenerated;            /* rows of generated; 0: none */
   float *generated;          /* [ngenerated][features], or NULL */
+  int nswap;                 /* samples of the content/style swap grid; 0: none */
+  int swap_content;          /* latents 0 .. swap_content-1 are content */
+  int64_t *swap_rows;        /* [nswap] */
+  float *swap;               /* [nswap][nswap][features]: content of row i, style of row j */
   int64_t base, step, seed;
   char method[ENCODED_WORD_LEN];
   char title[ENCODED_TEXT_LEN]; /* one line, e.g. "nashae, 4 latents, seed 1, step 1500" */

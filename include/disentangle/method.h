@@ -45,6 +45,9 @@ typedef struct {
   /* The encoder's output width when the method fixes it rather than its head (St-RKM's
    * feature width l); NULL: the head's. */
   int (*width)(const Config *cfg, const void *opts);
+  /* Latents 0 .. C-1 shared by the samples of a group (content; ML-VAE), the rest per sample
+   * (style): eval's swap figure and content/style scores use it. NULL: none (C = 0). */
+  int (*content_latents)(const void *opts);
   /* Register and allocate the method's own nets and optimizers (the autoencoder exists). */
   PetscErrorCode (*create)(Method *m);
   /* One training step on this rank's rows of the global batch. */

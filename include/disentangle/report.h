@@ -2,7 +2,8 @@
  * that a person opens in a browser to judge a trained model.
  *
  * Sections, top to bottom: title and a one-line summary; loss curves; the per-latent KL (only
- * when given: Gaussian heads); latent traversals; generated samples (only when given);
+ * when given: Gaussian heads); latent traversals; generated samples (only when given); content
+ * and style swapped (only when given: ML-VAE);
  * latents against ground-truth factors; the latents' correlation matrix; a table of metrics.
  * A section whose data is absent (NULL pointer or zero count) says so in one line instead of
  * drawing an empty figure. The renderer is serial plain C: rank 0 calls it. The same input
@@ -19,6 +20,8 @@
  * tools/render_report.sh uses to size its screenshot. */
 #ifndef DISENTANGLE_REPORT_H
 #define DISENTANGLE_REPORT_H
+
+#include <stdint.h>
 
 typedef struct {
   const char *title;    /* first heading, e.g. "nashae, seed 1, 2 ranks"; NULL: "disentangle report" */
@@ -64,6 +67,13 @@ typedef struct {
    * (images or waveforms), in one row, in <svg id="fig-generated">. ngenerated 0: no section. */
   int ngenerated;
   const float *generated;
+
+  /* Content/style swap (ML-VAE): swap[(i * nswap + j) * length + t], the decoder's output for
+   * the first swap_content latents of sample swap_rows[i] and the rest of sample swap_rows[j],
+   * in <svg id="fig-swap">. nswap 0: no section. */
+  int nswap, swap_content;
+  const int64_t *swap_rows;
+  const float *swap;
 
   /* Correlation matrix of the latents, corr[i * m + j] in [-1, 1]; NaN for undefined (a
    * latent with zero variance) is drawn grey. */

@@ -9,6 +9,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -96,6 +97,17 @@ static int write_contents(hid_t f, const Encoded *e) {
   if (e->ngenerated > 0) {
     hsize_t gd[2] = {(hsize_t)e->ngenerated, (hsize_t)e->features};
     if (put_dataset(f, "generated", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, gd, e->generated)) return -1;
+  }
+  if (e->nswap > 0) {
+    hsize_t wd[3] = {(hsize_t)e->nswap, (hsize_t)e->nswap, (hsize_t)e->features}, rd[1] = {(hsize_t)e->nswap};
+    double *rows = malloc(sizeof *rows * e->nswap); /* float64 like every dataset here: exact below 2^53 */
+    if (!rows) return -1;
+    for (int i = 0; i < e->nswap; i++) rows[i] = (double)e->swap_rows[i];
+    int rc = put_dataset(f, "swap", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, wd, e->swap) ||
+             put_dataset(f, "swap_rows", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 1, rd, rows) ||
+             put_int64(f, "swap_content", e->swap_content);
+    free(rows);
+    if (rc) return -1;
   }
   if (e->k > 0) {
     if (put_dataset(f, "factors", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, fd, e->factors)) return -1;
@@ -396,6 +408,41 @@ static PetscErrorCode read_traversals(MPI_Comm comm, const char *path, hid_t f, 
   PetscFunctionReturn(0);
 }
 
+/* Optional: models without content and style latents have none. */
+static PetscErrorCode read_swap(MPI_Comm comm, const char *path, hid_t f, Encoded *e) {
+  PetscFunctionBeginUser;
+  if (H5Lexists(f, "swap", H5P_DEFAULT) <= 0) PetscFunctionReturn(0);
+  hsize_t dims[3], rdims[1];
+  hid_t d;
+  int64_t content;
+  PetscCall(dset_open(comm, path, f, "swap", "float32 [s][s][features]", 3, dims, &d));
+  DT_INPUT_CHECK(dims[0] >= 1 && dims[0] <= MAX_STEPS && dims[1] == dims[0] && dims[2] == (hsize_t)e->features, comm,
+                 "'%s': dataset /swap is [%llu][%llu][%llu]; expected [s][s][%lld] with 1 <= s <= %d (content source, "
+                 "style source, sample values)",
+                 path, (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2],
+                 (long long)e->features, MAX_STEPS);
+  e->nswap = (int)dims[0];
+  PetscCall(PetscMalloc1((size_t)dims[0] * dims[1] * dims[2], &e->swap));
+  PetscCall(dset_read(comm, path, "swap", d, H5T_NATIVE_FLOAT, e->swap));
+  PetscCall(dset_open(comm, path, f, "swap_rows", "float64 [s] (sample indices)", 1, rdims, &d));
+  DT_INPUT_CHECK(rdims[0] == dims[0], comm, "'%s': dataset /swap_rows has %llu values; expected %d (one per row of /swap)",
+                 path, (unsigned long long)rdims[0], e->nswap);
+  double rows[MAX_STEPS];
+  PetscCall(dset_read(comm, path, "swap_rows", d, H5T_NATIVE_DOUBLE, rows));
+  PetscCall(PetscMalloc1(e->nswap, &e->swap_rows));
+  for (int i = 0; i < e->nswap; i++) {
+    DT_INPUT_CHECK(rows[i] >= 0 && rows[i] < e->n && rows[i] == floor(rows[i]), comm,
+                   "'%s': dataset /swap_rows value %d is %g; expected a sample index below %d", path, i, rows[i], e->n);
+    e->swap_rows[i] = (int64_t)rows[i];
+  }
+  PetscCall(attr_number(comm, path, f, "swap_content", H5T_INTEGER, H5T_NATIVE_INT64, &content));
+  DT_INPUT_CHECK(content >= 1 && content < e->m, comm,
+                 "'%s': attribute swap_content on / is %lld; expected 1 .. %d (the content latents among /z's %d)", path,
+                 (long long)content, e->m - 1, e->m);
+  e->swap_content = (int)content;
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode read_factors(MPI_Comm comm, const char *path, hid_t f, Encoded *e) {
   PetscFunctionBeginUser;
   hsize_t dims[2];
@@ -428,6 +475,7 @@ PetscErrorCode encoded_read(MPI_Comm comm, const char *path, Encoded *e) {
   PetscCall(read_attributes(comm, path, f, e));
   PetscCall(read_latents(comm, path, f, e));
   PetscCall(read_traversals(comm, path, f, e));
+  PetscCall(read_swap(comm, path, f, e));
   PetscCall(read_factors(comm, path, f, e));
   H5Fclose(f);
   PetscFunctionReturn(0);
@@ -441,5 +489,7 @@ void encoded_free(Encoded *e) {
   PetscFree(e->factors);
   PetscFree(e->traversals);
   PetscFree(e->generated);
+  PetscFree(e->swap);
+  PetscFree(e->swap_rows);
   for (int i = 0; i < ENCODED_MAX_FACTORS; i++) PetscFree(e->factor_names[i]);
 }

@@ -49,7 +49,7 @@ static const char CSS[] =
     "svg text.ck{font-size:13px;fill:#222}\n"
     "svg text.sm{font-size:10px}\n"
     ".tk{stroke:#888}\n.gd{stroke:#e8e8e8}\n.z0{stroke:#999;stroke-dasharray:4 3}\n"
-    ".fr{fill:none;stroke:#999}\n.cf{fill:#fcfcfc;stroke:#ccc}\n.cf.off{fill:#f1f1f1}\n"
+    ".fr{fill:none;stroke:#999}\n.cf{fill:#fcfcfc;stroke:#ccc}\n.cf.off{fill:#f1f1f1}\n.cf.diag{stroke:#888}\n"
     ".ln{fill:none;stroke-width:1.3;stroke-linejoin:round}\n.bd{stroke:none;fill-opacity:.18}\n"
     ".wv{fill:none;stroke:#1f4e9c;stroke-width:1}\n.wv.off{stroke:#888}\n"
     ".ref{fill:none;stroke:#c8c8c8;stroke-width:1}\n"
@@ -372,7 +372,7 @@ static void report_release(Report *r) {
 static long page_height_estimate(const ReportData *d) {
   long h = HEAD_H + 5 * SECTION_H;
   h += report_loss_height(d) + report_traversal_height(d) + (d->kl && d->m > 0 ? SECTION_H + report_kl_height(d) : 0);
-  h += report_generated_height(d);
+  h += report_generated_height(d) + report_swap_height(d);
   if (d->z && d->factors && d->k > 0 && d->n > 0 && d->m > 0) h += scatter_height(d);
   if (d->corr && d->m > 0) h += heatmap_height(d);
   if (report_capture_height(d)) h += SECTION_H + report_capture_height(d);
@@ -438,6 +438,7 @@ static int write_document(Report *r) {
   write_summary(r);
   fputs("</header>\n", f);
   if (report_loss_section(r) || report_kl_section(r) || report_traversal_section(r) || report_generated_section(r) ||
+      report_swap_section(r) ||
       write_factor_section(r) || write_corr_section(r) || report_capture_section(r) || write_metric_section(r))
     return -1;
   fputs("</main>\n</body>\n</html>\n", f);

@@ -38,6 +38,8 @@ int report_traversal_height(const ReportData *d);
 int report_kl_section(Report *r);
 int report_generated_section(Report *r);
 int report_generated_height(const ReportData *d);
+int report_swap_section(Report *r);
+int report_swap_height(const ReportData *d);
 int report_kl_height(const ReportData *d);
 int report_capture_section(Report *r);
 int report_capture_height(const ReportData *d);

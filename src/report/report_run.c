@@ -195,7 +195,8 @@ static PetscErrorCode draw(MPI_Comm comm, const char *run_dir, const Encoded *e,
                   .zmax = e->zmax, .active_threshold = e->active_threshold, .k = e->k, .factors = e->factors,
                   .factor_names = (const char *const *)e->factor_names, .steps = e->steps, .length = (int)e->features,
                   .traversals = e->traversals, .base_index = (int)e->base, .sample_ndims = e->sample_ndims,
-                  .ngenerated = e->ngenerated, .generated = e->generated, .corr = corr, .kl = e->kl, .kl_threshold = e->kl_threshold,
+                  .ngenerated = e->ngenerated, .generated = e->generated,
+                  .nswap = e->nswap, .swap_content = e->swap_content, .swap_rows = e->swap_rows, .swap = e->swap, .corr = corr, .kl = e->kl, .kl_threshold = e->kl_threshold,
                   .nmetrics = nmetrics, .metric_names = names, .metric_values = values, .eta2 = eta2, .captured_by = captured_by};
   for (int i = 0; i < 3; i++) d.sample_dims[i] = (long)e->sample_dims[i];
   snprintf(path, sizeof path, "%s/report.html", run_dir);
