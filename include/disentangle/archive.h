@@ -82,7 +82,7 @@ const char *archive_path(const Archive *a, int f);
 int64_t archive_file_first(const Archive *a, int f); /* global index of file f's first sample */
 
 /* Which samples make each global batch. The indices depend on (seed, step) and the archive's
- * sample count only, never on the number of ranks, so a 1-rank and a P-rank run see the same
+ * sample count (and, grouped, its /groups) only, never on the number of ranks, so a 1-rank and a P-rank run see the same
  * global batches and a restart needs only the step. Kinds:
  *  - SAMPLER_IID draws with replacement (rng_below per row);
  *  - SAMPLER_EPOCH reads the archive as a stream of epochs: global position p = step * B + j is
@@ -90,8 +90,8 @@ int64_t archive_file_first(const Archive *a, int f); /* global index of file f's
  *    in a permutation drawn from (seed, e), cut into shuffle windows of `window` chunks, and the
  *    samples of each window shuffled from (seed, e, window): a shuffle buffer whose contents are
  *    a function of the position, so every sample comes once per epoch, whatever the ranks or
- *    the restarts. A batch may straddle two epochs (every rank has the same rows every step). */
-/*  - SAMPLER_GROUPED (ML-VAE) makes each global batch of G = B / S whole groups (S = group_size)
+ *    the restarts. A batch may straddle two epochs (every rank has the same rows every step);
+ *  - SAMPLER_GROUPED (ML-VAE) makes each global batch of G = B / S whole groups (S = group_size)
  *    in group-major order: global row j is member j % S of the batch's group j / S. Per step it
  *    draws G distinct groups among the training groups (those not held out, see
  *    sampler_group_held_out) from (seed, step), and S samples of each from (seed, step, row):

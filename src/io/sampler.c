@@ -7,7 +7,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-
 #include <stdlib.h>
 
 /* The epoch sampler's working memory: one epoch's chunk order and one window's samples,
