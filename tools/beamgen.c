@@ -15,7 +15,10 @@
  * /factors lists exactly the factors that vary, in the order frequency, duty_cycle, amplitude,
  * rise_time (samples), phase (periods); its `names` attribute says which.
  * uint8 output stores round(255 * clamp(w, 0, 1)); the `mean` and `std` attributes on /data are
- * those of the stored values (what a reader sees), non-finite values left out. */
+ * those of the stored values (what a reader sees), non-finite values left out.
+ * -groups_per_freq G writes /groups int64 [N] for ML-VAE: G groups per gate frequency, group id
+ * frequency_index * G + duty_index mod G, so a group's samples share the frequency while the duty
+ * cycle (interleaved) and the random factors vary within it. Ids are global over -files parts. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync, strsep under -std=c11 */
 #endif
@@ -27,6 +30,7 @@
 #include <hdf5.h>
 #include <math.h>
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,7 @@ typedef struct {
   unsigned long long seed;
   long length, duty_count, corrupt; /* corrupt: sample to hold a NaN, or -1 */
   long files, chunk_rows, gzip;     /* -files K: OUT is a directory of K archives of different lengths */
+  long groups_per_freq;             /* > 0: write /groups, this many groups per frequency */
   double duty_min, duty_max, amp_spread, rise_spread, jitter, noise;
   double freqs[MAX_FREQS];
   int nfreqs, omit_data;
@@ -56,14 +61,17 @@ static const char usage[] =
     "usage: beamgen -out FILE [-seed S] [-length 1000] [-duty_count 120] [-duty_min 0.2] [-duty_max 0.8]\n"
     "               [-freqs 10,15,20] [-amplitude_spread A] [-rise_spread R] [-jitter J] [-noise SIGMA]\n"
     "               [-dtype float32|float64|uint8] [-corrupt nan:INDEX] [-omit_data] [-help]\n"
-    "               [-files 1] [-chunk_rows 64] [-gzip 0..9]\n"
+    "               [-files 1] [-chunk_rows 64] [-gzip 0..9] [-groups_per_freq G]\n"
     "Writes /data [N, L] (N = frequencies x duty cycles), /factors [N, K] with attribute names, and\n"
     "attributes mean/std of the stored values. -corrupt puts a NaN at value L/2 of sample INDEX (float\n"
     "dtypes only), -omit_data leaves /data out: both make deliberately broken archives for tests.\n"
     "-length is the window (samples per waveform, e.g. 4000 to 25000). -files K > 1 makes OUT a new\n"
     "directory of K archives part-00000.h5 ... of different lengths (the same N waveforms, in order;\n"
     "every part carries the mean/std of the whole). /data is chunked by -chunk_rows rows, gzip'd\n"
-    "(with shuffle) at level -gzip when > 0.\n";
+    "(with shuffle) at level -gzip when > 0.\n"
+    "-groups_per_freq G > 0 also writes /groups int64 [N] (grouped data for -sampler grouped): G groups\n"
+    "per gate frequency, id = frequency index * G + duty index mod G; a group's samples share the gate\n"
+    "frequency, their duty cycles (and the random factors) vary. G is at most -duty_count.\n";
 
 static int bad(const char *opt, const char *val, const char *expected) {
   fprintf(stderr, "beamgen: option %s: '%s' is not valid; expected %s\n", opt, val, expected);
@@ -108,7 +116,8 @@ static int parse_freqs(const char *opt, const char *s, Opts *o) {
 
 static const char *valued[] = {"-out",      "-seed",  "-length",           "-duty_count",  "-duty_min",
                                "-duty_max", "-freqs", "-amplitude_spread", "-rise_spread", "-jitter",
-                               "-noise",    "-dtype", "-corrupt", "-files", "-chunk_rows", "-gzip"};
+                               "-noise",    "-dtype", "-corrupt", "-files", "-chunk_rows", "-gzip",
+                               "-groups_per_freq"};
 
 /* 0: go on; 1: -help given; 2: bad command line (already reported). */
 static int parse_args(int argc, char **argv, Opts *o) {
@@ -153,6 +162,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (!strcmp(a, "-files")) rc = parse_int(a, v, 1, 1000000, &o->files);
     else if (!strcmp(a, "-chunk_rows")) rc = parse_int(a, v, 1, 1000000, &o->chunk_rows);
     else if (!strcmp(a, "-gzip")) rc = parse_int(a, v, 0, 9, &o->gzip);
+    else if (!strcmp(a, "-groups_per_freq")) rc = parse_int(a, v, 0, 100000000, &o->groups_per_freq);
     else if (!strcmp(a, "-duty_min")) rc = parse_real(a, v, 0, 1, &o->duty_min);
     else if (!strcmp(a, "-duty_max")) rc = parse_real(a, v, 0, 1, &o->duty_max);
     else if (!strcmp(a, "-freqs")) rc = parse_freqs(a, v, o);
@@ -190,6 +200,12 @@ static int check_opts(Opts *o) {
     char what[96];
     snprintf(what, sizeof what, "at most N / 3 = %ld files, so that each gets a waveform", n / 3);
     return bad("-files", s, what);
+  }
+  if (o->groups_per_freq > o->duty_count) {
+    snprintf(s, sizeof s, "%ld", o->groups_per_freq);
+    char what[96];
+    snprintf(what, sizeof what, "at most -duty_count = %ld, so that every group gets a waveform", o->duty_count);
+    return bad("-groups_per_freq", s, what);
   }
   if (o->corrupt >= 0 && !strcmp(o->dtype, "uint8"))
     return fprintf(stderr, "beamgen: option -corrupt: uint8 cannot hold NaN; use -dtype float32 or float64\n"), 2;
@@ -320,6 +336,30 @@ fail:
   return rc;
 }
 
+/* /groups of waveforms [first, first + n): G groups per frequency, the duty cycles interleaved. */
+static int write_groups(const Opts *o, const char *path, hid_t f, long first, long n) {
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t s = -1, d = -1;
+  int64_t *ids = malloc(sizeof *ids * (size_t)n);
+  int rc = 1;
+
+  if (!ids) return fprintf(stderr, "beamgen: out of memory\n"), 1;
+  for (long r = 0; r < n; r++) {
+    long i = first + r;
+    ids[r] = (int64_t)(i / o->duty_count) * o->groups_per_freq + (i % o->duty_count) % o->groups_per_freq;
+  }
+  H5TRY(s = H5Screate_simple(1, dims, NULL));
+  H5TRY(d = H5Dcreate2(f, "/groups", H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5TRY(H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
+  H5TRY(put_string(d, "factor", "frequency")); /* what the samples of a group share */
+  rc = 0;
+fail:
+  if (d >= 0) H5Dclose(d);
+  if (s >= 0) H5Sclose(s);
+  free(ids);
+  return rc;
+}
+
 /* The whole file under `path`; the caller renames it into place only when this succeeds. */
 static int write_archive(const Opts *o, const char *path, long first, long n, Stats *st, double stats[2]) {
   double *fac_all = malloc(sizeof(double) * n * (o->k ? o->k : 1));
@@ -333,6 +373,7 @@ static int write_archive(const Opts *o, const char *path, long first, long n, St
   }
   if (write_data(o, path, f, first, n, fac_all, st, stats)) goto fail;
   if (o->k && write_factors(o, path, f, n, fac_all)) goto fail;
+  if (o->groups_per_freq > 0 && write_groups(o, path, f, first, n)) goto fail;
   H5TRY(put_string(f, "generator", "beamgen"));
   H5TRY(put_attr(f, "seed", H5T_NATIVE_ULLONG, &o->seed));
   H5TRY(put_string(f, "version", PACKAGE_VERSION));

@@ -29,7 +29,12 @@
  *    every pi/2 and the ellipse every pi, so their orientation is identifiable only modulo that;
  *    the heart here has a left-right mirror symmetry and no rotational one.
  *  - The original's constant `color` factor is left out, so /factors has 5 columns, not 6.
- *  - Images are uint8 0/1 in /data [N, 1, 64, 64] (NCHW with one channel), not a packed array. */
+ *  - Images are uint8 0/1 in /data [N, 1, 64, 64] (NCHW with one channel), not a packed array.
+ *
+ * Grouped data (ML-VAE): -group_factor NAME writes /groups int64 [N] where the samples of a group
+ * share the value of factor NAME and the other factors vary. -groups_per_value G splits each
+ * value's samples into G groups at random (by the seed and the grid index, so a sample keeps its
+ * group whatever -n keeps): group id = value index * G + split. */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync under -std=c11 */
 #endif
@@ -51,25 +56,33 @@
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-enum { SIDE = 64, K = 5, CHUNK_ROWS = 32, STREAM_SUBSET = 0x64737072 };
+enum { SIDE = 64, K = 5, CHUNK_ROWS = 32, STREAM_SUBSET = 0x64737072, STREAM_GROUP_SPLIT = 0x64737073 };
 #define RADIUS 12.0 /* px: the disc that holds a shape at scale 1 */
 static const char *factor_names = "shape,scale,orientation,pos_x,pos_y";
+static const char *factor_name[K] = {"shape", "scale", "orientation", "pos_x", "pos_y"};
 
 typedef struct {
   const char *out;
   unsigned long long seed;
   long n, shapes, scales, orientations, positions, gzip;
   long grid; /* shapes x scales x orientations x positions^2 */
+  const char *group_factor; /* NULL: no /groups */
+  int group_k;              /* its column */
+  long groups_per_value;
 } Opts;
 
 static const char usage[] =
     "usage: dsprites -out FILE [-seed 1] [-n N] [-shapes 3] [-scales 6] [-orientations 40] [-positions 32]\n"
-    "                [-gzip 1] [-help]\n"
+    "                [-gzip 1] [-group_factor NAME [-groups_per_value 1]] [-help]\n"
     "Writes 64x64 binary images of a square, an ellipse or a heart to /data uint8 [N, 1, 64, 64] and their\n"
     "factors (shape, scale, orientation, pos_x, pos_y) to /factors float64 [N, 5] with attribute names.\n"
     "The grid is shapes x scales (0.5..1) x orientations ([0, 2 pi)) x positions^2 ([0, 1] each); the\n"
     "defaults give the 737,280 images of dSprites. -n N keeps N of them, drawn without replacement by\n"
-    "-seed. -gzip sets the deflate level of /data (0: none).\n";
+    "-seed. -gzip sets the deflate level of /data (0: none).\n"
+    "-group_factor NAME (shape, scale, orientation, pos_x or pos_y) also writes /groups int64 [N] (grouped\n"
+    "data for -sampler grouped): a group's samples share the value of NAME, the other factors vary.\n"
+    "-groups_per_value G splits each value's samples into G groups at random (by -seed); group id =\n"
+    "value index * G + split.\n";
 
 static int bad(const char *opt, const char *val, const char *expected) {
   fprintf(stderr, "dsprites: option %s: '%s' is not valid; expected %s\n", opt, val, expected);
@@ -88,11 +101,12 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *v) 
   return 0;
 }
 
-static const char *valued[] = {"-out", "-seed", "-n", "-shapes", "-scales", "-orientations", "-positions", "-gzip"};
+static const char *valued[] = {"-out",         "-seed",      "-n",    "-shapes",      "-scales",
+                               "-orientations", "-positions", "-gzip", "-group_factor", "-groups_per_value"};
 
 /* 0: go on; 1: -help given; 2: bad command line (already reported). */
 static int parse_args(int argc, char **argv, Opts *o) {
-  *o = (Opts){.seed = 1, .shapes = 3, .scales = 6, .orientations = 40, .positions = 32, .gzip = 1};
+  *o = (Opts){.seed = 1, .shapes = 3, .scales = 6, .orientations = 40, .positions = 32, .gzip = 1, .groups_per_value = 1};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int rc = 0, known = 0;
@@ -113,6 +127,13 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (!strcmp(a, "-orientations")) rc = parse_int(a, v, 1, 100000, &o->orientations);
     else if (!strcmp(a, "-positions")) rc = parse_int(a, v, 1, 1000, &o->positions);
     else if (!strcmp(a, "-gzip")) rc = parse_int(a, v, 0, 9, &o->gzip);
+    else if (!strcmp(a, "-groups_per_value")) rc = parse_int(a, v, 1, 100000000, &o->groups_per_value);
+    else if (!strcmp(a, "-group_factor")) {
+      o->group_factor = v, o->group_k = -1;
+      for (int k = 0; k < K; k++)
+        if (!strcmp(v, factor_name[k])) o->group_k = k;
+      if (o->group_k < 0) rc = bad(a, v, "one of shape, scale, orientation, pos_x, pos_y");
+    }
     if (rc) return rc;
   }
   return 0;
@@ -131,7 +152,17 @@ static int check_opts(Opts *o) {
     return bad("-n", v, what);
   }
   if (!o->n) o->n = o->grid;
+  if (o->groups_per_value > 1 && !o->group_factor)
+    return fprintf(stderr, "dsprites: option -groups_per_value: given without -group_factor, which says what groups share\n"), 2;
   return 0;
+}
+
+/* Grid index g's value index of factor k (the order of factors_of). */
+static long level_of(const Opts *o, long g, int k) {
+  long lv[K];
+  lv[4] = g % o->positions, lv[3] = (g /= o->positions) % o->positions, lv[2] = (g /= o->positions) % o->orientations;
+  lv[1] = (g /= o->orientations) % o->scales, lv[0] = g / o->scales;
+  return lv[k];
 }
 
 /* n values from lo to hi; one value: the middle. */
@@ -258,6 +289,32 @@ fail:
   return rc;
 }
 
+/* /groups: samples of a group share the value of -group_factor. */
+static int write_groups(const Opts *o, const char *path, hid_t f, const long *idx) {
+  hsize_t dims[1] = {(hsize_t)o->n};
+  hid_t s = -1, d = -1;
+  int64_t *ids = malloc(sizeof *ids * (size_t)o->n);
+  int rc = 1;
+
+  if (!ids) return fprintf(stderr, "dsprites: out of memory\n"), 1;
+  for (long i = 0; i < o->n; i++) {
+    long split = o->groups_per_value > 1
+                     ? (long)rng_below(o->seed, STREAM_GROUP_SPLIT, (uint64_t)idx[i], 0, (uint64_t)o->groups_per_value)
+                     : 0;
+    ids[i] = (int64_t)level_of(o, idx[i], o->group_k) * o->groups_per_value + split;
+  }
+  H5TRY(s = H5Screate_simple(1, dims, NULL));
+  H5TRY(d = H5Dcreate2(f, "/groups", H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5TRY(H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, ids));
+  H5TRY(put_string(d, "factor", o->group_factor));
+  rc = 0;
+fail:
+  if (d >= 0) H5Dclose(d);
+  if (s >= 0) H5Sclose(s);
+  free(ids);
+  return rc;
+}
+
 /* The whole file under `path`; the caller renames it into place only when this succeeds. */
 static int write_archive(const Opts *o, const char *path) {
   long *idx = choose(o);
@@ -272,6 +329,7 @@ static int write_archive(const Opts *o, const char *path) {
   }
   if (write_data(o, path, f, idx, fac)) goto fail;
   if (write_factors(o, path, f, fac)) goto fail;
+  if (o->group_factor && write_groups(o, path, f, idx)) goto fail;
   H5TRY(put_string(f, "generator", "dsprites"));
   H5TRY(put_attr(f, "seed", H5T_NATIVE_ULLONG, &o->seed));
   H5TRY(put_string(f, "version", PACKAGE_VERSION));

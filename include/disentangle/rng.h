@@ -13,6 +13,9 @@ enum {
   RNG_STREAM_NOISE = 2,   /* the heads' noise: counters (step, global row * latents + latent) */
   RNG_STREAM_FACTORVAE_PERMUTE = 0xFAC7, /* FactorVAE's per-latent batch permutations: (step, latent * B + i) */
   RNG_STREAM_GENERATE = 0x6E4, /* eval's latent draws for generated samples: counters (0, draw * latents + latent) */
+  RNG_STREAM_GROUP_DRAW = 0x6770,    /* grouped sampler: a batch's groups, counters (step, slot) */
+  RNG_STREAM_GROUP_MEMBER = 0x6771,  /* grouped sampler: members of each group, counters (step, global row) */
+  RNG_STREAM_GROUP_HOLDOUT = 0x6772, /* grouped sampler: held-out groups, counters (group id, 0) */
   RNG_STREAM_INIT = 1024, /* parameter initialisation: stream RNG_STREAM_INIT + net id */
   /* the metrics draw from streams of their own: scores.c from 0x5C0000 up, dci.c 0x44434900
    * (DCI samples), 0x44434700 + factor (its boosted trees), 0x53415000 (SAP) */

@@ -257,6 +257,27 @@ static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t fil
   PetscFunctionReturn(0);
 }
 
+/* /groups: one integer id a sample, of a type HDF5 converts to int64 exactly (uint64 may not). */
+static PetscErrorCode inspect_groups(MPI_Comm comm, const char *path, hid_t file, FileInfo *fi) {
+  DsetMeta m;
+
+  PetscFunctionBeginUser;
+  fi->m.has_groups = 0;
+  if (H5Lexists(file, "/groups", H5P_DEFAULT) <= 0) PetscFunctionReturn(0);
+  PetscCall(dataset_meta(file, "/groups", &m));
+  DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /groups is not a dataset; expected group ids int64 [%" PRId64 "]",
+                 path, fi->m.n);
+  PetscCall(check_storage(comm, path, file, "/groups"));
+  DT_INPUT_CHECK(m.cls == H5T_INTEGER && (m.size < 8 || (m.size == 8 && !m.is_unsigned)), comm,
+                 "archive '%s': dataset /groups has type %s; expected integer group ids: int64 (or int8..int32, "
+                 "uint8..uint32)", path, m.type);
+  DT_INPUT_CHECK(m.nd == 1 && m.dims[0] == fi->m.n, comm,
+                 "archive '%s': dataset /groups has shape %s but /data has %" PRId64 " samples; expected [%" PRId64
+                 "], one group id a sample", path, m.shape, fi->m.n, fi->m.n);
+  fi->m.has_groups = 1;
+  PetscFunctionReturn(0);
+}
+
 /* `mean` and `std` on /data, else on the root group; both or neither. */
 static PetscErrorCode inspect_norm(MPI_Comm comm, const char *path, hid_t file, FileInfo *fi) {
   static const char *where[2] = {"/data", "/"}, *attr[2] = {"mean", "std"};
@@ -293,6 +314,7 @@ static PetscErrorCode inspect_file(MPI_Comm comm, const char *path, FileInfo *fi
   PetscCall(open_file(comm, path, &file));
   err = inspect_data(comm, path, file, fi);
   if (!err) err = inspect_factors(comm, path, file, fi);
+  if (!err) err = inspect_groups(comm, path, file, fi);
   if (!err) err = inspect_norm(comm, path, file, fi);
   DT_H5(H5Fclose(file));
   PetscCall(err);
@@ -312,6 +334,9 @@ static PetscErrorCode check_alike(MPI_Comm comm, char **paths, const FileInfo *f
   DT_INPUT_CHECK((fi[i].m.k > 0) == (fi[0].m.k > 0), comm,
                  "archive '%s' %s /factors but '%s' %s; either every archive has /factors or none", paths[i],
                  fi[i].m.k ? "has" : "has no", paths[0], fi[0].m.k ? "has" : "has none");
+  DT_INPUT_CHECK(fi[i].m.has_groups == fi[0].m.has_groups, comm,
+                 "archive '%s' %s /groups but '%s' %s; either every archive has /groups or none", paths[i],
+                 fi[i].m.has_groups ? "has" : "has no", paths[0], fi[0].m.has_groups ? "has" : "has none");
   DT_INPUT_CHECK(fi[i].m.k == fi[0].m.k, comm,
                  "archive '%s': /factors has %" PRId64 " factors but '%s' has %" PRId64 "; all archives must agree",
                  paths[i], fi[i].m.k, paths[0], fi[0].m.k);
@@ -526,6 +551,63 @@ static PetscErrorCode load_factors(Archive *a) {
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  int64_t id, i;
+} IdSample;
+
+static int by_id_then_sample(const void *x, const void *y) {
+  const IdSample *p = x, *q = y;
+  if (p->id != q->id) return p->id < q->id ? -1 : 1;
+  return p->i < q->i ? -1 : p->i > q->i;
+}
+
+/* The groups' membership from the ids, the same on every rank (a function of the ids only). */
+static PetscErrorCode build_membership(Archive *a) {
+  PetscFunctionBeginUser;
+  IdSample *p;
+  PetscCall(PetscMalloc1(a->n, &p));
+  for (int64_t i = 0; i < a->n; i++) p[i] = (IdSample){a->groups[i], i};
+  qsort(p, (size_t)a->n, sizeof *p, by_id_then_sample);
+  a->ngroups = 0;
+  for (int64_t i = 0; i < a->n; i++) a->ngroups += i == 0 || p[i].id != p[i - 1].id;
+  PetscCall(PetscMalloc3(a->ngroups, &a->group_ids, a->ngroups + 1, &a->group_start, a->n, &a->group_members));
+  for (int64_t i = 0, g = -1; i < a->n; i++) {
+    if (i == 0 || p[i].id != p[i - 1].id) g++, a->group_ids[g] = p[i].id, a->group_start[g] = i;
+    a->group_members[i] = p[i].i;
+  }
+  a->group_start[a->ngroups] = a->n;
+  PetscCall(PetscFree(p));
+  PetscFunctionReturn(0);
+}
+
+/* /groups of every file, in memory and streamed alike: each rank reads a block of the rows
+ * (converted to int64 by HDF5), then they are shared. */
+static PetscErrorCode load_groups(Archive *a) {
+  PetscFunctionBeginUser;
+  int rank, size, ok = 1;
+  int64_t lo, cnt;
+  char why[1024] = "";
+  PetscCallMPI(MPI_Comm_rank(a->comm, &rank));
+  PetscCallMPI(MPI_Comm_size(a->comm, &size));
+  PetscCall(PetscMalloc1(a->n, &a->groups));
+  block_range(a->n, rank, size, &lo, &cnt);
+  Reader *r;
+  PetscCall(reader_create(a, 0, &r));
+  PetscCall(read_rows(r, a, "/groups", H5T_NATIVE_INT64, sizeof(int64_t), lo, cnt, a->groups + lo, why, sizeof why, &ok));
+  reader_destroy(&r);
+  int all = ok;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, a->comm));
+  if (!all) {
+    int who = ok ? size : rank;
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, a->comm));
+    PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, who, a->comm));
+    DT_INPUT_ERROR(a->comm, "%s", why);
+  }
+  PetscCall(share_rows(a->comm, a->n, 1, MPI_INT64_T, a->groups));
+  PetscCall(build_membership(a));
+  PetscFunctionReturn(0);
+}
+
 static int is_bad(const Archive *a, int64_t i) {
   int64_t lo = 0, hi = a->nbad;
   while (lo < hi) {
@@ -644,7 +726,8 @@ PetscErrorCode node_memory(MPI_Comm comm, double *available, int *ranks_on_node)
 static PetscErrorCode check_memory(MPI_Comm comm, const Archive *a) {
   PetscFunctionBeginUser;
   int on_node;
-  double need = (double)a->n * (double)a->features * (double)store_bytes[a->store] + 8.0 * a->n * a->nfactors;
+  double need = (double)a->n * (double)a->features * (double)store_bytes[a->store] + 8.0 * a->n * a->nfactors +
+                (a->meta[0].has_groups ? 16.0 * a->n : 0);
   double have;
   PetscCall(node_memory(comm, &have, &on_node));
   DT_INPUT_CHECK(have < 0 || need * on_node <= 0.9 * have, comm,
@@ -742,8 +825,12 @@ PetscErrorCode archive_open_io(MPI_Comm comm, const char *paths_csv, const Archi
   if (!err) err = archive_alloc(comm, a);
   if (!err && a->io.buffer_mb > 0) {
     if (a->factors) err = load_factors(a);
+    if (!err && a->meta[0].has_groups) err = load_groups(a);
     if (!err) err = reader_create(a, 1, &a->reader);
-  } else if (!err) err = load_memory(a);
+  } else if (!err) {
+    err = load_memory(a);
+    if (!err && a->meta[0].has_groups) err = load_groups(a);
+  }
   if (!err) err = choose_norm(comm, a, norm, paths_csv);
   if (!err && a->x) {
     size_t total = (size_t)a->n * (size_t)a->features;
@@ -766,6 +853,8 @@ void archive_close(Archive **ap) {
   (void)PetscFree(a->file_first);
   (void)PetscFree(a->factors);
   (void)PetscFree(a->bad);
+  (void)PetscFree(a->groups);
+  (void)PetscFree3(a->group_ids, a->group_start, a->group_members);
   free(a->x);
   free(a->raw);
   (void)PetscFree(a);
@@ -806,6 +895,21 @@ void archive_normalisation(const Archive *a, double *mean, double *std) {
 int archive_nfactors(const Archive *a) { return a->nfactors; }
 const double *archive_factors(const Archive *a) { return a->factors; }
 const char *const *archive_factor_names(const Archive *a) { return (const char *const *)a->factor_names; }
+const int64_t *archive_groups(const Archive *a) { return a->groups; }
+int64_t archive_ngroups(const Archive *a) { return a->ngroups; }
+const int64_t *archive_group_ids(const Archive *a) { return a->group_ids; }
+const int64_t *archive_group_start(const Archive *a) { return a->group_start; }
+const int64_t *archive_group_members(const Archive *a) { return a->group_members; }
+
+int64_t archive_group_index(const Archive *a, int64_t id) {
+  int64_t lo = 0, hi = a->ngroups;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (a->group_ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < a->ngroups && a->group_ids[lo] == id ? lo : -1;
+}
 
 /* One sample i of the in-memory data, normalised. */
 static void memory_row(const Archive *a, int64_t i, float *x) {

@@ -19,6 +19,7 @@ typedef struct {
   int is_f64;    /* /data stored as float64: an Inf may be an out-of-range finite value */
   int store;     /* Store: how its /data would be held */
   int64_t k;     /* factors; 0 when /factors is absent */
+  int has_groups; /* /groups present (and of a good type and shape) */
   int has_norm;  /* both `mean` and `std` attributes found */
   double mean, std;
   int norm_where; /* 0: on /data, 1: on / */
@@ -43,6 +44,11 @@ struct Archive {
   int nfactors;          /* 0 when the archive has no /factors */
   char *factor_names[ARCHIVE_MAX_FACTORS];
   double *factors;       /* [n][nfactors] or NULL */
+  int64_t *groups;       /* [n] group ids (/groups), or NULL */
+  int64_t ngroups;       /* distinct ids */
+  int64_t *group_ids;    /* [ngroups] ascending */
+  int64_t *group_start;  /* [ngroups + 1] CSR into group_members */
+  int64_t *group_members; /* [n] the samples of each group, ascending */
   ArchiveIO io;
   int64_t *bad;          /* in memory, -on_bad_record skip: the bad samples, sorted */
   int64_t nbad;
@@ -62,7 +68,7 @@ PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, c
 int archive_file_of(const Archive *a, int64_t i);
 
 /* Serial reads (each rank on its own, no MPI): rows [lo, lo + cnt) of file f's dataset
- * (`/data` or `/factors`) into buf as memtype. 0 when read; else -1 and why in err. */
+ * (`/data`, `/factors` or `/groups`) into buf as memtype. 0 when read; else -1 and why in err. */
 int reader_file_rows(Reader *r, const Archive *a, int f, const char *dset, hid_t memtype, int64_t lo, int64_t cnt,
                      void *buf, char *err, size_t len);
 PetscErrorCode reader_create(const Archive *a, int prefetch, Reader **r);

@@ -102,10 +102,10 @@ int reader_file_rows(Reader *r, const Archive *a, int f, const char *dset, hid_t
   int ok;
   if (!strcmp(dset, "/data")) {
     ok = open_data(r, f) == 0 && read_slab(r->data[f], memtype, lo, cnt, a->features, buf) == 0;
-  } else { /* /factors: read once, at open */
+  } else { /* /factors or /groups: read once, at open */
     ok = open_data(r, f) == 0;
     hid_t d = ok ? H5Dopen2(r->file[f], dset, H5P_DEFAULT) : -1;
-    ok = d >= 0 && read_slab(d, memtype, lo, cnt, a->nfactors, buf) == 0;
+    ok = d >= 0 && read_slab(d, memtype, lo, cnt, strcmp(dset, "/groups") ? a->nfactors : 1, buf) == 0;
     if (d >= 0) H5Dclose(d);
   }
   if (!ok && cnt == 1)

@@ -214,7 +214,7 @@ static PetscErrorCode check_compatible(const Run *run, const char *path, const C
   /* options that may change on a restart, but the user should hear of: these, and every option
    * of the method that is not structural */
   const char *common[] = {"-seed", "-batch", "-data", "-lr", "-lsigma_lambda", "-l1_lambda", "-lsigma_layers",
-                          "-sampler", "-sampler_chunk", "-sampler_window"};
+                          "-sampler", "-sampler_chunk", "-sampler_window", "-group_size", "-holdout_groups"};
   const MethodOps *ops = run->method->ops;
   const int nc = (int)(sizeof common / sizeof *common);
   for (int i = 0; i < nc + ops->noptions; i++) {

@@ -116,6 +116,13 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCall(jsonio_set_int(s, "skipped_records", bad_records));
   PetscCall(jsonio_set_int(s, "skipped_files", bad_files));
   PetscCall(jsonio_set_string(s, "sampler", cfg->sampler));
+  if (!strcmp(cfg->sampler, "grouped")) { /* what the grouped batches were made of */
+    PetscCall(jsonio_set_int(s, "group_size", (long long)cfg->group_size));
+    PetscCall(jsonio_set_number(s, "holdout_groups", (double)cfg->holdout_groups));
+    PetscCall(jsonio_set_int(s, "groups", (long long)archive_ngroups(run->archive)));
+    PetscCall(jsonio_set_int(s, "groups_held_out",
+                             (long long)sampler_groups_held_out(run->archive, (uint64_t)cfg->seed, (double)cfg->holdout_groups)));
+  }
   PetscCall(jsonio_set_number(s, "io_buffer_mb", (double)cfg->io_buffer_mb));
   PetscCall(jsonio_set_number(s, "peak_rss_mb", peak_rss_mb)); /* the largest of the ranks */
   snprintf(path, sizeof path, "%s/summary.json", cfg->run_dir);
@@ -228,13 +235,16 @@ static void describe_nonfinite(const Run *run, long step, const StepLosses *l, i
              run->method->params.groups[group].name, step);
 }
 
-/* The global batches of this run from run->step on (archive.h): -sampler iid or epoch. */
+/* The global batches of this run from run->step on (archive.h): -sampler iid, epoch or grouped. */
 PetscErrorCode run_sampler(const Run *run, Sampler *s) {
   PetscFunctionBeginUser;
   const Config *cfg = &run->cfg;
   const int64_t n = archive_samples(run->archive);
   if (!strcmp(cfg->sampler, "epoch"))
     PetscCall(sampler_init_epoch(s, (uint64_t)cfg->seed, run->step, (int)cfg->batch, n, cfg->sampler_chunk, cfg->sampler_window));
+  else if (!strcmp(cfg->sampler, "grouped"))
+    PetscCall(sampler_init_grouped(s, run->archive, (uint64_t)cfg->seed, run->step, (int)cfg->batch, (int)cfg->group_size,
+                                   (double)cfg->holdout_groups));
   else sampler_init(s, SAMPLER_IID, (uint64_t)cfg->seed, run->step, (int)cfg->batch, n);
   PetscFunctionReturn(0);
 }

@@ -146,6 +146,10 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  (int)cfg->groups, size);
   DT_INPUT_CHECK(!training || cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
                  (int)cfg->batch, size);
+  int grouped = training && !strcmp(cfg->sampler, "grouped");
+  DT_INPUT_CHECK(!grouped || cfg->batch % cfg->group_size == 0, comm,
+                 "option -batch: %d is not a multiple of -group_size %d; a batch is whole groups of -group_size samples",
+                 (int)cfg->batch, (int)cfg->group_size);
   openblas_set_num_threads((int)cfg->blas_threads);
   ArchiveIO io = {.buffer_mb = (double)cfg->io_buffer_mb, .skip_bad = !strcmp(cfg->on_bad_record, "skip")};
   PetscCall(archive_open_io(comm, cfg->data, norm, &io, &run->archive));
@@ -154,6 +158,12 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
                  (long long)archive_samples(run->archive), cfg->data, (long long)archive_samples(run->archive));
+  if (grouped) { /* /groups present, enough groups for a batch: said now, not after the model is built */
+    Sampler probe;
+    PetscCall(sampler_init_grouped(&probe, run->archive, (uint64_t)cfg->seed, 0, (int)cfg->batch, (int)cfg->group_size,
+                                   (double)cfg->holdout_groups));
+    sampler_free(&probe);
+  }
   PetscCall(par_create(comm, (int)cfg->groups, &run->par));
   int64_t dims[3];
   int ndims = archive_sample_dims(run->archive, dims);
