@@ -241,15 +241,15 @@ static PetscErrorCode mlvae_create(Method *me) {
   const Config *cfg = me->cfg;
   MPI_Comm world = me->par->world;
   const int B = me->global_batch, m = me->ae.latents;
+  DT_INPUT_CHECK(opt->content >= 1 && opt->content < m, world,
+                 "option -mlvae_content: needs 1 <= C < -latents (%d) content latents, leaving at least one style latent; got %d", m,
+                 (int)opt->content);
   DT_INPUT_CHECK(!strcmp(cfg->sampler, "grouped"), world,
                  "option -sampler: -method mlvae needs -sampler grouped (batches of whole groups of the archive's /groups); got '%s'",
                  cfg->sampler);
   DT_INPUT_CHECK(cfg->group_size >= 1 && B % cfg->group_size == 0, world,
                  "options -batch and -group_size: -method mlvae needs -batch (%d) a multiple of -group_size (%d)", B,
                  (int)cfg->group_size);
-  DT_INPUT_CHECK(opt->content >= 1 && opt->content < m, world,
-                 "option -mlvae_content: needs 1 <= C < -latents (%d) content latents, leaving at least one style latent; got %d", m,
-                 (int)opt->content);
   Ml *s;
   PetscCall(PetscCalloc1(1, &s));
   me->state = s;
