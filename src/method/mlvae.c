@@ -18,13 +18,15 @@
  * Groups: the batch is G whole groups in group-major order (global row j is in group j / S;
  * config.h -group_size, the grouped sampler's contract), and the rows are split over ranks
  * without regard to groups, so A GROUP MAY SPAN RANKS. Its evidence is therefore allreduced
- * forward (every rank sums its rows' [P | P M] per group; one allreduce of G x 2C doubles gives
- * every rank every group's posterior), and its gradient backward (the sum over the group's rows
- * of dL/dc, one allreduce of G x C doubles). Both ride a duplicate of the world communicator,
- * so they cannot interleave with the gradient buckets in flight on the world's. The content
- * noise eps_gk is drawn from (seed, RNG_STREAM_GROUP_NOISE, step, g * C + k), the style noise
- * from the Gaussian head's (seed, RNG_STREAM_NOISE, step, global row * m + latent): 1 and P
- * ranks draw the same. The only rank-count dependence is the order of the sums.
+ * forward (every rank's rows' (p, p mu), one allreduce of B x 2C doubles, gives every rank every
+ * group's posterior) and its gradient backward (the rows' dL/dc, B x C doubles, summed per
+ * group). A rank puts zeros in the rows it does not hold, so the groups' sums are taken after
+ * the allreduce, in row order, whatever the number of ranks: the group product adds no
+ * rank-count dependence of its own (the nets' sums may still round differently). Both
+ * allreduces ride a duplicate of the world communicator, so they cannot interleave with the
+ * gradient buckets in flight on the world's. The content noise eps_gk is drawn from (seed,
+ * RNG_STREAM_GROUP_NOISE, step, g * C + k), the style noise from the Gaussian head's (seed,
+ * RNG_STREAM_NOISE, step, global row * m + latent): 1 and P ranks draw the same.
  *
  * The gradient is exact. With D_gk the group's summed dL/dc (reconstruction, and any term at
  * the latents), and the content KL's own d/dM = w_c M / B, d/dP = w_c (1/P - 1/P^2) / (2B):
@@ -39,7 +41,8 @@
  *
  * A third-party PyTorch reimplementation (github.com/ananyahjha93/multi-level-vae, training.py)
  * differs from the paper: it stops the gradient at the accumulation (class_mu.data), counts the
- * content KL once per SAMPLE, and divides the KLs by the pixel count; we follow the paper. */
+ * content KL once per SAMPLE, and divides the KLs by the pixel count; we follow the paper's ELBO
+ * (one content KL per group, gradients through the accumulation). */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -69,6 +72,7 @@ typedef struct {
   int m, C, S, G, B;
   MPI_Comm comm;       /* a duplicate of the world's, for the group allreduces */
   int size;
+  double *rows;        /* [B][2C] every row's (p, p mu), or [B][C] its dL/dc, over the whole batch */
   double *ev;          /* [G][2C]: P | sum p mu, then P | M after the forward */
   double *dsum;        /* [G][C] sum over the group's rows of dL/dc */
   int mpi_err;         /* of the head's allreduces (heads return nothing) */
@@ -76,6 +80,18 @@ typedef struct {
 
 static inline double *group_prec(const Ml *s, int g) { return s->ev + (size_t)g * 2 * s->C; }
 static inline double *group_mean(const Ml *s, int g) { return s->ev + (size_t)g * 2 * s->C + s->C; }
+
+/* The groups' sums of the batch's rows [B][w] in row order: into ev (w = 2C) or dsum (w = C).
+ * Each rank fills its own rows of the buffer and zeros elsewhere, so the allreduce adds only
+ * zeros to each value and every rank count sums the rows in the same order. */
+static void accumulate(const Ml *s, int w, double *out) {
+  for (int g = 0; g < s->G; g++) {
+    double *o = out + (size_t)g * w;
+    for (int k = 0; k < w; k++) o[k] = 0.0;
+    for (int i = g * s->S; i < (g + 1) * s->S; i++)
+      for (int k = 0; k < w; k++) o[k] += s->rows[(size_t)i * w + k];
+  }
+}
 
 /* dmu, dlogvar of a row's content latent from the gradient at its group's (M, P). */
 static inline void chain(double p, double P, double M, double mu, double gM, double gP, double *dmu, double *dlv) {
@@ -88,18 +104,19 @@ static inline void chain(double p, double P, double M, double mu, double gM, dou
 static void mlvae_head_forward(Head *h, const float *code, int n, float *z) {
   Ml *s = h->ctx;
   const int m = s->m, C = s->C;
-  memset(s->ev, 0, (size_t)s->G * 2 * C * sizeof *s->ev);
+  double *rows = s->rows;
+  memset(rows, 0, (size_t)s->B * 2 * C * sizeof *rows);
   for (int r = 0; r < n; r++) {
-    const int g = (int)((h->row0 + r) / s->S);
     const float *mu = code + (size_t)r * 2 * m, *lv = mu + m;
-    double *P = group_prec(s, g), *Q = group_mean(s, g);
+    double *e = rows + (size_t)(h->row0 + r) * 2 * C;
     for (int k = 0; k < C; k++) {
-      double p = exp(-(double)lv[k]);
-      P[k] += p, Q[k] += p * mu[k];
+      e[k] = exp(-(double)lv[k]);
+      e[C + k] = e[k] * mu[k];
     }
   }
   if (s->size > 1 && !s->mpi_err)
-    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, s->ev, s->G * 2 * C, MPI_DOUBLE, MPI_SUM, s->comm);
+    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, rows, s->B * 2 * C, MPI_DOUBLE, MPI_SUM, s->comm);
+  accumulate(s, 2 * C, s->ev);
   for (int g = 0; g < s->G; g++) {
     double *P = group_prec(s, g), *Q = group_mean(s, g);
     for (int k = 0; k < C; k++) Q[k] = P[k] > 0 ? Q[k] / P[k] : 0.0;
@@ -125,13 +142,13 @@ static void mlvae_head_backward(Head *h, const float *code, const float *z, cons
   (void)z;
   Ml *s = h->ctx;
   const int m = s->m, C = s->C;
-  memset(s->dsum, 0, (size_t)s->G * C * sizeof *s->dsum);
-  for (int r = 0; r < n; r++) {
-    double *D = s->dsum + (size_t)((h->row0 + r) / s->S) * C;
-    for (int k = 0; k < C; k++) D[k] += dz[(size_t)r * m + k];
-  }
+  double *rows = s->rows;
+  memset(rows, 0, (size_t)s->B * C * sizeof *rows);
+  for (int r = 0; r < n; r++)
+    for (int k = 0; k < C; k++) rows[(size_t)(h->row0 + r) * C + k] = dz[(size_t)r * m + k];
   if (s->size > 1 && !s->mpi_err)
-    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, s->dsum, s->G * C, MPI_DOUBLE, MPI_SUM, s->comm);
+    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, rows, s->B * C, MPI_DOUBLE, MPI_SUM, s->comm);
+  accumulate(s, C, s->dsum);
   for (int r = 0; r < n; r++) {
     const int g = (int)((h->row0 + r) / s->S);
     const float *mu = code + (size_t)r * 2 * m, *lv = mu + m, *eps = h->eps + (size_t)r * m, *gz = dz + (size_t)r * m;
@@ -257,6 +274,7 @@ static PetscErrorCode mlvae_create(Method *me) {
   s->comm = MPI_COMM_NULL;
   PetscCallMPI(MPI_Comm_size(world, &s->size));
   if (s->size > 1) PetscCallMPI(MPI_Comm_dup(world, &s->comm));
+  PetscCall(tensor_alloc_double((size_t)B * 2 * s->C, &s->rows));
   PetscCall(tensor_alloc_double((size_t)s->G * 2 * s->C, &s->ev));
   PetscCall(tensor_alloc_double((size_t)s->G * s->C, &s->dsum));
   me->ae.head.ctx = s;
@@ -271,7 +289,7 @@ static PetscErrorCode mlvae_create(Method *me) {
 static void mlvae_destroy(Method *me) {
   Ml *s = me->state;
   if (!s) return;
-  tensor_free_double(&s->ev), tensor_free_double(&s->dsum);
+  tensor_free_double(&s->rows), tensor_free_double(&s->ev), tensor_free_double(&s->dsum);
   if (s->comm != MPI_COMM_NULL) (void)MPI_Comm_free(&s->comm);
   (void)PetscFree(me->state);
 }
