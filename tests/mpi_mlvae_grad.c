@@ -8,7 +8,8 @@
  * The batches are chosen so that groups span ranks: B 12 with S 4 on 2 ranks (rows 0-5 | 6-11:
  * group 1 spans both), S 3 on 3 ranks (rows 0-3 | 4-7 | 8-11: groups 1 and 2 span two), one
  * group of 8 over every rank, S 5 of B 10 (groups across the uneven 3-rank split), and S 1 (the
- * plain VAE). Besides the gradient: the method's four losses against the reference, against the
+ * plain VAE), and once with L_Sigma on the latents (a term at z whose gradient goes back
+ * through the group product). Besides the gradient: the method's four losses against the reference, against the
  * same method run on this rank alone over the whole batch (1 rank vs P ranks), and the content
  * latents of a group's rows identical. */
 #include <math.h>
@@ -29,6 +30,7 @@ typedef struct {
   int B, S, C;
   double ws, wc;
   int64_t step;
+  double lsigma; /* -lsigma_lambda on the latents (0: none): a term at z, carried back through the group product */
 } Case;
 
 typedef struct {
@@ -36,7 +38,7 @@ typedef struct {
   const Autoencoder *ae;
   const double *x;
   double eps_style[MAXB * M], eps_content[MAXB * M];
-  double values[4]; /* loss, rec, kl_style, kl_content of the last evaluation */
+  double values[5]; /* loss, rec, kl_style, kl_content (, lsigma_latents) of the last evaluation */
 } Ref;
 
 static double reference_loss(Ref *ref, const double *p) {
@@ -81,6 +83,19 @@ static double reference_loss(Ref *ref, const double *p) {
   rec /= !strcmp(c->rec_loss, "mse") ? (double)B * L : (double)B;
   ref->values[1] = rec, ref->values[2] = kls / B, ref->values[3] = klc / B;
   ref->values[0] = rec + c->ws * kls / B + c->wc * klc / B;
+  if (c->lsigma) { /* L_Sigma: (1/m^2) sum_ij |cov_ij| of z over the batch */
+    double mean[M] = {0}, sum = 0;
+    for (int i = 0; i < B; i++)
+      for (int j = 0; j < M; j++) mean[j] += z[i * M + j] / B;
+    for (int a = 0; a < M; a++)
+      for (int b = 0; b < M; b++) {
+        double cov = 0;
+        for (int i = 0; i < B; i++) cov += (z[i * M + a] - mean[a]) * (z[i * M + b] - mean[b]);
+        sum += fabs(cov / (B - 1));
+      }
+    ref->values[4] = sum / (M * M);
+    ref->values[0] += c->lsigma * ref->values[4];
+  }
   return ref->values[0];
 }
 
@@ -91,6 +106,7 @@ static void make_config(const Case *c, Config *cfg) {
   snprintf(cfg->rec_loss, sizeof cfg->rec_loss, "%s", c->rec_loss);
   if (!strcmp(c->rec_loss, "bernoulli")) cfg->data_mean = 0, cfg->data_std = 1;
   cfg->seed = 3, cfg->batch = c->B, cfg->latents = M, cfg->lr = 1e-3, cfg->group_size = c->S;
+  cfg->lsigma_lambda = c->lsigma, strcpy(cfg->lsigma_layers, "latents");
 }
 
 static void check(const Case *c) {
@@ -139,9 +155,10 @@ static void check(const Case *c) {
   CHECK(!alone->ops->loss_gradient(alone, &whole, 0, &one), "%s: loss_gradient on one rank failed", c->name);
 
   reference_loss(&ref, p);
-  static const char *names[4] = {"loss", "rec", "kl_style", "kl_content"};
-  CHECK(losses.n == 4 && one.n == 4, "%s: %d and %d losses, not 4", c->name, losses.n, one.n);
-  for (int v = 0; v < 4; v++) {
+  static const char *names[5] = {"loss", "rec", "kl_style", "kl_content", "lsigma_latents"};
+  const int nv = c->lsigma ? 5 : 4;
+  CHECK(losses.n == nv && one.n == nv, "%s: %d and %d losses, not %d", c->name, losses.n, one.n, nv);
+  for (int v = 0; v < nv; v++) {
     CHECK(fabs(losses.value[v] - ref.values[v]) < 1e-5 * (1e-3 + fabs(ref.values[v])), "%s: %s %.9g vs reference %.9g", c->name,
           names[v], losses.value[v], ref.values[v]);
     CHECK(fabs(losses.value[v] - one.value[v]) < 1e-6 * (1e-3 + fabs(one.value[v])), "%s: %s %.9g on %d ranks vs %.9g on one", c->name,
@@ -172,7 +189,7 @@ static void check(const Case *c) {
   double err1 = rel_error(ae->grads, g1, (long)ae->nparams, 1e-3 * scale, &where1);
   CHECK(err1 < 1e-4, "%s: gradient on %d ranks vs one off by %.3g at parameter %ld", c->name, size, err1, where1);
   if (rank == 0)
-    printf("%-22s %-9s B %2d S %d C %d, %d rank(s): loss %.6f (ref %.6f, 1 rank %.6f), kl_content %.5f, %zu parameters, "
+    printf("%-26s %-9s B %2d S %d C %d, %d rank(s): loss %.6f (ref %.6f, 1 rank %.6f), kl_content %.5f, %zu parameters, "
            "max rel gradient error %.2e (vs 1 rank %.2e)\n",
            c->name, c->rec_loss, B, S, C, size, losses.value[0], ref.values[0], one.value[0], losses.value[3], ae->nparams, err, err1);
   free(p), free(fd), free(g1);
@@ -191,6 +208,7 @@ int main(int argc, char **argv) {
     {"one group of 8", "-mlvae_content 3\n", "bernoulli", 8, 8, 3, 1, 1, 5},
     {"groups of 5", "-mlvae_content 2\n-mlvae_content_weight 0.5\n", "mse", 10, 5, 2, 1, 0.5, 2},
     {"groups of 1 (a VAE)", "-mlvae_content 2\n", "gaussian", 6, 1, 2, 1, 1, 3},
+    {"groups of 4, L_Sigma on z", "-mlvae_content 2\n", "gaussian", 12, 4, 2, 1, 1, 9, 5.0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check(&cases[i]);
   return test_mpi_finish();
