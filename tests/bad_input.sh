@@ -43,6 +43,11 @@ expect_refusal "unknown option" "unknown option -latent (did you mean -latents?)
 expect_refusal "unknown method" "-method" -method vae
 expect_refusal "bad widths" "-hidden" -hidden 200,x,40
 expect_refusal "empty archive list entry" "-data" -data "$good,"
+# ML-VAE (src/method/mlvae.c): its batches must be whole groups, its latents content + style
+expect_refusal "mlvae without grouped batches" "-sampler grouped" -method mlvae -sampler iid
+expect_refusal "mlvae with no style latent" "-mlvae_content" -method mlvae -latents 4 -mlvae_content 4
+expect_refusal "mlvae with a Gaussian head swapped in" "-head" -method mlvae -head gaussian
+expect_refusal "mlvae, batch not whole groups" "-group_size" -method mlvae -sampler grouped -batch 10 -group_size 4
 # An option of another method is not an error (options files are shared between methods), but
 # the run says it ignores it.
 dt 1 train -data "$good" -run_dir "$TMP/foreign" -steps 2 -method ae -nashae_lambda 0.1 -progress_every 0 \

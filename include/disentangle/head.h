@@ -53,6 +53,9 @@ void head_free(Head *h);
 static inline int head_code_width(const Head *h) { return h->code_width ? h->code_width : h->latents * h->ops->code_per_latent; }
 /* Values per row the decoder reads: the lift's output, or the latents. */
 static inline int head_decoder_width(const Head *h) { return h->ops->lift ? head_code_width(h) : h->latents; }
+/* The code is a diagonal Gaussian posterior [mu | log sigma^2] per sample (the Gaussian head's, and
+ * ML-VAE's, whose encoding is the same mean): per-latent KLs of q(z|x) can be read from it. */
+static inline int head_code_is_gaussian(const HeadOps *ops) { return ops->stochastic && ops->code_per_latent == 2; }
 /* Where the noise of the next forward comes from. */
 static inline void head_set_rows(Head *h, int64_t step, int64_t row0) { h->step = step, h->row0 = row0; }
 

@@ -12,6 +12,7 @@ enum {
   RNG_STREAM_EPOCH = 3,   /* epoch sampler: chunk order (epoch, i), window shuffle (epoch, window << 32 | i) */
   RNG_STREAM_NOISE = 2,   /* the heads' noise: counters (step, global row * latents + latent) */
   RNG_STREAM_FACTORVAE_PERMUTE = 0xFAC7, /* FactorVAE's per-latent batch permutations: (step, latent * B + i) */
+  RNG_STREAM_GROUP_NOISE = 0x4D4C56, /* ML-VAE's content noise, one draw per batch group: counters (step, group * content latents + latent) */
   RNG_STREAM_GENERATE = 0x6E4, /* eval's latent draws for generated samples: counters (0, draw * latents + latent) */
   RNG_STREAM_GROUP_DRAW = 0x6770,    /* grouped sampler: a batch's groups, counters (step, slot) */
   RNG_STREAM_GROUP_MEMBER = 0x6771,  /* grouped sampler: members of each group, counters (step, global row) */

@@ -14,6 +14,7 @@
 extern const MethodOps method_ae, method_nashae, method_betavae, method_annealedvae, method_dipvae, method_betatcvae,
   method_factorvae;
 extern const MethodOps method_strkm;
+extern const MethodOps method_mlvae;
 static const MethodOps *const registry[] = {
   &method_ae,
   &method_nashae,
@@ -23,6 +24,7 @@ static const MethodOps *const registry[] = {
   &method_betatcvae,
   &method_factorvae,
   &method_strkm,
+  &method_mlvae,
 };
 #define NMETHODS ((int)(sizeof registry / sizeof registry[0]))
 

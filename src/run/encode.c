@@ -29,7 +29,7 @@ PetscErrorCode run_encode_all(Run *run, double *z, double *kl) {
   const int m = run->method->ae.latents, chunk = run->method->ae.max_batch;
   const long n = archive_samples(a);
   int rank = run->par.rank, size = run->par.size, off, cnt;
-  PetscCheck(!kl || run->method->ae.head.ops == &head_gaussian, PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
+  PetscCheck(!kl || head_code_is_gaussian(run->method->ae.head.ops), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONG,
              "per-latent KL of a non-Gaussian head");
   par_slice_chunks(n, chunk, rank, size, &off, &cnt);
   float *x;
@@ -65,7 +65,7 @@ PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model,
   const int m = run->method->ae.latents;
   *kl = NULL;
   PetscCall(PetscMalloc1((size_t)archive_samples(run->archive) * m, z));
-  if (run->method->ae.head.ops == &head_gaussian) PetscCall(PetscMalloc1(m, kl));
+  if (head_code_is_gaussian(run->method->ae.head.ops)) PetscCall(PetscMalloc1(m, kl));
   PetscCall(run_encode_all(run, *z, *kl));
   PetscFunctionReturn(0);
 }
