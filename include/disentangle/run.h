@@ -117,6 +117,21 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
  * (src/run/survey.c). stopped (when not NULL): the ranks look for a stop request (stop_check)
  * before each chunk, and on one give up at once with *stopped set (the results are then void). */
 PetscErrorCode latents_survey(Method *m, const Archive *a, double *zmin, double *zmax, double *rec, int *stopped);
+/* A model with content and style latents (MethodOps.content_latents, ML-VAE) on an archive with
+ * /groups (src/run/grouped_eval.c). NaN where a part is empty or the archive has no factor its
+ * groups share. Collective (the reconstruction error is summed over ranks). */
+typedef struct {
+  int factor;             /* the factor the groups share (grouped_shared_factor), -1: none */
+  int content;            /* content latents: 0 .. content-1 of z; 0: the model has none */
+  long train_rows, heldout_rows; /* samples of training groups and of groups held out (-holdout_groups) */
+  int split_train, split_test;   /* the disjoint rows of training groups the accuracies use */
+  double acc_content, acc_style, chance; /* the shared factor predicted from content / style latents, and the majority share */
+  double acc_content_heldout, acc_style_heldout, chance_heldout; /* fitted on training groups, scored on held-out ones */
+  double rec_train, rec_heldout; /* mean squared reconstruction error per value (normalised units) */
+} GroupedScores;
+PetscErrorCode run_grouped_scores(Run *run, const double *z, uint64_t seed, double test_share, int max_values, int bins,
+                                  GroupedScores *gs);
+
 /* RUN_DIR/latents.h5 (encoded.h) from the run's model and the latents z[n][m] of its archive,
  * every rank holding all of them: the traversals start from sample `base` (the last when the
  * archive is smaller); kl[m] (may be NULL) each latent's mean KL to the prior, for a Gaussian

@@ -563,6 +563,42 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   PetscFunctionReturn(0);
 }
 
+/* A model with content and style latents on a grouped archive (run.h GroupedScores). */
+static PetscErrorCode grouped_metrics(Run *run, const EvalConfig *ec, const double *z, Metrics *ms) {
+  PetscFunctionBeginUser;
+  GroupedScores gs;
+  PetscCall(run_grouped_scores(run, z, (uint64_t)ec->seed, ec->test_share, (int)ec->factor_values, (int)ec->factor_bins, &gs));
+  if (!gs.content) PetscFunctionReturn(0);
+  put(ms, "group_content_latents", gs.content);
+  put(ms, "group_train_samples", (double)gs.train_rows);
+  put(ms, "group_heldout_samples", (double)gs.heldout_rows);
+  put(ms, "group_rec_mse_train", gs.rec_train);
+  put(ms, "group_rec_mse_heldout", gs.rec_heldout);
+  put(ms, "group_factor", gs.factor);
+  put(ms, "group_content_accuracy", gs.acc_content);
+  put(ms, "group_style_accuracy", gs.acc_style);
+  put(ms, "group_chance", gs.chance);
+  put(ms, "group_content_accuracy_heldout", gs.acc_content_heldout);
+  put(ms, "group_style_accuracy_heldout", gs.acc_style_heldout);
+  put(ms, "group_chance_heldout", gs.chance_heldout);
+  const char *const *names = archive_factor_names(run->archive);
+  if (gs.factor < 0) {
+    log_info(run->par.world, "groups: no factor of the archive is shared within its groups; content/style accuracy skipped");
+  } else {
+    log_info(run->par.world,
+             "groups share factor '%s': predicted from the %d content latents with accuracy %.3f, from the %d style "
+             "latents %.3f (chance %.3f; %d/%d rows of training groups)",
+             names && names[gs.factor] ? names[gs.factor] : "?", gs.content, gs.acc_content,
+             run->method->ae.latents - gs.content, gs.acc_style, gs.chance, gs.split_train, gs.split_test);
+    if (gs.heldout_rows)
+      log_info(run->par.world, "held-out groups (%ld samples): content accuracy %.3f, style %.3f (chance %.3f)",
+               gs.heldout_rows, gs.acc_content_heldout, gs.acc_style_heldout, gs.chance_heldout);
+  }
+  log_info(run->par.world, "reconstruction MSE per value: %.5g on training groups, %.5g on held-out groups", gs.rec_train,
+           gs.rec_heldout);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   PetscFunctionBeginUser;
   *code = DT_EXIT_OK;
@@ -596,6 +632,7 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   if (ec.layer[0]) PetscCall(layer_metrics(&run, &ec, d, &ms));
   if (archive_nfactors(a)) PetscCall(supervised_metrics(&run, &ec, z, &ms));
   else log_info(run.par.world, "'%s' has no /factors: supervised scores skipped", run.cfg.data);
+  if (archive_groups(a)) PetscCall(grouped_metrics(&run, &ec, z, &ms));
   PetscCall(write_metrics(&run, &ec, &ms));
   PetscCall(run_write_encoded(&run, ec.run_dir, (int)ec.base, z, kl, ec.kl_threshold));
   print_table(&run, &ms);

@@ -305,6 +305,8 @@ static PetscErrorCode mlvae_loss_gradient(Method *me, const Batch *b, int encode
   PetscFunctionReturn(0);
 }
 
+static int mlvae_content_latents(const void *opts) { return (int)((const MlOptions *)opts)->content; }
+
 const MethodOps method_mlvae = {
   .name = "mlvae",
   .summary = "ML-VAE: grouped samples (-sampler grouped); per-group content latents from the product of the samples' "
@@ -313,6 +315,7 @@ const MethodOps method_mlvae = {
   .noptions = sizeof mlvae_options / sizeof *mlvae_options,
   .options_size = sizeof(MlOptions),
   .structural = {"-mlvae_content"},
+  .content_latents = mlvae_content_latents,
   .head = &head_mlvae,
   .nlosses = 4,
   .loss_names = {"loss", "rec", "kl_style", "kl_content"},

@@ -5,12 +5,14 @@
 #include <stdio.h>
 
 #include "disentangle/encoded.h"
+#include "disentangle/grouped.h"
 #include "disentangle/run.h"
 #include "disentangle/log.h"
 #include "disentangle/rng.h"
 
 #define TRAVERSAL_STEPS 7
 #define GENERATED 8 /* latent vectors drawn for the report's generated samples */
+#define SWAPPED 6   /* samples of distinct groups in the content/style swap grid */
 
 /* Decoded outputs while latent j sweeps [zmin, zmax] in TRAVERSAL_STEPS steps, in data units. */
 static PetscErrorCode traversals(Run *run, const double *z, int base, const double *zmin, const double *zmax, float *out) {
@@ -85,6 +87,38 @@ static PetscErrorCode generated(Run *run, const double *z, int n, float *out) {
   PetscFunctionReturn(0);
 }
 
+/* The swap grid of a model with content latents 0..C-1 on a grouped archive (encoded.h /swap):
+ * cell (i, j) decodes the content of sample rows[i] with the style of sample rows[j]. */
+static PetscErrorCode swapped(Run *run, const double *z, Encoded *e) {
+  PetscFunctionBeginUser;
+  Autoencoder *ae = &run->method->ae;
+  const Method *me = run->method;
+  const int64_t *groups = archive_groups(run->archive);
+  const int m = ae->latents, L = ae->features, C = me->ops->content_latents ? me->ops->content_latents(run->method_opts) : 0;
+  if (!groups || C < 1 || C >= m) PetscFunctionReturn(0);
+  int rows[SWAPPED];
+  const int s = grouped_pick_rows(groups, e->n, SWAPPED, rows);
+  if (s < 2) PetscFunctionReturn(0);
+  float *codes;
+  PetscCall(PetscMalloc1((size_t)s * s * m, &codes));
+  PetscCall(PetscMalloc2(s, &e->swap_rows, (size_t)s * s * L, &e->swap));
+  for (int i = 0; i < s; i++) {
+    e->swap_rows[i] = rows[i];
+    for (int j = 0; j < s; j++)
+      for (int l = 0; l < m; l++) codes[((size_t)i * s + j) * m + l] = (float)z[(size_t)(l < C ? rows[i] : rows[j]) * m + l];
+  }
+  double mean, std;
+  archive_normalisation(run->archive, &mean, &std);
+  for (int start = 0; start < s * s; start += ae->max_batch) {
+    const int n = PetscMin(ae->max_batch, s * s - start);
+    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, n);
+    for (long i = 0; i < (long)n * L; i++) e->swap[(size_t)start * L + i] = (float)(x[i] * std + mean);
+  }
+  e->nswap = s, e->swap_content = C;
+  PetscCall(PetscFree(codes));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const double *z, const double *kl,
                                  double kl_threshold) {
   PetscFunctionBeginUser;
@@ -111,11 +145,13 @@ PetscErrorCode run_write_encoded(Run *run, const char *run_dir, int base, const 
   e.ngenerated = GENERATED;
   PetscCall(PetscMalloc1((size_t)GENERATED * e.features, &e.generated));
   PetscCall(generated(run, z, n, e.generated));
+  PetscCall(swapped(run, z, &e));
   char path[CONFIG_PATH_LEN + 32];
   snprintf(path, sizeof path, "%s/latents.h5", run_dir);
   PetscCall(encoded_write(run->par.world, path, &e));
   log_info(run->par.world, "wrote %s", path);
   PetscCall(PetscFree3(e.zmin, e.zmax, e.traversals));
   PetscCall(PetscFree(e.generated));
+  if (e.nswap) PetscCall(PetscFree2(e.swap_rows, e.swap));
   PetscFunctionReturn(0);
 }
