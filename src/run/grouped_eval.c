@@ -5,14 +5,16 @@
  * latents every rank holds, so they are the same on every rank; the reconstruction error is
  * summed over the ranks' blocks of samples. */
 #include <math.h>
+#include <string.h>
 
 #include "disentangle/factors.h"
 #include "disentangle/grouped.h"
+#include "disentangle/layers.h"
 #include "disentangle/run.h"
 #include "disentangle/tensor.h"
 
-/* Squared error summed over the values of training-group and held-out rows (normalised units),
- * each rank its block of samples, then summed over ranks. */
+/* Squared error summed over the values of training-group and held-out rows (normalised units;
+ * a Bernoulli decoder's probabilities), each rank its block of samples, then summed over ranks. */
 static PetscErrorCode reconstruction(Run *run, const char *heldout, double sum[2]) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
@@ -20,14 +22,20 @@ static PetscErrorCode reconstruction(Run *run, const char *heldout, double sum[2
   const int chunk = ae->max_batch, L = ae->features;
   int off, cnt;
   par_slice_chunks(archive_samples(a), chunk, run->par.rank, run->par.size, &off, &cnt);
-  float *x;
+  const int logits = !strcmp(run->cfg.rec_loss, "bernoulli");
+  float *x, *prob = NULL;
   PetscCall(tensor_alloc((size_t)chunk * L, &x));
+  if (logits) PetscCall(tensor_alloc((size_t)chunk * L, &prob));
   sum[0] = sum[1] = 0;
   for (int start = off; start < off + cnt; start += chunk) {
     const int rows = PetscMin(chunk, off + cnt - start);
     const float *xhat;
     PetscCall(archive_read(a, start, rows, x));
     autoencoder_reconstruct(ae, x, rows, NULL, &xhat);
+    if (logits) {
+      sigmoid_forward(prob, xhat, (long)rows * L);
+      xhat = prob;
+    }
     for (int r = 0; r < rows; r++) {
       double e = 0;
       for (int t = 0; t < L; t++) {
@@ -38,6 +46,7 @@ static PetscErrorCode reconstruction(Run *run, const char *heldout, double sum[2
     }
   }
   tensor_free(&x);
+  tensor_free(&prob);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPI_DOUBLE, MPI_SUM, run->par.world));
   PetscFunctionReturn(0);
 }

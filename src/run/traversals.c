@@ -3,22 +3,41 @@
  * `report` draws the run from files alone. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "disentangle/encoded.h"
 #include "disentangle/grouped.h"
 #include "disentangle/run.h"
 #include "disentangle/log.h"
+#include "disentangle/layers.h"
 #include "disentangle/rng.h"
 
 #define TRAVERSAL_STEPS 7
 #define GENERATED 8 /* latent vectors drawn for the report's generated samples */
 #define SWAPPED 6   /* samples of distinct groups in the content/style swap grid */
 
+/* The decoder's output in data units for `rows` latent vectors codes[rows][latents]: the
+ * probabilities of a Bernoulli decoder (its output is logits), mean + std * output otherwise. */
+static void decode_rows(Run *run, const float *codes, int rows, float *out) {
+  Autoencoder *ae = &run->method->ae;
+  const int m = ae->latents, L = ae->features, logits = !strcmp(run->cfg.rec_loss, "bernoulli");
+  double mean, std;
+  archive_normalisation(run->archive, &mean, &std);
+  for (int start = 0; start < rows; start += ae->max_batch) {
+    const int n = PetscMin(ae->max_batch, rows - start);
+    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, n);
+    float *o = out + (size_t)start * L;
+    if (logits) sigmoid_forward(o, x, (long)n * L);
+    else
+      for (long i = 0; i < (long)n * L; i++) o[i] = (float)(x[i] * std + mean);
+  }
+}
+
 /* Decoded outputs while latent j sweeps [zmin, zmax] in TRAVERSAL_STEPS steps, in data units. */
 static PetscErrorCode traversals(Run *run, const double *z, int base, const double *zmin, const double *zmax, float *out) {
   PetscFunctionBeginUser;
   Autoencoder *ae = &run->method->ae;
-  const int m = ae->latents, L = ae->features, rows = m * TRAVERSAL_STEPS;
+  const int m = ae->latents, rows = m * TRAVERSAL_STEPS;
   float *codes;
   PetscCall(PetscMalloc1((size_t)rows * m, &codes));
   for (int j = 0; j < m; j++)
@@ -27,13 +46,7 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
       for (int i = 0; i < m; i++) c[i] = (float)z[(size_t)base * m + i];
       c[j] = (float)(zmin[j] + (zmax[j] - zmin[j]) * s / (TRAVERSAL_STEPS - 1));
     }
-  double mean, std;
-  archive_normalisation(run->archive, &mean, &std);
-  for (int start = 0; start < rows; start += ae->max_batch) {
-    int n = PetscMin(ae->max_batch, rows - start);
-    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, n);
-    for (long i = 0; i < (long)n * L; i++) out[(size_t)start * L + i] = (float)(x[i] * std + mean);
-  }
+  decode_rows(run, codes, rows, out);
   PetscCall(PetscFree(codes));
   PetscFunctionReturn(0);
 }
@@ -46,8 +59,7 @@ static PetscErrorCode traversals(Run *run, const double *z, int base, const doub
  * prior. The same on every rank (z is). */
 static PetscErrorCode generated(Run *run, const double *z, int n, float *out) {
   PetscFunctionBeginUser;
-  Autoencoder *ae = &run->method->ae;
-  const int m = ae->latents, L = ae->features;
+  const int m = run->method->ae.latents;
   double *mean, *C;
   float *codes;
   PetscCall(PetscCalloc2(m, &mean, (size_t)m * m, &C));
@@ -75,13 +87,7 @@ static PetscErrorCode generated(Run *run, const double *z, int n, float *out) {
         h += C[i * m + k] * rng_normal((uint64_t)run->cfg.seed, RNG_STREAM_GENERATE, 0, (uint64_t)(g * m + k));
       codes[(size_t)g * m + i] = (float)h;
     }
-  double dmean, dstd;
-  archive_normalisation(run->archive, &dmean, &dstd);
-  for (int start = 0; start < GENERATED; start += ae->max_batch) {
-    int rows = PetscMin(ae->max_batch, GENERATED - start);
-    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, rows);
-    for (long i = 0; i < (long)rows * L; i++) out[(size_t)start * L + i] = (float)(x[i] * dstd + dmean);
-  }
+  decode_rows(run, codes, GENERATED, out);
   PetscCall(PetscFree2(mean, C));
   PetscCall(PetscFree(codes));
   PetscFunctionReturn(0);
@@ -107,13 +113,7 @@ static PetscErrorCode swapped(Run *run, const double *z, Encoded *e) {
     for (int j = 0; j < s; j++)
       for (int l = 0; l < m; l++) codes[((size_t)i * s + j) * m + l] = (float)z[(size_t)(l < C ? rows[i] : rows[j]) * m + l];
   }
-  double mean, std;
-  archive_normalisation(run->archive, &mean, &std);
-  for (int start = 0; start < s * s; start += ae->max_batch) {
-    const int n = PetscMin(ae->max_batch, s * s - start);
-    const float *x = autoencoder_decode(ae, codes + (size_t)start * m, n);
-    for (long i = 0; i < (long)n * L; i++) e->swap[(size_t)start * L + i] = (float)(x[i] * std + mean);
-  }
+  decode_rows(run, codes, s * s, e->swap);
   e->nswap = s, e->swap_content = C;
   PetscCall(PetscFree(codes));
   PetscFunctionReturn(0);
