@@ -1,0 +1,92 @@
+/* Exact fixed-point sums (exactsum.h). A value v, |v| < 2^48, is q = v 2^72 in units of the last
+ * bit; q is split by truncation toward zero into q = a2 2^80 + a1 2^40 + a0 with every digit of
+ * v's sign and below 2^40 in magnitude. Each step is exact in double arithmetic: the scalings are
+ * powers of two, and each remainder is made of the low bits of q's significand. */
+#include "disentangle/exactsum.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "disentangle/phase.h"
+#include "disentangle/phases.h"
+
+#define DIGIT_BITS 40
+#define LSB_EXP 72  /* the last bit is 2^-LSB_EXP */
+#define TOP 0x1p48  /* values must stay below this in magnitude */
+
+PetscErrorCode exactsum_create(ExactSum *s, size_t n) {
+  PetscFunctionBeginUser;
+  s->n = n;
+  PetscCall(PetscCalloc1(3 * n + 1, &s->d));
+  PetscFunctionReturn(0);
+}
+
+void exactsum_free(ExactSum *s) {
+  PetscFree(s->d);
+  s->n = 0;
+}
+
+void exactsum_zero(ExactSum *s) { memset(s->d, 0, (3 * s->n + 1) * sizeof *s->d); }
+
+static inline int add_one(int64_t *d0, int64_t *d1, int64_t *d2, double v) {
+  if (!(fabs(v) < TOP)) return 1;
+  double q = v * 0x1p72;
+  int64_t a2 = (int64_t)(q * 0x1p-80);
+  q -= (double)a2 * 0x1p80;
+  int64_t a1 = (int64_t)(q * 0x1p-40);
+  q -= (double)a1 * 0x1p40;
+  *d0 += (int64_t)q, *d1 += a1, *d2 += a2;
+  return 0;
+}
+
+void exactsum_add_floats(ExactSum *s, const float *x) {
+  const size_t n = s->n;
+  int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n, bad = 0;
+  for (size_t i = 0; i < n; i++) bad += add_one(&d0[i], &d1[i], &d2[i], (double)x[i]);
+  s->d[3 * n] += bad;
+}
+
+void exactsum_add_doubles(ExactSum *s, const double *x) {
+  const size_t n = s->n;
+  int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n, bad = 0;
+  for (size_t i = 0; i < n; i++) bad += add_one(&d0[i], &d1[i], &d2[i], x[i]);
+  s->d[3 * n] += bad;
+}
+
+PetscErrorCode exactsum_allreduce(ExactSum *s, MPI_Comm comm) {
+  PetscFunctionBeginUser;
+  int size = 1;
+  if (comm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_size(comm, &size));
+  if (size == 1) PetscFunctionReturn(0);
+  size_t total = 3 * s->n + 1;
+  PetscCheck(total <= (size_t)INT32_MAX, comm, PETSC_ERR_SUP, "exact sum of %zu digits exceeds one MPI count", total);
+  Phase was = phase_switch(PHASE_ALLREDUCE);
+  PetscCall(PetscLogEventBegin(dt_events.grad_reduce, 0, 0, 0, 0));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s->d, (int)total, MPI_INT64_T, MPI_SUM, comm));
+  PetscCall(PetscLogEventEnd(dt_events.grad_reduce, 0, 0, 0, 0));
+  phase_switch(was);
+  PetscFunctionReturn(0);
+}
+
+/* The digits with their carries moved up (the two lower ones then lie in [0, 2^40)), as one
+ * double: each part is exact, and they are added in one fixed order. */
+static double value(int64_t d0, int64_t d1, int64_t d2) {
+  const int64_t mask = ((int64_t)1 << DIGIT_BITS) - 1;
+  int64_t lo = d0 & mask;
+  d1 += (d0 - lo) / ((int64_t)1 << DIGIT_BITS);
+  int64_t mid = d1 & mask;
+  d2 += (d1 - mid) / ((int64_t)1 << DIGIT_BITS);
+  return (double)d2 * 0x1p8 + ((double)mid * 0x1p-32 + (double)lo * 0x1p-72);
+}
+
+void exactsum_doubles(const ExactSum *s, double *out) {
+  const size_t n = s->n;
+  const int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n;
+  for (size_t i = 0; i < n; i++) out[i] = s->d[3 * n] ? NAN : value(d0[i], d1[i], d2[i]);
+}
+
+void exactsum_floats(const ExactSum *s, float *out) {
+  const size_t n = s->n;
+  const int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n;
+  for (size_t i = 0; i < n; i++) out[i] = s->d[3 * n] ? NAN : (float)value(d0[i], d1[i], d2[i]);
+}
