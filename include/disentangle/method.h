@@ -92,7 +92,8 @@ struct Method {
    * chunks' statistics and autoencoder gradients; the global statistics; a scratch slot. */
   int chunk;
   int row; /* the first of this rank's rows the terms' local and backward are called on (the chunk's; else 0) */
-  ExactSum exact_stats, exact_grads;
+  ExactSum exact_stats;
+  ExactFloats exact_grads;
   double *global_stats, *scratch_stats;
 };
 
@@ -119,6 +120,8 @@ PetscErrorCode method_add_term(Method *m, const TermOps *ops, double weight, Ter
 /* -reproducible: refuse a method or batch it cannot give the same bits for (input errors naming
  * the options), on every rank; nothing to check when it is off. */
 PetscErrorCode method_check_reproducible(MPI_Comm comm, const Config *cfg, const MethodOps *ops, int ranks);
+/* An exact float sum (exactsum.h) over an optimizer group's gradient block, a block per tensor. */
+PetscErrorCode method_exact_floats(const Method *m, int group, ExactFloats *s);
 /* -reproducible: forward micro-chunk k of this rank's rows (c rows at b->x + k c features). */
 void method_forward_chunk(Method *m, const Batch *b, int k);
 

@@ -71,7 +71,8 @@ typedef struct {
   double ce;    /* D's cross-entropy in this step, this rank's part */
   int fresh;    /* D's activations of its training forward are those of D(z) for this step's rows */
   float *zlocal; /* -reproducible: [B][m] this rank's z, chunk by chunk; D's gradient and ce summed exactly */
-  ExactSum exact_grads, exact_ce;
+  ExactFloats exact_grads;
+  ExactSum exact_ce;
 } Factor;
 
 static const TermOps term_factor_tc;
@@ -123,7 +124,7 @@ static PetscErrorCode factorvae_create(Method *me) {
   PetscCall(PetscMalloc1(s->B, &s->perm));
   if (me->chunk) {
     PetscCall(tensor_alloc((size_t)s->B * s->m, &s->zlocal));
-    PetscCall(exactsum_create(&s->exact_grads, me->params.groups[s->group].n));
+    PetscCall(method_exact_floats(me, s->group, &s->exact_grads));
     PetscCall(exactsum_create(&s->exact_ce, 1));
   }
   PetscFunctionReturn(0);
@@ -136,7 +137,7 @@ static void factorvae_destroy(Method *me) {
   tensor_free(&s->zall), tensor_free(&s->din), tensor_free(&s->dout), tensor_free(&s->ddz);
   PetscFree(s->perm);
   tensor_free(&s->zlocal);
-  exactsum_free(&s->exact_grads), exactsum_free(&s->exact_ce);
+  exactfloats_free(&s->exact_grads), exactsum_free(&s->exact_ce);
   PetscFree(me->state);
 }
 
@@ -205,16 +206,15 @@ static PetscErrorCode discriminator_exact(Method *me, const Batch *b) {
     memcpy(s->zlocal + (size_t)k * c * m, me->ae.z, (size_t)c * m * sizeof *s->zlocal);
   }
   PetscCall(par_allgather_batch_rows(s->zlocal, s->zall, s->B, c, m, me->par->world));
-  exactsum_zero(&s->exact_grads), exactsum_zero(&s->exact_ce);
+  exactfloats_begin(&s->exact_grads), exactsum_zero(&s->exact_ce);
   for (int k = 0; k < b->count / c; k++) {
     memset(G->grads, 0, G->n * sizeof *G->grads);
     double ce = discriminator_rows(me, b->step, s->zlocal + (size_t)k * c * m, b->offset + k * c, c);
-    exactsum_add_floats(&s->exact_grads, G->grads);
+    PetscCall(exactfloats_add(&s->exact_grads, G->grads));
     exactsum_add_doubles(&s->exact_ce, &ce);
   }
-  PetscCall(exactsum_allreduce(&s->exact_grads, me->par->world));
+  PetscCall(exactfloats_finish(&s->exact_grads, me->par->world, s->B / c, G->grads));
   PetscCall(exactsum_allreduce(&s->exact_ce, me->par->world));
-  exactsum_floats(&s->exact_grads, G->grads);
   exactsum_doubles(&s->exact_ce, &s->ce);
   PetscFunctionReturn(0);
 }

@@ -143,7 +143,7 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   PetscCall(regularisers_attach(me));
   if (me->chunk) {
     PetscCall(exactsum_create(&me->exact_stats, (size_t)me->nstats));
-    PetscCall(exactsum_create(&me->exact_grads, me->ae.nparams));
+    PetscCall(method_exact_floats(me, me->ae.group, &me->exact_grads));
     PetscCall(tensor_alloc_double((size_t)me->nstats + 1, &me->global_stats));
     PetscCall(tensor_alloc_double((size_t)me->nstats + 1, &me->scratch_stats));
   }
@@ -163,7 +163,7 @@ void method_destroy(Method **m) {
   tensor_free_double(&(*m)->global_stats);
   tensor_free_double(&(*m)->scratch_stats);
   exactsum_free(&(*m)->exact_stats);
-  exactsum_free(&(*m)->exact_grads);
+  exactfloats_free(&(*m)->exact_grads);
   paramset_sync_free(&(*m)->sync);
   paramset_free(&(*m)->params);
   PetscFree(*m);
@@ -212,6 +212,19 @@ PetscErrorCode method_check_reproducible(MPI_Comm comm, const Config *cfg, const
                  "a -batch that is, or a -reproducible_chunk that divides it", B, c);
   DT_INPUT_CHECK(B / c >= ranks, comm, "option -reproducible_chunk: -batch %d makes %d chunks of -reproducible_chunk %d, "
                  "fewer than the %d ranks; every rank needs a whole chunk (give a smaller -reproducible_chunk)", B, B / c, c, ranks);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_exact_floats(const Method *m, int group, ExactFloats *s) {
+  PetscFunctionBeginUser;
+  const ParamSet *ps = &m->params;
+  size_t *start;
+  int n = 0;
+  PetscCall(PetscMalloc1(ps->ntensors + 1, &start));
+  for (int i = 0; i < ps->ntensors; i++) /* registered in block order */
+    if (ps->tensors[i].group == group) start[n++] = ps->tensors[i].offset;
+  PetscCall(exactfloats_create(s, ps->groups[group].n, n, start));
+  PetscCall(PetscFree(start));
   PetscFunctionReturn(0);
 }
 

@@ -52,7 +52,8 @@ typedef struct {
   /* -reproducible (docs/reproducible.md): this rank's latents [B][m], exact sums of the
    * regressors' gradients and of their squared error; pred_sq is then the global one */
   float *zlocal;
-  ExactSum exact_grads, exact_sq;
+  ExactFloats exact_grads;
+  ExactSum exact_sq;
 } Nash;
 
 static const TermOps term_nash;
@@ -124,7 +125,7 @@ static PetscErrorCode nashae_create(Method *me) {
   PetscCall(tensor_alloc_double((size_t)s->m, &s->zmean));
   if (cfg->reproducible) {
     PetscCall(tensor_alloc((size_t)B * s->m, &s->zlocal));
-    PetscCall(exactsum_create(&s->exact_grads, s->per * s->m));
+    PetscCall(method_exact_floats(me, s->group, &s->exact_grads));
     PetscCall(exactsum_create(&s->exact_sq, 1));
   }
   PetscFunctionReturn(0);
@@ -142,7 +143,7 @@ static void nashae_destroy(Method *me) {
   tensor_free(&s->dout);
   tensor_free_double(&s->zmean);
   tensor_free(&s->zlocal);
-  exactsum_free(&s->exact_grads);
+  exactfloats_free(&s->exact_grads);
   exactsum_free(&s->exact_sq);
   PetscFree(me->state);
 }
@@ -226,7 +227,7 @@ static PetscErrorCode train_regressors_exact(Method *me, double *pred_sq) {
   size_t nall = s->per * s->m;
   Phase was = phase_switch(PHASE_REGRESSORS);
   for (int k = 0; k < s->iters; k++) {
-    exactsum_zero(&s->exact_grads);
+    exactfloats_begin(&s->exact_grads);
     exactsum_zero(&s->exact_sq);
     for (int r = off; r < off + cnt; r += c) {
       memset(s->grads, 0, nall * sizeof *s->grads);
@@ -234,10 +235,9 @@ static PetscErrorCode train_regressors_exact(Method *me, double *pred_sq) {
         double sq = regressors_gradient(s, &s->owned[j], 1, r, c, B);
         exactsum_add_doubles(&s->exact_sq, &sq);
       }
-      exactsum_add_floats(&s->exact_grads, s->grads);
+      PetscCall(exactfloats_add(&s->exact_grads, s->grads));
     }
-    PetscCall(exactsum_allreduce(&s->exact_grads, par->group_size > 1 ? par->group : MPI_COMM_NULL));
-    exactsum_floats(&s->exact_grads, s->grads);
+    PetscCall(exactfloats_finish(&s->exact_grads, par->group_size > 1 ? par->group : MPI_COMM_NULL, B / c, s->grads));
     if (k == s->iters - 1) {
       PetscCall(exactsum_allreduce(&s->exact_sq, par->world));
       exactsum_doubles(&s->exact_sq, pred_sq);

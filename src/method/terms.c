@@ -244,7 +244,7 @@ static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, Ste
   }
   PetscCall(exactsum_allreduce(&m->exact_stats, m->par->world));
   exactsum_doubles(&m->exact_stats, m->global_stats);
-  exactsum_zero(&m->exact_grads);
+  exactfloats_begin(&m->exact_grads);
   for (int k = nchunks - 1; k >= 0; k--) {
     const float *x = b->x + (size_t)k * c * ae->features;
     m->row = k * c;
@@ -256,10 +256,9 @@ static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, Ste
     memcpy(m->stats, m->global_stats, (size_t)m->nstats * sizeof *m->stats);
     memset(ae->grads, 0, ae->nparams * sizeof *ae->grads);
     terms_backward(m, x, c, values);
-    exactsum_add_floats(&m->exact_grads, ae->grads);
+    PetscCall(exactfloats_add(&m->exact_grads, ae->grads));
   }
-  PetscCall(exactsum_allreduce(&m->exact_grads, m->par->world));
-  exactsum_floats(&m->exact_grads, ae->grads);
+  PetscCall(exactfloats_finish(&m->exact_grads, m->par->world, m->global_batch / c, ae->grads));
   m->row = 0;
   terms_values(m, values, out);
   PetscFunctionReturn(0);

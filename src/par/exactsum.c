@@ -39,13 +39,6 @@ static inline int add_one(int64_t *d0, int64_t *d1, int64_t *d2, double v) {
   return 0;
 }
 
-void exactsum_add_floats(ExactSum *s, const float *x) {
-  const size_t n = s->n;
-  int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n, bad = 0;
-  for (size_t i = 0; i < n; i++) bad += add_one(&d0[i], &d1[i], &d2[i], (double)x[i]);
-  s->d[3 * n] += bad;
-}
-
 void exactsum_add_doubles(ExactSum *s, const double *x) {
   const size_t n = s->n;
   int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n, bad = 0;
@@ -85,8 +78,95 @@ void exactsum_doubles(const ExactSum *s, double *out) {
   for (size_t i = 0; i < n; i++) out[i] = s->d[3 * n] ? NAN : value(d0[i], d1[i], d2[i]);
 }
 
-void exactsum_floats(const ExactSum *s, float *out) {
-  const size_t n = s->n;
-  const int64_t *d0 = s->d, *d1 = d0 + n, *d2 = d1 + n;
-  for (size_t i = 0; i < n; i++) out[i] = s->d[3 * n] ? NAN : (float)value(d0[i], d1[i], d2[i]);
+/* ---- one int64 per value: held parts, a global power-of-two scale per block ---------------- */
+
+PetscErrorCode exactfloats_create(ExactFloats *s, size_t n, int nblocks, const size_t *start) {
+  PetscFunctionBeginUser;
+  memset(s, 0, sizeof *s);
+  s->n = n, s->nblocks = nblocks;
+  PetscCall(PetscMalloc1(nblocks + 1, &s->start));
+  for (int b = 0; b < nblocks; b++) s->start[b] = start[b];
+  s->start[nblocks] = n;
+  PetscCall(PetscCalloc1(nblocks + 1, &s->maxbits));
+  PetscCall(PetscMalloc1(n + 1, &s->sum));
+  PetscFunctionReturn(0);
+}
+
+void exactfloats_free(ExactFloats *s) {
+  PetscFree(s->start);
+  PetscFree(s->maxbits);
+  PetscFree(s->sum);
+  PetscFree(s->parts);
+  memset(s, 0, sizeof *s);
+}
+
+void exactfloats_begin(ExactFloats *s) {
+  s->held = 0;
+  memset(s->maxbits, 0, (size_t)s->nblocks * sizeof *s->maxbits);
+}
+
+PetscErrorCode exactfloats_add(ExactFloats *s, const float *x) {
+  PetscFunctionBeginUser;
+  if (s->held == s->cap) { /* grows to the most parts a step has held, then stays */
+    int cap = s->cap ? 2 * s->cap : 4;
+    float *grown;
+    PetscCall(PetscMalloc1((size_t)cap * s->n + 1, &grown));
+    if (s->held) PetscCall(PetscArraycpy(grown, s->parts, (size_t)s->held * s->n));
+    PetscCall(PetscFree(s->parts));
+    s->parts = grown, s->cap = cap;
+  }
+  float *to = s->parts + (size_t)s->held++ * s->n;
+  memcpy(to, x, s->n * sizeof *to);
+  const uint32_t *u = (const uint32_t *)(const void *)to; /* |x| ordered as its bits; NaN/Inf above all */
+  for (int b = 0; b < s->nblocks; b++) {
+    uint32_t m = s->maxbits[b];
+    for (size_t i = s->start[b]; i < s->start[b + 1]; i++) {
+      uint32_t a = u[i] & 0x7fffffffu;
+      m = a > m ? a : m;
+    }
+    s->maxbits[b] = m;
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode exactfloats_finish(ExactFloats *s, MPI_Comm comm, long total_parts, float *out) {
+  PetscFunctionBeginUser;
+  int size = 1;
+  if (comm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_size(comm, &size));
+  Phase was = phase_switch(PHASE_ALLREDUCE);
+  if (size > 1) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s->maxbits, s->nblocks, MPI_UINT32_T, MPI_MAX, comm));
+  phase_switch(was);
+  int head = 0; /* bits of headroom for the sum of total_parts parts */
+  while (head < 62 && (1L << head) < total_parts) head++;
+  for (int b = 0; b < s->nblocks; b++) {
+    const size_t lo = s->start[b], hi = s->start[b + 1];
+    /* every part of the block is below 2^E in magnitude; scaled by 2^(P - E) it is below 2^P */
+    const int E = (int)(s->maxbits[b] >> 23) - 126, P = 62 - head;
+    const double scale = ldexp(1.0, P - E);
+    memset(s->sum + lo, 0, (hi - lo) * sizeof *s->sum);
+    if (s->maxbits[b] >= 0x7f800000u) continue; /* NaN or Inf: the block is NaN below */
+    for (int k = 0; k < s->held; k++) {
+      const float *x = s->parts + (size_t)k * s->n;
+      for (size_t i = lo; i < hi; i++) s->sum[i] += (int64_t)((double)x[i] * scale);
+    }
+  }
+  if (size > 1) {
+    PetscCheck(s->n <= (size_t)INT32_MAX, comm, PETSC_ERR_SUP, "exact sum of %zu values exceeds one MPI count", s->n);
+    was = phase_switch(PHASE_ALLREDUCE);
+    PetscCall(PetscLogEventBegin(dt_events.grad_reduce, 0, 0, 0, 0));
+    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, s->sum, (int)s->n, MPI_INT64_T, MPI_SUM, comm));
+    PetscCall(PetscLogEventEnd(dt_events.grad_reduce, 0, 0, 0, 0));
+    phase_switch(was);
+  }
+  for (int b = 0; b < s->nblocks; b++) {
+    const size_t lo = s->start[b], hi = s->start[b + 1];
+    const int E = (int)(s->maxbits[b] >> 23) - 126, P = 62 - head;
+    const double unscale = ldexp(1.0, E - P);
+    if (s->maxbits[b] >= 0x7f800000u)
+      for (size_t i = lo; i < hi; i++) out[i] = NAN;
+    else
+      for (size_t i = lo; i < hi; i++) out[i] = (float)((double)s->sum[i] * unscale);
+  }
+  s->held = 0;
+  PetscFunctionReturn(0);
 }
