@@ -123,7 +123,7 @@ static PetscErrorCode nashae_create(Method *me) {
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zhat));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->dout));
   PetscCall(tensor_alloc_double((size_t)s->m, &s->zmean));
-  if (cfg->reproducible) {
+  if (me->chunk) {
     PetscCall(tensor_alloc((size_t)B * s->m, &s->zlocal));
     PetscCall(method_exact_floats(me, s->group, &s->exact_grads));
     PetscCall(exactsum_create(&s->exact_sq, 1));

@@ -61,15 +61,16 @@ PetscErrorCode exactsum_allreduce(ExactSum *s, MPI_Comm comm) {
   PetscFunctionReturn(0);
 }
 
-/* The digits with their carries moved up (the two lower ones then lie in [0, 2^40)), as one
- * double: each part is exact, and they are added in one fixed order. */
+/* The digits as one double, rounded once: as a 128-bit integer (in units of 2^-72) while it fits,
+ * which is every sum below 2^54 in magnitude; beyond, the high digit dominates and the parts
+ * are added in one fixed order. (Adding rounded parts of mixed signs would cancel: a sum of
+ * -0.46 as -256 + 255.54 loses the low bits.) */
 static double value(int64_t d0, int64_t d1, int64_t d2) {
-  const int64_t mask = ((int64_t)1 << DIGIT_BITS) - 1;
-  int64_t lo = d0 & mask;
-  d1 += (d0 - lo) / ((int64_t)1 << DIGIT_BITS);
-  int64_t mid = d1 & mask;
-  d2 += (d1 - mid) / ((int64_t)1 << DIGIT_BITS);
-  return (double)d2 * 0x1p8 + ((double)mid * 0x1p-32 + (double)lo * 0x1p-72);
+  if (d2 > -((int64_t)1 << 46) && d2 < ((int64_t)1 << 46)) {
+    __int128 t = (__int128)d2 * ((__int128)1 << 2 * DIGIT_BITS) + (__int128)d1 * ((__int128)1 << DIGIT_BITS) + (__int128)d0;
+    return ldexp((double)t, -LSB_EXP);
+  }
+  return (double)d2 * 0x1p8 + ((double)d1 * 0x1p-32 + (double)d0 * 0x1p-72);
 }
 
 void exactsum_doubles(const ExactSum *s, double *out) {

@@ -148,14 +148,14 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
                  (int)cfg->groups, size);
   DT_INPUT_CHECK(!training || cfg->batch >= size, comm, "option -batch: %d is smaller than the number of ranks (%d); every rank needs a sample",
                  (int)cfg->batch, size);
-  openblas_set_num_threads((int)cfg->blas_threads);
-  ArchiveIO io = {.buffer_mb = (double)cfg->io_buffer_mb, .skip_bad = !strcmp(cfg->on_bad_record, "skip")};
-  PetscCall(archive_open_io(comm, cfg->data, norm, &io, &run->archive));
-  if (training) {
+  if (training) { /* before the data is read: it may take minutes */
     const MethodOps *checked;
     PetscCall(method_find(comm, cfg->method, &checked));
     PetscCall(method_check_reproducible(comm, cfg, checked, size));
   }
+  openblas_set_num_threads((int)cfg->blas_threads);
+  ArchiveIO io = {.buffer_mb = (double)cfg->io_buffer_mb, .skip_bad = !strcmp(cfg->on_bad_record, "skip")};
+  PetscCall(archive_open_io(comm, cfg->data, norm, &io, &run->archive));
   int most = (int)((cfg->batch + size - 1) / size); /* rows of the largest slice */
   if (training && cfg->reproducible) {
     int chunks = (int)(cfg->batch / cfg->reproducible_chunk);
