@@ -3,6 +3,7 @@
 # ranks (3: chunks split unevenly, 4/3/3 of 10), for every method that takes it: every loss of
 # every step (the model's /history, doubles), every parameter and every optimizer moment
 # (/params, /optim). Files are not compared whole: they hold the rank count and the run log.
+# A checkpoint is the same on 1 and 2 ranks, and one written on 1 rank resumed on 3 ends the same.
 # Also: without -reproducible 1 and 2 ranks do NOT give the same bits (so the mode is what does
 # it), a method it does not cover and a batch that is not whole chunks are refused with exit 2.
 . "$DT_SRCDIR/tests/lib.sh"
@@ -59,6 +60,13 @@ for np in 1 2; do
 done
 echo -n "checkpoint at step 5, 1 vs 2 ranks: "
 same_bits "$TMP/ck-1/ckpt-00000005.h5" "$TMP/ck-2/ckpt-00000005.h5" || fail "-reproducible: the step-5 checkpoints differ"
+# ... and a run checkpointed on 1 rank, resumed on 3, ends as the 1-rank run that never stopped
+mkdir -p "$TMP/ck-resumed"
+cp "$TMP/ck-1/ckpt-00000005.h5" "$TMP/ck-resumed/"
+dt 3 train "${common[@]}" -method nashae -nashae_reg_iters 2 -nashae_reg_hidden 16 -reproducible -steps 10 -restart auto \
+  -run_dir "$TMP/ck-resumed" 2>"$TMP/err" >/dev/null || { cat "$TMP/err"; fail "resuming on 3 ranks"; }
+echo -n "1 rank to step 10 vs 1 rank to step 5 then 3 ranks: "
+same_bits "$TMP/ck-1/model.h5" "$TMP/ck-resumed/model.h5" || fail "-reproducible: resumed on 3 ranks, the run differs"
 
 # the default mode sums in rank-dependent order: 1 and 2 ranks differ in the last bits (this is
 # what -reproducible removes; if a future build made them equal, this check says so)
