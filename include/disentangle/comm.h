@@ -26,11 +26,17 @@ void par_slice(int B, int p, int nparts, int *offset, int *count);
  * GEMM shapes, whatever the number of parts, so results are bit-identical on any rank count. */
 void par_slice_chunks(long n, int chunk, int p, int nparts, int *offset, int *count);
 
+/* This part's rows of a global batch of B rows: par_slice, or with chunk > 0 (-reproducible)
+ * whole chunks of `chunk` rows (par_slice_chunks). */
+void par_batch_slice(int B, int chunk, int p, int nparts, int *offset, int *count);
+
 /* Sum n doubles over comm in place: the ONE reduction of the batch statistics. */
 PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm);
 /* Sum a flat float gradient block over comm in place. */
 PetscErrorCode par_allreduce_grads(float *g, size_t n, MPI_Comm comm);
 /* Gather every rank's slice of a [B][width] batch (sliced as par_slice) into full[B][width]. */
 PetscErrorCode par_allgather_rows(const float *local, float *full, int B, int width, MPI_Comm comm);
+/* The same for a batch sliced as par_batch_slice(B, chunk, ...). */
+PetscErrorCode par_allgather_batch_rows(const float *local, float *full, int B, int chunk, int width, MPI_Comm comm);
 
 #endif

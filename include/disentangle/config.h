@@ -42,6 +42,8 @@ typedef struct {
   PetscInt group_size;               /* -sampler grouped: samples per group in a batch; the global batch is
                                       * -batch / group_size whole groups, rows in group-major order
                                       * (global row j belongs to the batch's group j / group_size) */
+  PetscBool reproducible;            /* the same bits on any rank count (docs/reproducible.md) */
+  PetscInt reproducible_chunk;       /* -reproducible: rows per micro-chunk of the global batch */
   PetscReal holdout_groups;          /* -sampler grouped: share of the archive's groups never trained on (chosen from the seed) */
 } Config;
 

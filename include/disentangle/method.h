@@ -8,6 +8,7 @@
 #include "disentangle/ckpt.h"
 #include "disentangle/comm.h"
 #include "disentangle/config.h"
+#include "disentangle/exactsum.h"
 #include "disentangle/options.h"
 #include "disentangle/terms.h"
 
@@ -60,6 +61,9 @@ typedef struct {
   int (*nets)(Method *m, Net **nets, int max);
   /* Make every rank hold the whole optimizer state before a checkpoint (NULL: it does). */
   PetscErrorCode (*sync_state)(Method *m);
+  /* Its step gives the same bits on any rank count under -reproducible (docs/reproducible.md);
+   * 0: -reproducible is refused for it. */
+  int reproducible;
 } MethodOps;
 
 struct Method {
@@ -87,6 +91,13 @@ struct Method {
   const char *loss_names[METHOD_MAX_LOSSES];
   char loss_name_buf[METHOD_MAX_LOSSES][48];
   void *regularisers; /* lsigma.c's */
+  /* -reproducible (docs/reproducible.md): rows per micro-chunk (0: off); exact sums of the
+   * chunks' statistics and autoencoder gradients; the global statistics; a scratch slot. */
+  int chunk;
+  int row; /* the first of this rank's rows the terms' local and backward are called on (the chunk's; else 0) */
+  ExactSum exact_stats;
+  ExactFloats exact_grads;
+  double *global_stats, *scratch_stats;
 };
 
 /* The method called `name`; an input error naming option -method and the choices when none is. */
@@ -108,6 +119,14 @@ PetscErrorCode method_create(const Config *cfg, const void *opts, const Par *par
 void method_destroy(Method **m);
 /* Attach a loss term (state: the term's own, not owned); its statistics slot is allocated here. */
 PetscErrorCode method_add_term(Method *m, const TermOps *ops, double weight, TermSite site, int layer, void *state);
+
+/* -reproducible: refuse a method or batch it cannot give the same bits for (input errors naming
+ * the options), on every rank; nothing to check when it is off. */
+PetscErrorCode method_check_reproducible(MPI_Comm comm, const Config *cfg, const MethodOps *ops, int ranks);
+/* An exact float sum (exactsum.h) over an optimizer group's gradient block, a block per tensor. */
+PetscErrorCode method_exact_floats(const Method *m, int group, ExactFloats *s);
+/* -reproducible: forward micro-chunk k of this rank's rows (c rows at b->x + k c features). */
+void method_forward_chunk(Method *m, const Batch *b, int k);
 
 /* The step of a method that trains the autoencoder alone: the terms' loss and gradient, then
  * one optimizer step on its group. */

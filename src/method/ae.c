@@ -20,6 +20,7 @@ const MethodOps method_ae = {
   .create = ae_create,
   .step = method_step_autoencoder,
   .loss_gradient = terms_loss_gradient,
+  .reproducible = 1,
   .destroy = ae_destroy,
   .nets = method_nets_autoencoder,
 };

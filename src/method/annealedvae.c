@@ -48,6 +48,7 @@ const MethodOps method_annealedvae = {
   .create = annealedvae_create,
   .step = method_step_autoencoder,
   .loss_gradient = terms_loss_gradient,
+  .reproducible = 1,
   .destroy = annealedvae_destroy,
   .nets = method_nets_autoencoder,
 };

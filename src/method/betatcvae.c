@@ -37,12 +37,18 @@
  * one MPI_Reduce_scatter hands each rank the sum for its own rows. Cost per step: B_r B m
  * log-densities and about 2 B_r B m exps per rank, an allgather of B x 3m floats and a
  * reduce-scatter of B x 2m doubles. The gradient is exact (log-sum-exp in double); only the order
- * of the float/double sums depends on the rank count. */
+ * of the float/double sums depends on the rank count.
+ *
+ * -reproducible (docs/reproducible.md): the latents come from micro-chunk forwards, the rows'
+ * tc, mi and dwkl are kept row by row so the terms sum them chunk by chunk, and the query rows'
+ * contributions to the (mu, logvar) gradient are summed in double within a chunk, then exactly
+ * over chunks and ranks (one exact allreduce of the whole [B][2m] in place of the reduce-scatter). */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "disentangle/error.h"
+#include "disentangle/exactsum.h"
 #include "disentangle/method.h"
 #include "disentangle/tensor.h"
 
@@ -75,7 +81,8 @@ typedef struct {
   float *dz, *dcode;   /* this rank's rows: (beta - 1) dTC/dz, dTC/d(mu | logvar) */
   int *counts;         /* reduce-scatter: doubles per rank */
   double lw_mws, lw_self, lw_next, lw_other; /* the estimator's log w_ij (N >= B) */
-  double sums[3];      /* this rank's rows: tc, mi, dwkl summed */
+  double *rows;        /* [B][3] tc, mi, dwkl of this rank's rows (the terms sum those they are called on) */
+  ExactSum exact;      /* -reproducible: gkey summed exactly over chunks and ranks */
 } Tc;
 
 static const TermOps term_tc_latents, term_tc_code;
@@ -101,10 +108,12 @@ static PetscErrorCode betatcvae_create(Method *me) {
   PetscCall(tensor_alloc_double((size_t)m, &s->lqk));
   PetscCall(tensor_alloc_double((size_t)B * 2 * m, &s->gkey));
   PetscCall(tensor_alloc_double((size_t)B * 2 * m, &s->gmine));
+  PetscCall(tensor_alloc_double((size_t)B * 3, &s->rows));
+  if (me->chunk) PetscCall(exactsum_create(&s->exact, (size_t)B * 2 * m));
   const int size = me->par->size;
   PetscCall(PetscMalloc1(size, &s->counts));
   for (int p = 0, o; p < size; p++) { /* rows are sliced in rank order: the blocks are contiguous */
-    par_slice(B, p, size, &o, &s->counts[p]);
+    par_batch_slice(B, me->chunk, p, size, &o, &s->counts[p]);
     s->counts[p] *= 2 * m;
   }
   const TermOps *rec;
@@ -122,7 +131,8 @@ static void betatcvae_destroy(Method *me) {
   if (!s) return;
   tensor_free(&s->own), tensor_free(&s->all), tensor_free(&s->dz), tensor_free(&s->dcode);
   tensor_free_double(&s->ivar), tensor_free_double(&s->ell), tensor_free_double(&s->a), tensor_free_double(&s->lqk);
-  tensor_free_double(&s->gkey), tensor_free_double(&s->gmine);
+  tensor_free_double(&s->gkey), tensor_free_double(&s->gmine), tensor_free_double(&s->rows);
+  exactsum_free(&s->exact);
   (void)PetscFree(s->counts);
   (void)PetscFree(me->state);
 }
@@ -195,35 +205,57 @@ static void query_row(Tc *s, int i, double *tc, double *mi, double *dwkl, float 
   for (int k = 0; k < m; k++) dz[k] = (float)gz[k];
 }
 
-/* Everything the two terms need, from the forwarded batch: the gather, this rank's query rows,
- * the reduce-scatter of the (mu, logvar) gradient. */
+/* Rows [row0, row0 + n) of this rank's (mu, logvar, z), from the last forward, into s->own. */
+static void pack_rows(Method *me, int row0, int n) {
+  Tc *s = me->state;
+  const int m = s->m;
+  const float *code = autoencoder_code(&me->ae), *z = me->ae.z;
+  for (int r = 0; r < n; r++) {
+    memcpy(s->own + (size_t)(row0 + r) * 3 * m, code + (size_t)r * 2 * m, (size_t)2 * m * sizeof(float));
+    memcpy(s->own + (size_t)(row0 + r) * 3 * m + 2 * m, z + (size_t)r * m, (size_t)m * sizeof(float));
+  }
+}
+
+/* Query rows [r0, r1) of this rank's (global index off + r): their tc, mi, dwkl and dz, their
+ * contributions added to gkey. */
+static void query_rows(Tc *s, int off, int r0, int r1) {
+  for (int r = r0; r < r1; r++) {
+    double *v = s->rows + (size_t)r * 3;
+    query_row(s, off + r, &v[0], &v[1], &v[2], s->dz + (size_t)r * s->m);
+  }
+}
+
+/* Everything the two terms need, from this rank's packed rows: the gather, this rank's query
+ * rows, the reduce-scatter of the (mu, logvar) gradient. */
 static PetscErrorCode tc_prepare(Method *me, const Batch *b) {
   PetscFunctionBeginUser;
   Tc *s = me->state;
   const int B = s->B, m = s->m, count = b->count;
   int off, cnt;
-  par_slice(B, me->par->rank, me->par->size, &off, &cnt);
+  par_batch_slice(B, me->chunk, me->par->rank, me->par->size, &off, &cnt);
   PetscCheck(off == b->offset && cnt == count, PETSC_COMM_SELF, PETSC_ERR_PLIB,
              "betatcvae: batch rows [%d, +%d) are not this rank's slice [%d, +%d) of the global batch", b->offset, count, off, cnt);
-  const float *code = autoencoder_code(&me->ae), *z = me->ae.z;
-  for (int r = 0; r < count; r++) {
-    memcpy(s->own + (size_t)r * 3 * m, code + (size_t)r * 2 * m, (size_t)2 * m * sizeof(float));
-    memcpy(s->own + (size_t)r * 3 * m + 2 * m, z + (size_t)r * m, (size_t)m * sizeof(float));
-  }
-  if (me->par->size > 1) PetscCall(par_allgather_rows(s->own, s->all, B, 3 * m, me->par->world));
+  if (me->par->size > 1) PetscCall(par_allgather_batch_rows(s->own, s->all, B, me->chunk, 3 * m, me->par->world));
   else memcpy(s->all, s->own, (size_t)B * 3 * m * sizeof(float));
   for (int j = 0; j < B; j++)
     for (int k = 0; k < m; k++) s->ivar[(size_t)j * m + k] = exp(-(double)s->all[(size_t)j * 3 * m + m + k]);
   set_weights(s, PetscMax((double)me->dataset_size, (double)B));
-  memset(s->gkey, 0, (size_t)B * 2 * m * sizeof *s->gkey);
-  s->sums[0] = s->sums[1] = s->sums[2] = 0.0;
-  for (int r = 0; r < count; r++) {
-    double tc, mi, dwkl;
-    query_row(s, off + r, &tc, &mi, &dwkl, s->dz + (size_t)r * m);
-    s->sums[0] += tc, s->sums[1] += mi, s->sums[2] += dwkl;
-  }
   double *mine = s->gkey + (size_t)off * 2 * m;
-  if (me->par->size > 1) {
+  if (me->chunk) {
+    const int c = me->chunk;
+    exactsum_zero(&s->exact);
+    for (int r = 0; r < count; r += c) {
+      memset(s->gkey, 0, (size_t)B * 2 * m * sizeof *s->gkey);
+      query_rows(s, off, r, r + c);
+      exactsum_add_doubles(&s->exact, s->gkey);
+    }
+    PetscCall(exactsum_allreduce(&s->exact, me->par->world));
+    exactsum_doubles(&s->exact, s->gkey);
+  } else {
+    memset(s->gkey, 0, (size_t)B * 2 * m * sizeof *s->gkey);
+    query_rows(s, off, 0, count);
+  }
+  if (me->par->size > 1 && !me->chunk) {
     PetscCallMPI(MPI_Reduce_scatter(s->gkey, s->gmine, s->counts, MPI_DOUBLE, MPI_SUM, me->par->world));
     mine = s->gmine;
   }
@@ -238,16 +270,24 @@ static int tc_latents_nstats(const Term *t, const Method *me) {
   return 1;
 }
 
+/* The sum of one of the rows' values over the rows [me->row, me->row + count) the terms are on. */
+static double row_sum(const Tc *s, const Method *me, int count, int v) {
+  double sum = 0.0;
+  for (int r = me->row; r < me->row + count; r++) sum += s->rows[(size_t)r * 3 + v];
+  return sum;
+}
+
 static void tc_latents_local(Term *t, Method *me, const float *x, int count, double *stats) {
-  (void)me, (void)x, (void)count;
-  stats[0] = ((const Tc *)t->state)->sums[0];
+  (void)x;
+  stats[0] = row_sum(t->state, me, count, 0);
 }
 
 static void tc_latents_backward(Term *t, Method *me, const float *x, int count, const double *stats, double *values,
                                 float *dz) {
   (void)x;
   const Tc *s = t->state;
-  for (long q = 0; q < (long)count * s->m; q++) dz[q] += s->dz[q];
+  const float *mine = s->dz + (size_t)me->row * s->m;
+  for (long q = 0; q < (long)count * s->m; q++) dz[q] += mine[q];
   values[0] = stats[0] / me->global_batch;
 }
 
@@ -261,16 +301,16 @@ static int tc_code_nstats(const Term *t, const Method *me) {
 }
 
 static void tc_code_local(Term *t, Method *me, const float *x, int count, double *stats) {
-  (void)me, (void)x, (void)count;
-  const Tc *s = t->state;
-  stats[0] = s->sums[1], stats[1] = s->sums[2];
+  (void)x;
+  stats[0] = row_sum(t->state, me, count, 1), stats[1] = row_sum(t->state, me, count, 2);
 }
 
 static void tc_code_backward(Term *t, Method *me, const float *x, int count, const double *stats, double *values,
                              float *dcode) {
   (void)x;
   const Tc *s = t->state;
-  for (long q = 0; q < (long)count * 2 * s->m; q++) dcode[q] += s->dcode[q];
+  const float *mine = s->dcode + (size_t)me->row * 2 * s->m;
+  for (long q = 0; q < (long)count * 2 * s->m; q++) dcode[q] += mine[q];
   values[0] = stats[0] / me->global_batch;
   values[1] = stats[1] / me->global_batch;
 }
@@ -282,9 +322,17 @@ static const TermOps term_tc_code = {.name = "tc_code", .nvalues = 2, .value_nam
 
 static PetscErrorCode betatcvae_loss_gradient(Method *me, const Batch *b, int encoded, StepLosses *out) {
   PetscFunctionBeginUser;
-  if (!encoded) {
-    head_set_rows(&me->ae.head, b->step, b->offset);
-    autoencoder_forward(&me->ae, b->x, b->count, NULL, NULL);
+  if (me->chunk) /* -reproducible: the rows as the chunked terms pass forwards them */
+    for (int k = 0; k < b->count / me->chunk; k++) {
+      method_forward_chunk(me, b, k);
+      pack_rows(me, k * me->chunk, me->chunk);
+    }
+  else {
+    if (!encoded) {
+      head_set_rows(&me->ae.head, b->step, b->offset);
+      autoencoder_forward(&me->ae, b->x, b->count, NULL, NULL);
+    }
+    pack_rows(me, 0, b->count);
   }
   PetscCall(tc_prepare(me, b));
   PetscCall(terms_loss_gradient(me, b, 1, out));
@@ -305,4 +353,5 @@ const MethodOps method_betatcvae = {
   .loss_gradient = betatcvae_loss_gradient,
   .destroy = betatcvae_destroy,
   .nets = method_nets_autoencoder,
+  .reproducible = 1,
 };

@@ -37,6 +37,7 @@ const MethodOps method_betavae = {
   .create = betavae_create,
   .step = method_step_autoencoder,
   .loss_gradient = terms_loss_gradient,
+  .reproducible = 1,
   .destroy = betavae_destroy,
   .nets = method_nets_autoencoder,
 };

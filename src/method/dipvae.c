@@ -155,6 +155,7 @@ const MethodOps method_dipvae = {
   .create = dipvae_create,
   .step = method_step_autoencoder,
   .loss_gradient = terms_loss_gradient,
+  .reproducible = 1,
   .destroy = dipvae_destroy,
   .nets = method_nets_autoencoder,
 };

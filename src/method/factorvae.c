@@ -17,11 +17,17 @@
  * Both gradients are taken at the parameters the step started from, as disentanglement_lib's
  * tf.group of the two minimize ops does, so the order of the two updates does not matter.
  * Every rank holds D's whole parameters and Adam state and applies the same summed gradient,
- * so no state needs sharing before a checkpoint. */
+ * so no state needs sharing before a checkpoint.
+ *
+ * -reproducible (docs/reproducible.md): z comes from micro-chunk forwards; D's gradient and
+ * cross-entropy are taken chunk by chunk (c rows of z and their c permuted rows, 2c rows per
+ * forward whatever the rank count) and summed exactly over chunks and ranks; the TC term runs
+ * D on each chunk in the chunked terms pass. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "disentangle/exactsum.h"
 #include "disentangle/factorvae.h"
 #include "disentangle/layers.h"
 #include "disentangle/phases.h"
@@ -64,6 +70,9 @@ typedef struct {
   int *perm;    /* [B] */
   double ce;    /* D's cross-entropy in this step, this rank's part */
   int fresh;    /* D's activations of its training forward are those of D(z) for this step's rows */
+  float *zlocal; /* -reproducible: [B][m] this rank's z, chunk by chunk; D's gradient and ce summed exactly */
+  ExactFloats exact_grads;
+  ExactSum exact_ce;
 } Factor;
 
 static const TermOps term_factor_tc;
@@ -113,6 +122,11 @@ static PetscErrorCode factorvae_create(Method *me) {
   PetscCall(tensor_alloc((size_t)2 * s->B * 2, &s->dout));
   PetscCall(tensor_alloc((size_t)s->B * s->m, &s->ddz));
   PetscCall(PetscMalloc1(s->B, &s->perm));
+  if (me->chunk) {
+    PetscCall(tensor_alloc((size_t)s->B * s->m, &s->zlocal));
+    PetscCall(method_exact_floats(me, s->group, &s->exact_grads));
+    PetscCall(exactsum_create(&s->exact_ce, 1));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -122,6 +136,8 @@ static void factorvae_destroy(Method *me) {
   net_free(&s->disc);
   tensor_free(&s->zall), tensor_free(&s->din), tensor_free(&s->dout), tensor_free(&s->ddz);
   PetscFree(s->perm);
+  tensor_free(&s->zlocal);
+  exactfloats_free(&s->exact_grads), exactsum_free(&s->exact_ce);
   PetscFree(me->state);
 }
 
@@ -143,15 +159,16 @@ static double log_softmax2(const float *l, int c) {
 /* D's cross-entropy gradient on this rank's rows [off, off + cnt) of z (class 0) and of the
  * permuted global batch (class 1), added to D's gradient block; returns this rank's part of
  * -1/2 mean log p(0 | z) - 1/2 mean log p(1 | permuted z). z: this rank's rows of z. */
-static PetscErrorCode discriminator_local(Method *me, const Batch *b, const float *z, double *ce) {
-  PetscFunctionBeginUser;
+/* D's cross-entropy gradient on cnt rows of z (global rows off..off+cnt; z: them) and the same
+ * rows of the permuted global batch s->zall, added to D's gradient block; returns w times the
+ * sum of their -log p. */
+static double discriminator_rows(Method *me, int64_t step, const float *z, int off, int cnt) {
   Factor *s = me->state;
-  const int m = s->m, B = s->B, off = b->offset, cnt = b->count;
-  PetscCall(par_allgather_rows(z, s->zall, B, m, me->par->world));
+  const int m = s->m, B = s->B;
   memcpy(s->din, z, (size_t)cnt * m * sizeof *s->din);
   float *zp = s->din + (size_t)cnt * m;
   for (int j = 0; j < m; j++) {
-    factorvae_permutation((uint64_t)me->cfg->seed, b->step, B, j, s->perm);
+    factorvae_permutation((uint64_t)me->cfg->seed, step, B, j, s->perm);
     for (int r = 0; r < cnt; r++) zp[(size_t)r * m + j] = s->zall[(size_t)s->perm[off + r] * m + j];
   }
   const float *logits = net_forward(&s->disc, s->din, 2 * cnt);
@@ -166,7 +183,39 @@ static PetscErrorCode discriminator_local(Method *me, const Batch *b, const floa
     s->dout[2 * r + 1] = (float)(w * (p1 - (c == 1)));
   }
   net_backward(&s->disc, s->din, s->dout, 2 * cnt, 1, NULL);
-  *ce = w * sum;
+  return w * sum;
+}
+
+static PetscErrorCode discriminator_local(Method *me, const Batch *b, const float *z, double *ce) {
+  PetscFunctionBeginUser;
+  Factor *s = me->state;
+  PetscCall(par_allgather_rows(z, s->zall, s->B, s->m, me->par->world));
+  *ce = discriminator_rows(me, b->step, z, b->offset, b->count);
+  PetscFunctionReturn(0);
+}
+
+/* -reproducible: z chunk by chunk, gathered; D's gradient (complete, summed over ranks) and
+ * its cross-entropy (global) from exact sums over the chunks. */
+static PetscErrorCode discriminator_exact(Method *me, const Batch *b) {
+  PetscFunctionBeginUser;
+  Factor *s = me->state;
+  const int c = me->chunk, m = s->m;
+  ParamGroup *G = &me->params.groups[s->group];
+  for (int k = 0; k < b->count / c; k++) {
+    method_forward_chunk(me, b, k);
+    memcpy(s->zlocal + (size_t)k * c * m, me->ae.z, (size_t)c * m * sizeof *s->zlocal);
+  }
+  PetscCall(par_allgather_batch_rows(s->zlocal, s->zall, s->B, c, m, me->par->world));
+  exactfloats_begin(&s->exact_grads), exactsum_zero(&s->exact_ce);
+  for (int k = 0; k < b->count / c; k++) {
+    memset(G->grads, 0, G->n * sizeof *G->grads);
+    double ce = discriminator_rows(me, b->step, s->zlocal + (size_t)k * c * m, b->offset + k * c, c);
+    PetscCall(exactfloats_add(&s->exact_grads, G->grads));
+    exactsum_add_doubles(&s->exact_ce, &ce);
+  }
+  PetscCall(exactfloats_finish(&s->exact_grads, me->par->world, s->B / c, G->grads));
+  PetscCall(exactsum_allreduce(&s->exact_ce, me->par->world));
+  exactsum_doubles(&s->exact_ce, &s->ce);
   PetscFunctionReturn(0);
 }
 
@@ -209,7 +258,7 @@ static void tc_local(Term *t, Method *me, const float *x, int count, double *sta
   s->fresh = 0;
   double d = 0.0;
   for (int r = 0; r < count; r++) d += (double)l[2 * r] - l[2 * r + 1];
-  stats[0] = d, stats[1] = s->ce;
+  stats[0] = d, stats[1] = me->chunk ? 0.0 : s->ce; /* -reproducible: s->ce is the global one */
 }
 
 static void tc_backward(Term *t, Method *me, const float *x, int count, const double *st, double *values, float *dz) {
@@ -222,7 +271,7 @@ static void tc_backward(Term *t, Method *me, const float *x, int count, const do
   net_backward(&s->disc, me->ae.z, s->dout, count, 0, s->ddz);
   for (long i = 0; i < (long)count * m; i++) dz[i] += s->ddz[i];
   values[0] = st[0] / me->global_batch;
-  values[1] = st[1];
+  values[1] = me->chunk ? s->ce : st[1];
 }
 
 static const TermOps term_factor_tc = {.name = "factor_tc",
@@ -235,6 +284,16 @@ static const TermOps term_factor_tc = {.name = "factor_tc",
 static PetscErrorCode factorvae_step(Method *me, const Batch *b, StepLosses *out) {
   PetscFunctionBeginUser;
   Factor *s = me->state;
+  if (me->chunk) {
+    PetscCall(PetscLogEventBegin(dt_events.adversary, 0, 0, 0, 0));
+    PetscCall(discriminator_exact(me, b));
+    PetscCall(PetscLogEventEnd(dt_events.adversary, 0, 0, 0, 0));
+    s->fresh = 0; /* the terms pass runs D on each chunk itself */
+    PetscCall(terms_loss_gradient(me, b, 1, out));
+    method_update(me, me->ae.group);
+    method_update(me, s->group);
+    PetscFunctionReturn(0);
+  }
   const float *z;
   head_set_rows(&me->ae.head, b->step, b->offset);
   autoencoder_forward(&me->ae, b->x, b->count, &z, NULL);
@@ -272,4 +331,5 @@ const MethodOps method_factorvae = {
   .loss_gradient = terms_loss_gradient,
   .destroy = factorvae_destroy,
   .nets = factorvae_nets,
+  .reproducible = 1,
 };

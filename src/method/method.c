@@ -130,6 +130,7 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   PetscCall(autoencoder_create(&me->ae, &me->params, cfg, sample, me->global_batch, head,
                                ops->width ? ops->width(cfg, opts) : 0));
   PetscCall(method_set_optimizer(me, me->ae.group, &optim_adam, cfg->lr));
+  me->chunk = cfg->reproducible ? (int)cfg->reproducible_chunk : 0; /* before create: methods size their parts by it */
   PetscCall(ops->create(me));
   PetscCall(phases_register());
   PetscCall(paramset_sync_create(&me->params, me->ae.group, par->world, (size_t)cfg->grad_bucket_kb * 1024 / sizeof(float),
@@ -142,6 +143,12 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   me->nlosses = ops->nlosses;
   for (int k = 0; k < ops->nlosses; k++) me->loss_names[k] = ops->loss_names[k];
   PetscCall(regularisers_attach(me));
+  if (me->chunk) {
+    PetscCall(exactsum_create(&me->exact_stats, (size_t)me->nstats));
+    PetscCall(method_exact_floats(me, me->ae.group, &me->exact_grads));
+    PetscCall(tensor_alloc_double((size_t)me->nstats + 1, &me->global_stats));
+    PetscCall(tensor_alloc_double((size_t)me->nstats + 1, &me->scratch_stats));
+  }
   *out = me;
   PetscFunctionReturn(0);
 }
@@ -155,6 +162,10 @@ void method_destroy(Method **m) {
   for (int s = 0; s < 2; s++)
     for (int l = 0; l < NET_MAX_LAYERS; l++) tensor_free(&(*m)->site_grad[s][l]);
   tensor_free_double(&(*m)->stats);
+  tensor_free_double(&(*m)->global_stats);
+  tensor_free_double(&(*m)->scratch_stats);
+  exactsum_free(&(*m)->exact_stats);
+  exactfloats_free(&(*m)->exact_grads);
   paramset_sync_free(&(*m)->sync);
   paramset_free(&(*m)->params);
   PetscFree(*m);
@@ -191,6 +202,38 @@ PetscErrorCode method_set_optimizer(Method *m, int group, const OptimOps *ops, d
   optim_free(&m->optim[group]);
   PetscCall(optim_create(&m->optim[group], ops, m->params.groups[group].n, lr));
   PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_check_reproducible(MPI_Comm comm, const Config *cfg, const MethodOps *ops, int ranks) {
+  PetscFunctionBeginUser;
+  if (!cfg->reproducible) PetscFunctionReturn(0);
+  const int B = (int)cfg->batch, c = (int)cfg->reproducible_chunk;
+  DT_INPUT_CHECK(ops->reproducible, comm, "option -reproducible: method %s is not yet reproducible across rank counts; "
+                 "run it without -reproducible (methods that are: see docs/reproducible.md)", ops->name);
+  DT_INPUT_CHECK(B % c == 0, comm, "option -reproducible_chunk: -batch %d is not a multiple of -reproducible_chunk %d; give "
+                 "a -batch that is, or a -reproducible_chunk that divides it", B, c);
+  DT_INPUT_CHECK(B / c >= ranks, comm, "option -reproducible_chunk: -batch %d makes %d chunks of -reproducible_chunk %d, "
+                 "fewer than the %d ranks; every rank needs a whole chunk (give a smaller -reproducible_chunk)", B, B / c, c, ranks);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode method_exact_floats(const Method *m, int group, ExactFloats *s) {
+  PetscFunctionBeginUser;
+  const ParamSet *ps = &m->params;
+  size_t *start;
+  int n = 0;
+  PetscCall(PetscMalloc1(ps->ntensors + 1, &start));
+  for (int i = 0; i < ps->ntensors; i++) /* registered in block order */
+    if (ps->tensors[i].group == group) start[n++] = ps->tensors[i].offset;
+  PetscCall(exactfloats_create(s, ps->groups[group].n, n, start));
+  PetscCall(PetscFree(start));
+  PetscFunctionReturn(0);
+}
+
+void method_forward_chunk(Method *m, const Batch *b, int k) {
+  const int c = m->chunk;
+  head_set_rows(&m->ae.head, b->step, b->offset + k * c);
+  autoencoder_forward(&m->ae, b->x + (size_t)k * c * m->ae.features, c, NULL, NULL);
 }
 
 PetscErrorCode method_step_autoencoder(Method *m, const Batch *b, StepLosses *out) {

@@ -49,6 +49,11 @@ typedef struct {
   float *zhat;          /* [B][m] predictions for this rank's slice */
   double *zmean;        /* [m] */
   double pred_sq;       /* regressors' squared error in their last update, this rank's part */
+  /* -reproducible (docs/reproducible.md): this rank's latents [B][m], exact sums of the
+   * regressors' gradients and of their squared error; pred_sq is then the global one */
+  float *zlocal;
+  ExactFloats exact_grads;
+  ExactSum exact_sq;
 } Nash;
 
 static const TermOps term_nash;
@@ -118,6 +123,11 @@ static PetscErrorCode nashae_create(Method *me) {
   PetscCall(tensor_alloc((size_t)B * s->m, &s->zhat));
   PetscCall(tensor_alloc((size_t)B * s->m, &s->dout));
   PetscCall(tensor_alloc_double((size_t)s->m, &s->zmean));
+  if (me->chunk) {
+    PetscCall(tensor_alloc((size_t)B * s->m, &s->zlocal));
+    PetscCall(method_exact_floats(me, s->group, &s->exact_grads));
+    PetscCall(exactsum_create(&s->exact_sq, 1));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -132,6 +142,9 @@ static void nashae_destroy(Method *me) {
   tensor_free(&s->zall), tensor_free(&s->zhat);
   tensor_free(&s->dout);
   tensor_free_double(&s->zmean);
+  tensor_free(&s->zlocal);
+  exactfloats_free(&s->exact_grads);
+  exactsum_free(&s->exact_sq);
   PetscFree(me->state);
 }
 
@@ -152,17 +165,17 @@ static PetscErrorCode share_from_owners(Method *me, float *block) {
   PetscFunctionReturn(0);
 }
 
-/* One update's gradients of the regressors this rank's group owns, on this rank's part of the
- * group's batch; returns their squared error (summed regressor by regressor). */
-static double regressors_gradient(Nash *s, int off, int cnt, int B) {
+/* One update's gradients of regressors sel[0..n) (owned by this rank's group), on rows
+ * [off, off + cnt) of the global batch; returns their squared error (summed regressor by
+ * regressor). */
+static double regressors_gradient(Nash *s, const int *sel, int n, int off, int cnt, int B) {
   const float scale = 1.0f / ((float)B * s->m); /* d(MSE/2) over B x m predictions */
   const float *z = s->zall + (size_t)off * s->m;
-  const int n = s->nowned;
   if (!n) return 0.0;
-  const float *pred = ensemble_forward(&s->ens, s->params, z, cnt, s->owned, n);
+  const float *pred = ensemble_forward(&s->ens, s->params, z, cnt, sel, n);
   double sq = 0.0;
   for (int k = 0; k < n; k++) {
-    const int i = s->owned[k];
+    const int i = sel[k];
     double sqi = 0.0;
     for (int r = 0; r < cnt; r++) {
       float e = pred[(size_t)r * n + k] - z[(size_t)r * s->m + i];
@@ -186,7 +199,7 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
   Phase was = phase_switch(PHASE_REGRESSORS);
   for (int k = 0; k < s->iters; k++) {
     memset(s->grads, 0, nall * sizeof *s->grads);
-    double sq = regressors_gradient(s, off, cnt, B);
+    double sq = regressors_gradient(s, s->owned, s->nowned, off, cnt, B);
     if (par->group_size > 1) PetscCall(par_allreduce_grads(s->grads, nall, par->group));
     Optim *opt = &me->optim[s->group];
     phase_switch(PHASE_ADAM);
@@ -194,6 +207,46 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
     for (int j = 0; j < s->nowned; j++) optim_update(opt, s->params, s->grads, s->owned[j] * s->per, s->per);
     phase_switch(PHASE_REGRESSORS);
     *pred_sq = sq; /* the last update's error is the one reported */
+  }
+  phase_switch(was);
+  if (par->size > 1) PetscCall(share_from_owners(me, s->params));
+  PetscFunctionReturn(0);
+}
+
+/* -reproducible: K updates as train_regressors makes them, each regressor's gradient summed
+ * exactly over micro-chunks of the global batch (one regressor per ensemble call, so the GEMM
+ * shapes do not depend on how many regressors a group owns), over the group's ranks; the squared
+ * error of the last update summed exactly over the world, so every rank holds the global one. */
+static PetscErrorCode train_regressors_exact(Method *me, double *pred_sq) {
+  PetscFunctionBeginUser;
+  Nash *s = me->state;
+  const Par *par = me->par;
+  const int B = me->global_batch, c = me->chunk;
+  int off, cnt;
+  par_batch_slice(B, c, par->group_rank, par->group_size, &off, &cnt);
+  size_t nall = s->per * s->m;
+  Phase was = phase_switch(PHASE_REGRESSORS);
+  for (int k = 0; k < s->iters; k++) {
+    exactfloats_begin(&s->exact_grads);
+    exactsum_zero(&s->exact_sq);
+    for (int r = off; r < off + cnt; r += c) {
+      memset(s->grads, 0, nall * sizeof *s->grads);
+      for (int j = 0; j < s->nowned; j++) {
+        double sq = regressors_gradient(s, &s->owned[j], 1, r, c, B);
+        exactsum_add_doubles(&s->exact_sq, &sq);
+      }
+      PetscCall(exactfloats_add(&s->exact_grads, s->grads));
+    }
+    PetscCall(exactfloats_finish(&s->exact_grads, par->group_size > 1 ? par->group : MPI_COMM_NULL, B / c, s->grads));
+    if (k == s->iters - 1) {
+      PetscCall(exactsum_allreduce(&s->exact_sq, par->world));
+      exactsum_doubles(&s->exact_sq, pred_sq);
+    }
+    Optim *opt = &me->optim[s->group];
+    phase_switch(PHASE_ADAM);
+    optim_tick(opt);
+    for (int j = 0; j < s->nowned; j++) optim_update(opt, s->params, s->grads, s->owned[j] * s->per, s->per);
+    phase_switch(PHASE_REGRESSORS);
   }
   phase_switch(was);
   if (par->size > 1) PetscCall(share_from_owners(me, s->params));
@@ -240,7 +293,7 @@ static void nash_local(Term *t, Method *me, const float *x, int count, double *s
   (void)x;
   Nash *s = t->state;
   adversary_statistics(s, me->ae.z, count, stats);
-  stats[3 * s->m] = s->pred_sq;
+  stats[3 * s->m] = me->chunk ? 0.0 : s->pred_sq; /* -reproducible: pred_sq is global already */
 }
 
 static void nash_backward(Term *t, Method *me, const float *x, int count, const double *st, double *values, float *dz) {
@@ -254,7 +307,7 @@ static void nash_backward(Term *t, Method *me, const float *x, int count, const 
   }
   adversary_backward(s, me->ae.z, count, zmean, t->weight, B, dz);
   values[0] = adv;
-  values[1] = 0.5 * st[3 * m] / ((double)B * m);
+  values[1] = 0.5 * (me->chunk ? s->pred_sq : st[3 * m]) / ((double)B * m);
 }
 
 static const TermOps term_nash = {.name = "nash_adversary",
@@ -270,11 +323,20 @@ static PetscErrorCode nashae_step(Method *me, const Batch *b, StepLosses *out) {
   const int count = b->count;
   Nash *s = me->state;
   const float *z;
-  head_set_rows(&me->ae.head, b->step, b->offset);
-  autoencoder_forward(&me->ae, x, count, &z, NULL);
-  PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
+  if (me->chunk) { /* -reproducible: the latents chunk by chunk, as terms_loss_gradient forms them */
+    for (int k = 0; k < count / me->chunk; k++) {
+      method_forward_chunk(me, b, k);
+      memcpy(s->zlocal + (size_t)k * me->chunk * s->m, me->ae.z, (size_t)me->chunk * s->m * sizeof *s->zlocal);
+    }
+    PetscCall(par_allgather_batch_rows(s->zlocal, s->zall, me->global_batch, me->chunk, s->m, me->par->world));
+  } else {
+    head_set_rows(&me->ae.head, b->step, b->offset);
+    autoencoder_forward(&me->ae, x, count, &z, NULL);
+    PetscCall(par_allgather_rows(z, s->zall, me->global_batch, s->m, me->par->world));
+  }
   PetscCall(PetscLogEventBegin(dt_events.adversary, 0, 0, 0, 0));
-  PetscCall(train_regressors(me, &s->pred_sq));
+  if (me->chunk) PetscCall(train_regressors_exact(me, &s->pred_sq));
+  else PetscCall(train_regressors(me, &s->pred_sq));
   PetscCall(PetscLogEventEnd(dt_events.adversary, 0, 0, 0, 0));
   PetscCall(terms_loss_gradient(me, b, 1, out));
   method_update(me, me->ae.group);
@@ -316,4 +378,5 @@ const MethodOps method_nashae = {
   .destroy = nashae_destroy,
   .nets = nashae_nets,
   .sync_state = nashae_sync_state,
+  .reproducible = 1,
 };

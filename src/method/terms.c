@@ -186,27 +186,26 @@ static void inject_sites(Method *m, int count, int on) {
   }
 }
 
-PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepLosses *out) {
-  PetscFunctionBeginUser;
-  Autoencoder *ae = &m->ae;
-  const float *x = b->x;
-  const int count = b->count;
-  double values[METHOD_MAX_LOSSES] = {0};
-  m->step = b->step;
-  if (!encoded) {
-    head_set_rows(&ae->head, b->step, b->offset);
-    autoencoder_forward(ae, x, count, NULL, NULL);
-  }
-  int set = 0;
-  for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
-  if (!set) memset(ae->dxhat, 0, (size_t)count * ae->features * sizeof *ae->dxhat);
-  PetscCall(PetscLogEventBegin(dt_events.terms, 0, 0, 0, 0));
-  for (int k = 0; k < m->nterms; k++) m->terms[k].ops->local(&m->terms[k], m, x, count, m->stats + m->terms[k].offset);
-  PetscCall(PetscLogEventEnd(dt_events.terms, 0, 0, 0, 0));
-  PetscCall(par_allreduce_stats(m->stats, m->nstats, m->par->world));
+static void terms_local(Method *m, const float *x, int count, double *stats) {
+  (void)PetscLogEventBegin(dt_events.terms, 0, 0, 0, 0);
+  for (int k = 0; k < m->nterms; k++) m->terms[k].ops->local(&m->terms[k], m, x, count, stats + m->terms[k].offset);
+  (void)PetscLogEventEnd(dt_events.terms, 0, 0, 0, 0);
+}
 
+static void terms_values(const Method *m, double *values, StepLosses *out) {
+  out->n = 1;
+  for (int k = 0; k < m->nterms; k++) {
+    values[0] += m->terms[k].weight * values[out->n];
+    out->n += m->terms[k].ops->nvalues;
+  }
+  memcpy(out->value, values, sizeof out->value);
+}
+
+/* Backward from the terms' sites through decoder, head and encoder for count rows (the nets
+ * hold their forward; m->stats the global statistics). */
+static void terms_backward(Method *m, const float *x, int count, double *values) {
+  Autoencoder *ae = &m->ae;
   inject_sites(m, count, 1);
-  paramset_sync_begin(&m->sync); /* backward hands each finished layer's gradients to the allreduce */
   site_backward(m, SITE_OUTPUT, x, count, values);
   site_backward(m, SITE_DECODER, x, count, values);
   autoencoder_backward_decoder(ae, count); /* dz = d/dz of everything downstream */
@@ -216,13 +215,79 @@ PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepL
   site_backward(m, SITE_ENCODER, x, count, values);
   autoencoder_backward_encoder(ae, x, count);
   inject_sites(m, count, 0);
-  PetscCall(paramset_sync_finish(&m->sync));
+}
 
-  out->n = 1;
-  for (int k = 0; k < m->nterms; k++) {
-    values[0] += m->terms[k].weight * values[out->n];
-    out->n += m->terms[k].ops->nvalues;
+/* -reproducible (docs/reproducible.md): the rank's rows in micro-chunks of m->chunk rows, so
+ * every GEMM has the same shape on any rank count, and every sum across chunks exact.
+ *   1. each chunk forward, its terms' local sums added to an exact accumulator; one exact
+ *      allreduce gives the global statistics, the same bits on every rank count;
+ *   2. each chunk, last first, forward again (the last one still is) with its local sums
+ *      redone into a scratch slot (they also set what backward reads: the output gradient, an
+ *      adversary's activations), backward into a zeroed gradient block, which is added to an
+ *      exact accumulator; one exact allreduce, rounded to float, is the batch's gradient.
+ * It costs one more forward of all but one chunk, the smaller GEMMs, and the digits. */
+static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, StepLosses *out) {
+  PetscFunctionBeginUser;
+  Autoencoder *ae = &m->ae;
+  const int c = m->chunk, nchunks = b->count / c;
+  double values[METHOD_MAX_LOSSES] = {0};
+  PetscCheck(b->count % c == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%d rows are not whole chunks of %d", b->count, c);
+  int set = 0;
+  for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
+  exactsum_zero(&m->exact_stats);
+  for (int k = 0; k < nchunks; k++) {
+    method_forward_chunk(m, b, k);
+    if (!set) memset(ae->dxhat, 0, (size_t)c * ae->features * sizeof *ae->dxhat);
+    m->row = k * c;
+    terms_local(m, b->x + (size_t)k * c * ae->features, c, m->stats);
+    exactsum_add_doubles(&m->exact_stats, m->stats);
   }
-  memcpy(out->value, values, sizeof out->value);
+  PetscCall(exactsum_allreduce(&m->exact_stats, m->par->world));
+  exactsum_doubles(&m->exact_stats, m->global_stats);
+  exactfloats_begin(&m->exact_grads);
+  for (int k = nchunks - 1; k >= 0; k--) {
+    const float *x = b->x + (size_t)k * c * ae->features;
+    m->row = k * c;
+    if (k < nchunks - 1) {
+      method_forward_chunk(m, b, k);
+      if (!set) memset(ae->dxhat, 0, (size_t)c * ae->features * sizeof *ae->dxhat);
+      terms_local(m, x, c, m->scratch_stats);
+    }
+    memcpy(m->stats, m->global_stats, (size_t)m->nstats * sizeof *m->stats);
+    memset(ae->grads, 0, ae->nparams * sizeof *ae->grads);
+    terms_backward(m, x, c, values);
+    PetscCall(exactfloats_add(&m->exact_grads, ae->grads));
+  }
+  PetscCall(exactfloats_finish(&m->exact_grads, m->par->world, m->global_batch / c, ae->grads));
+  m->row = 0;
+  terms_values(m, values, out);
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepLosses *out) {
+  PetscFunctionBeginUser;
+  m->step = b->step;
+  if (m->chunk) { /* every chunk forwarded here, whatever the caller did */
+    PetscCall(terms_loss_gradient_chunked(m, b, out));
+    PetscFunctionReturn(0);
+  }
+  Autoencoder *ae = &m->ae;
+  const float *x = b->x;
+  const int count = b->count;
+  double values[METHOD_MAX_LOSSES] = {0};
+  if (!encoded) {
+    head_set_rows(&ae->head, b->step, b->offset);
+    autoencoder_forward(ae, x, count, NULL, NULL);
+  }
+  int set = 0;
+  for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
+  if (!set) memset(ae->dxhat, 0, (size_t)count * ae->features * sizeof *ae->dxhat);
+  terms_local(m, x, count, m->stats);
+  PetscCall(par_allreduce_stats(m->stats, m->nstats, m->par->world));
+
+  paramset_sync_begin(&m->sync); /* backward hands each finished layer's gradients to the allreduce */
+  terms_backward(m, x, count, values);
+  PetscCall(paramset_sync_finish(&m->sync));
+  terms_values(m, values, out);
   PetscFunctionReturn(0);
 }

@@ -39,6 +39,11 @@ void par_slice_chunks(long n, int chunk, int p, int nparts, int *offset, int *co
   *count = (int)PetscMax(end - start, 0);
 }
 
+void par_batch_slice(int B, int chunk, int p, int nparts, int *offset, int *count) {
+  if (chunk > 0) par_slice_chunks(B, chunk, p, nparts, offset, count);
+  else par_slice(B, p, nparts, offset, count);
+}
+
 PetscErrorCode par_allreduce_stats(double *buf, int n, MPI_Comm comm) {
   PetscFunctionBeginUser;
   Phase was = phase_switch(PHASE_ALLREDUCE);
@@ -62,13 +67,19 @@ PetscErrorCode par_allreduce_grads(float *g, size_t n, MPI_Comm comm) {
 
 PetscErrorCode par_allgather_rows(const float *local, float *full, int B, int width, MPI_Comm comm) {
   PetscFunctionBeginUser;
+  PetscCall(par_allgather_batch_rows(local, full, B, 0, width, comm));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode par_allgather_batch_rows(const float *local, float *full, int B, int chunk, int width, MPI_Comm comm) {
+  PetscFunctionBeginUser;
   int size, rank;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   int *counts = malloc(2 * sizeof(int) * size), *displs = counts + size;
   PetscCheck(counts, comm, PETSC_ERR_MEM, "out of memory");
   for (int p = 0; p < size; p++) {
-    par_slice(B, p, size, &displs[p], &counts[p]);
+    par_batch_slice(B, chunk, p, size, &displs[p], &counts[p]);
     counts[p] *= width, displs[p] *= width;
   }
   Phase was = phase_switch(PHASE_ALLREDUCE);

@@ -255,7 +255,7 @@ PetscErrorCode run_train_steps(Run *run, StepLosses *last, double *seconds, long
   const Config *cfg = &run->cfg;
   const Archive *a = run->archive;
   int off, cnt;
-  par_slice((int)cfg->batch, run->par.rank, run->par.size, &off, &cnt);
+  par_batch_slice((int)cfg->batch, run->method->chunk, run->par.rank, run->par.size, &off, &cnt);
   Batch batch;
   PetscCall(batch_create(a, off, cnt, &batch));
   FILE *hist;

@@ -58,6 +58,8 @@ static const OptSpec train_spec[] = {
   {"-sampler_window", OPT_INT, CFG(sampler_window), "16", 1, 1e9, NULL, "with -sampler epoch: chunks per shuffle window"},
   {"-group_size", OPT_INT, CFG(group_size), "4", 1, 1e6, NULL, "with -sampler grouped: samples drawn from each group; a batch is -batch / -group_size whole groups of the archive's /groups"},
   {"-holdout_groups", OPT_REAL, CFG(holdout_groups), "0", 0, 0.9, NULL, "with -sampler grouped: share of the groups held out of training (chosen from -seed; eval measures generalisation on them)"},
+  {"-reproducible", OPT_BOOL, CFG(reproducible), "false", 0, 0, NULL, "bit-identical parameters, losses and checkpoints on any rank count: the batch in micro-chunks of -reproducible_chunk rows, sums exact (docs/reproducible.md; slower)"},
+  {"-reproducible_chunk", OPT_INT, CFG(reproducible_chunk), "10", 1, 1e6, NULL, "with -reproducible: rows per micro-chunk; -batch must be a multiple, with at least one chunk per rank"},
   {"-io_buffer_mb", OPT_REAL, CFG(io_buffer_mb), "0", 0, 1e9, NULL, "> 0: stream the archives from disk (read ahead in a thread) holding at most this many MB of samples per rank; 0: hold them in memory"},
   {"-on_bad_record", OPT_STRING, CFG(on_bad_record), "fail", 0, 0, "fail|skip",
    "a sample holding NaN/Inf, or an archive unreadable during the run: stop with its name, or skip it (named in the log, counted in summary.json)"},
@@ -150,10 +152,20 @@ PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int t
   DT_INPUT_CHECK(!grouped || cfg->batch % cfg->group_size == 0, comm,
                  "option -batch: %d is not a multiple of -group_size %d; a batch is whole groups of -group_size samples",
                  (int)cfg->batch, (int)cfg->group_size);
+  if (training) { /* before the data is read: it may take minutes */
+    const MethodOps *checked;
+    PetscCall(method_find(comm, cfg->method, &checked));
+    PetscCall(method_check_reproducible(comm, cfg, checked, size));
+  }
   openblas_set_num_threads((int)cfg->blas_threads);
   ArchiveIO io = {.buffer_mb = (double)cfg->io_buffer_mb, .skip_bad = !strcmp(cfg->on_bad_record, "skip")};
   PetscCall(archive_open_io(comm, cfg->data, norm, &io, &run->archive));
-  if (training) PetscCall(archive_check_buffer(run->archive, (int)((cfg->batch + size - 1) / size)));
+  int most = (int)((cfg->batch + size - 1) / size); /* rows of the largest slice */
+  if (training && cfg->reproducible) {
+    int chunks = (int)(cfg->batch / cfg->reproducible_chunk);
+    most = (int)(((chunks + size - 1) / size) * cfg->reproducible_chunk);
+  }
+  if (training) PetscCall(archive_check_buffer(run->archive, most));
   if (training) PetscCall(stop_during_setup(comm, cfg->run_dir)); /* reading the data may take minutes */
   DT_INPUT_CHECK(!training || cfg->batch <= archive_samples(run->archive), comm,
                  "option -batch: %d is larger than the %lld samples in '%s'; use at most %lld", (int)cfg->batch,
