@@ -10,6 +10,7 @@
 #    from the classifier's, AND on the groups held out of training (-holdout_groups 0.2: measured
 #    content 1.0, style 0.64-0.73, chance 0.26-0.29 at 600 steps); the held-out groups'
 #    reconstruction error is within 1.5x of the training groups' (measured 1.03x);
+#  - metrics.json is the same, to the last digit, from 1 and from 2 ranks;
 #  - latents.h5 /swap: 6 samples of distinct groups, content and style swapped; changing either
 #    changes the decoded waveform; the report draws the 36 cells.
 . "$DT_SRCDIR/tests/lib.sh"
@@ -45,6 +46,9 @@ run="$TMP/ml-2"
 dt 2 eval -run_dir "$run" -metric_train 1000 -metric_eval 500 >"$TMP/table" 2>"$TMP/err" || { cat "$TMP/err"; fail "eval"; }
 m="$run/metrics.json"
 grep 'group' "$TMP/err"
+cp "$m" "$TMP/metrics-2.json"
+dt 1 eval -run_dir "$run" -metric_train 1000 -metric_eval 500 >/dev/null 2>"$TMP/err" || { cat "$TMP/err"; fail "eval on 1 rank"; }
+cmp -s "$m" "$TMP/metrics-2.json" || fail "metrics.json differs between 1 and 2 ranks: $(diff "$m" "$TMP/metrics-2.json" | head -4)"
 [ "$(json_number "$m" group_factor)" = 0 ] || fail "the shared factor found is $(json_number "$m" group_factor); frequency is 0"
 [ "$(json_number "$m" group_content_latents)" = 2 ] || fail "group_content_latents is not 2"
 awk -v c="$(json_number "$m" group_content_accuracy)" -v s="$(json_number "$m" group_style_accuracy)" \

@@ -2,8 +2,9 @@
  * GroupedScores): is the factor the groups share in the content latents rather than in the
  * style latents, and does that hold, and does reconstruction hold, for groups held out of
  * training (-holdout_groups)? The accuracies are logistic-regression fits (grouped.h) on the
- * latents every rank holds, so they are the same on every rank; the reconstruction error is
- * summed over the ranks' blocks of samples. */
+ * latents every rank holds, so they are the same on every rank; the reconstruction error of
+ * each sample comes from the rank that holds it, and the sums run in sample order, so they too
+ * are the same on any rank count. */
 #include <math.h>
 #include <string.h>
 
@@ -14,7 +15,8 @@
 #include "disentangle/tensor.h"
 
 /* Squared error summed over the values of training-group and held-out rows (normalised units;
- * a Bernoulli decoder's probabilities), each rank its block of samples, then summed over ranks. */
+ * a Bernoulli decoder's probabilities): each rank its block of samples, every sample's error
+ * shared (one rank contributes each, so the allreduce is exact), then summed in sample order. */
 static PetscErrorCode reconstruction(Run *run, const char *heldout, double sum[2]) {
   PetscFunctionBeginUser;
   const Archive *a = run->archive;
@@ -26,7 +28,9 @@ static PetscErrorCode reconstruction(Run *run, const char *heldout, double sum[2
   float *x, *prob = NULL;
   PetscCall(tensor_alloc((size_t)chunk * L, &x));
   if (logits) PetscCall(tensor_alloc((size_t)chunk * L, &prob));
-  sum[0] = sum[1] = 0;
+  const int64_t n = archive_samples(a);
+  double *err;
+  PetscCall(PetscCalloc1(n, &err));
   for (int start = off; start < off + cnt; start += chunk) {
     const int rows = PetscMin(chunk, off + cnt - start);
     const float *xhat;
@@ -42,12 +46,15 @@ static PetscErrorCode reconstruction(Run *run, const char *heldout, double sum[2
         double d = (double)xhat[(size_t)r * L + t] - x[(size_t)r * L + t];
         e += d * d;
       }
-      sum[heldout[start + r] ? 1 : 0] += e;
+      err[start + r] = e;
     }
   }
   tensor_free(&x);
   tensor_free(&prob);
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPI_DOUBLE, MPI_SUM, run->par.world));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, err, (int)n, MPI_DOUBLE, MPI_SUM, run->par.world));
+  sum[0] = sum[1] = 0;
+  for (int64_t i = 0; i < n; i++) sum[heldout[i] ? 1 : 0] += err[i];
+  PetscCall(PetscFree(err));
   PetscFunctionReturn(0);
 }
 
