@@ -12,7 +12,7 @@
 #include "disentangle/svg.h"
 #include "report_page.h"
 
-#define SWAP_LABEL_W 90
+#define SWAP_LABEL_W 112 /* "content 123456" at the label font */
 #define SWAP_GAP 6
 #define SWAP_CELL_H 46
 #define SWAP_IMG_SCALE 1.6 /* CSS px per image pixel */
