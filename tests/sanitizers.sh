@@ -32,10 +32,11 @@ rm -f tests/*.trs tests/*.log tests/fuzz/*.log
 make -s check -j1 TESTS="$tests" >/dev/null 2>&1
 pass=0 fail=0
 for t in $tests; do
-  if grep -q '^:test-result: PASS' "$t.trs" 2>/dev/null; then pass=$((pass + 1)); else
+  r=${t%.sh} # automake names a script test's results tests/NAME.trs and .log, without the .sh
+  if grep -q '^:test-result: PASS' "$r.trs" 2>/dev/null; then pass=$((pass + 1)); else
     fail=$((fail + 1))
-    echo "---- $t.log"
-    grep -m1 -B2 -A25 'ERROR: AddressSanitizer\|runtime error:' "$t.log" || tail -30 "$t.log"
+    echo "---- $r.log"
+    grep -m1 -B2 -A25 'ERROR: AddressSanitizer\|runtime error:' "$r.log" || tail -30 "$r.log"
   fi
 done
 echo "sanitizers: $pass passed, $fail failed"
