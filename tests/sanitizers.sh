@@ -19,6 +19,10 @@ make -s -j"$(nproc)" >/dev/null || { echo "sanitizers: build failed"; exit 1; }
 # HDF5's own over-reads on damaged headers (the fuzzers' archive cases) are suppressed: tests/fuzz/asan.supp
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=0:suppressions=$src/tests/fuzz/asan.supp
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# ASan makes a training step 3-5x slower: each program run gets 900 s instead of 300 (lib.sh
+# dt), and slurm.sh's reference run, which must outlast the job's time limit (~35 s), takes
+# 5000 steps instead of 20000
+export DT_TIMEOUT=${DT_TIMEOUT:-900} SLURM_TEST_STEPS=${SLURM_TEST_STEPS:-5000}
 all=$(make -s print-tests)
 tests="" i=0
 for t in $all; do
