@@ -519,19 +519,19 @@ static PetscErrorCode load_memory(Archive *a) {
   PetscFunctionReturn(0);
 }
 
-/* Streamed: only /factors is held (small: K doubles a sample), read as in memory. */
-static PetscErrorCode load_factors(Archive *a) {
+/* This rank's block [*lo, *lo + *cnt) of a dataset's rows into buf + *lo * row_bytes (buf holds
+ * every row); a failure on any rank is one input error on all, the lowest failing rank's. */
+static PetscErrorCode read_block(Archive *a, const char *dset, hid_t memtype, size_t row_bytes, void *buf, int64_t *lo,
+                                 int64_t *cnt) {
   PetscFunctionBeginUser;
   int rank, size, ok = 1;
-  int64_t lo, cnt, bad = INT64_MAX;
   char why[1024] = "";
   PetscCallMPI(MPI_Comm_rank(a->comm, &rank));
   PetscCallMPI(MPI_Comm_size(a->comm, &size));
-  block_range(a->n, rank, size, &lo, &cnt);
+  block_range(a->n, rank, size, lo, cnt);
   Reader *r;
   PetscCall(reader_create(a, 0, &r));
-  PetscCall(read_rows(r, a, "/factors", H5T_NATIVE_DOUBLE, sizeof(double) * a->nfactors, lo, cnt,
-                      a->factors + lo * a->nfactors, why, sizeof why, &ok));
+  PetscCall(read_rows(r, a, dset, memtype, row_bytes, *lo, *cnt, (char *)buf + *lo * row_bytes, why, sizeof why, &ok));
   reader_destroy(&r);
   int all = ok;
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, a->comm));
@@ -541,6 +541,15 @@ static PetscErrorCode load_factors(Archive *a) {
     PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, who, a->comm));
     DT_INPUT_ERROR(a->comm, "%s", why);
   }
+  PetscFunctionReturn(0);
+}
+
+/* Streamed: only /factors is held (small: K doubles a sample), read as in memory. */
+static PetscErrorCode load_factors(Archive *a) {
+  PetscFunctionBeginUser;
+  int64_t lo, cnt, bad = INT64_MAX;
+  char why[1024] = "";
+  PetscCall(read_block(a, "/factors", H5T_NATIVE_DOUBLE, sizeof(double) * a->nfactors, a->factors, &lo, &cnt));
   FIRST_BAD(double, a->factors + lo * a->nfactors, lo, cnt, (int64_t)a->nfactors, bad);
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT64_T, MPI_MIN, a->comm));
   if (bad != INT64_MAX) {
@@ -584,25 +593,9 @@ static PetscErrorCode build_membership(Archive *a) {
  * (converted to int64 by HDF5), then they are shared. */
 static PetscErrorCode load_groups(Archive *a) {
   PetscFunctionBeginUser;
-  int rank, size, ok = 1;
   int64_t lo, cnt;
-  char why[1024] = "";
-  PetscCallMPI(MPI_Comm_rank(a->comm, &rank));
-  PetscCallMPI(MPI_Comm_size(a->comm, &size));
   PetscCall(PetscMalloc1(a->n, &a->groups));
-  block_range(a->n, rank, size, &lo, &cnt);
-  Reader *r;
-  PetscCall(reader_create(a, 0, &r));
-  PetscCall(read_rows(r, a, "/groups", H5T_NATIVE_INT64, sizeof(int64_t), lo, cnt, a->groups + lo, why, sizeof why, &ok));
-  reader_destroy(&r);
-  int all = ok;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, a->comm));
-  if (!all) {
-    int who = ok ? size : rank;
-    PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, a->comm));
-    PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, who, a->comm));
-    DT_INPUT_ERROR(a->comm, "%s", why);
-  }
+  PetscCall(read_block(a, "/groups", H5T_NATIVE_INT64, sizeof(int64_t), a->groups, &lo, &cnt));
   PetscCall(share_rows(a->comm, a->n, 1, MPI_INT64_T, a->groups));
   PetscCall(build_membership(a));
   PetscFunctionReturn(0);
