@@ -188,6 +188,15 @@ static double regressors_gradient(Nash *s, const int *sel, int n, int off, int c
   return sq;
 }
 
+/* One optimizer step on this group's regressors from s->grads (complete over the group). */
+static void update_owned(Method *me, Nash *s) {
+  Optim *opt = &me->optim[s->group];
+  phase_switch(PHASE_ADAM);
+  optim_tick(opt);
+  for (int j = 0; j < s->nowned; j++) optim_update(opt, s->params, s->grads, s->owned[j] * s->per, s->per);
+  phase_switch(PHASE_REGRESSORS);
+}
+
 /* K updates of the regressors this rank's group owns, then every rank gets every regressor. */
 static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
   PetscFunctionBeginUser;
@@ -201,11 +210,7 @@ static PetscErrorCode train_regressors(Method *me, double *pred_sq) {
     memset(s->grads, 0, nall * sizeof *s->grads);
     double sq = regressors_gradient(s, s->owned, s->nowned, off, cnt, B);
     if (par->group_size > 1) PetscCall(par_allreduce_grads(s->grads, nall, par->group));
-    Optim *opt = &me->optim[s->group];
-    phase_switch(PHASE_ADAM);
-    optim_tick(opt);
-    for (int j = 0; j < s->nowned; j++) optim_update(opt, s->params, s->grads, s->owned[j] * s->per, s->per);
-    phase_switch(PHASE_REGRESSORS);
+    update_owned(me, s);
     *pred_sq = sq; /* the last update's error is the one reported */
   }
   phase_switch(was);
@@ -242,11 +247,7 @@ static PetscErrorCode train_regressors_exact(Method *me, double *pred_sq) {
       PetscCall(exactsum_allreduce(&s->exact_sq, par->world));
       exactsum_doubles(&s->exact_sq, pred_sq);
     }
-    Optim *opt = &me->optim[s->group];
-    phase_switch(PHASE_ADAM);
-    optim_tick(opt);
-    for (int j = 0; j < s->nowned; j++) optim_update(opt, s->params, s->grads, s->owned[j] * s->per, s->per);
-    phase_switch(PHASE_REGRESSORS);
+    update_owned(me, s);
   }
   phase_switch(was);
   if (par->size > 1) PetscCall(share_from_owners(me, s->params));
