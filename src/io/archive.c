@@ -10,6 +10,7 @@
 #endif
 #include "archive_impl.h"
 #include "disentangle/error.h"
+#include "disentangle/h5guard.h"
 #include "disentangle/log.h"
 #include "disentangle/rng.h"
 #include "disentangle/tensor.h"
@@ -742,6 +743,11 @@ static PetscErrorCode inspect_all(void *ctx) {
   Inspect *in = ctx;
   Archive *a = in->a;
   FileInfo *fi;
+  char where[512], how[64];
+  int crashed = h5guard_check(a->nfiles, a->paths, where, sizeof where, how, sizeof how);
+  DT_INPUT_CHECK(crashed < 0, PETSC_COMM_SELF,
+                 "archive '%s': the HDF5 library %s on object '%s': the file is damaged; look at it with "
+                 "h5dump, then regenerate it or leave it out of -data", a->paths[crashed], how, where);
   PetscCall(PetscMalloc1(1, &fi));
   for (int f = 0; f < a->nfiles; f++) {
     FileInfo *into = f == 0 ? in->fi0 : fi;

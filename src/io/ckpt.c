@@ -14,6 +14,7 @@
 
 #include "disentangle/comm.h"
 #include "disentangle/error.h"
+#include "disentangle/h5guard.h"
 
 #define CKPT_FORMAT "disentangle-checkpoint"
 #define CKPT_FORMAT_VERSION 3 /* 3: the checksum covers /history too; attribute sample_shape */
@@ -503,17 +504,30 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
+/* Whether HDF5 crashes parsing the file (h5guard.h); why: the signal and the object. */
+static int crashes_hdf5(const char *path, char *why, size_t len) {
+  char where[256], how[64];
+  char *one[1] = {(char *)path};
+  if (h5guard_check(1, one, where, sizeof where, how, sizeof how) < 0) return 0;
+  snprintf(why, len, "%s on object '%s'", how, where);
+  return 1;
+}
+
 static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *file) {
   PetscFunctionBeginUser;
-  int rank, state = 0; /* 0 ok, 1 missing, 2 not HDF5, 3 not a regular file (a FIFO would block H5Fopen) */
-  char why[128] = "";
+  /* 0 ok, 1 missing, 2 not HDF5, 3 not a regular file (a FIFO would block H5Fopen), 4 crashes HDF5 */
+  int rank, state = 0;
+  char why[512] = "";
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (rank == 0) {
     int kind = dt_regular_file(path, why, sizeof why);
     state = kind == 0 ? 1 : kind < 0 ? 3 : H5Fis_hdf5(path) > 0 ? 0 : 2;
+    if (state == 0 && crashes_hdf5(path, why, sizeof why)) state = 4;
   }
   PetscCallMPI(MPI_Bcast(&state, 1, MPI_INT, 0, comm));
   PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+  DT_INPUT_CHECK(state != 4, comm, "checkpoint '%s': the HDF5 library %s: the file is damaged; restart from "
+                 "another checkpoint", path, why);
   DT_INPUT_CHECK(state != 1, comm, "checkpoint '%s': cannot open: %s", path, "no such readable file");
   DT_INPUT_CHECK(state != 3, comm, "checkpoint '%s': %s; expected a regular HDF5 file", path, why);
   DT_INPUT_CHECK(state != 2, comm, "checkpoint '%s': not an HDF5 file (truncated or overwritten?)", path);
@@ -717,8 +731,8 @@ int ckpt_peek(const char *path, long *step, char *run_id, size_t len) {
   long long s = -1;
   *step = -1;
   if (len) run_id[0] = 0;
-  char why[128];
-  if (dt_regular_file(path, why, sizeof why) != 1 || H5Fis_hdf5(path) <= 0) return -1;
+  char why[512];
+  if (dt_regular_file(path, why, sizeof why) != 1 || H5Fis_hdf5(path) <= 0 || crashes_hdf5(path, why, sizeof why)) return -1;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
