@@ -48,6 +48,23 @@ for np in 2 3; do
 done
 echo "ok: all metrics present, in range, identical on 1, 2 and 3 ranks"
 
+# Factor kinds from the archive (beamgen writes them; here h5py rewrites the attribute as a list
+# of variable-length UTF-8 strings, saying the opposite), overridden by -factor_kinds
+cp "$data" "$TMP/kinds.h5"
+/usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'r+')['factors'].attrs['kinds'] = ['continuous', 'discrete']" \
+  "$TMP/kinds.h5" || fail "h5py"
+dt 2 eval -run_dir "$TMP/run" -data "$TMP/kinds.h5" $fast >/dev/null 2>"$TMP/err" || fail "eval with kinds: $(cat "$TMP/err")"
+[ "$(json_number "$TMP/run/metrics.json" factor_continuous_0)" = 1 ] && [ "$(json_number "$TMP/run/metrics.json" factor_continuous_1)" = 0 ] ||
+  fail "the archive's /factors kinds (continuous, discrete) were not followed"
+dt 2 eval -run_dir "$TMP/run" -data "$TMP/kinds.h5" -factor_kinds auto,auto $fast >/dev/null 2>"$TMP/err" || fail "eval -factor_kinds"
+[ "$(json_number "$TMP/run/metrics.json" factor_continuous_0)" = 0 ] && [ "$(json_number "$TMP/run/metrics.json" factor_continuous_1)" = 1 ] ||
+  fail "-factor_kinds auto,auto did not override the archive's kinds"
+/usr/bin/python3 -c "import h5py, sys; h5py.File(sys.argv[1], 'r+')['factors'].attrs['kinds'] = 'discrete,ordinal'" "$TMP/kinds.h5"
+dt 2 eval -run_dir "$TMP/run" -data "$TMP/kinds.h5" $fast >/dev/null 2>"$TMP/err"
+[ $? -eq 2 ] && grep -q "attribute kinds on /factors lists 'discrete,ordinal'; expected 2 of discrete, continuous or auto" "$TMP/err" ||
+  fail "a bad kinds attribute: $(cat "$TMP/err")"
+echo "ok: /factors attribute kinds followed, -factor_kinds overrides it, a bad one refused"
+
 # A hidden layer's spectrum: ScaLAPACK on 2 ranks (forced by -eig_distributed_min 100) vs LAPACK on 1.
 dt 1 eval -run_dir "$TMP/run" -layer encoder.dense0 -metric_train 100 -metric_eval 100 >/dev/null 2>&1 || fail "eval -layer"
 cp "$TMP/run/metrics.json" "$TMP/layer-1.json"

@@ -66,6 +66,13 @@ check npzc.h5 npzc || fail "compressed npz round trip (float64 -> float32)"
 check img.h5 img || fail "image round trip"
 "$IMPORT" -in w.csv -out csv.h5 -factor_columns 2 >out 2>&1 || { cat out; fail "import csv"; }
 check csv.h5 csv || fail "csv round trip"
+# -kinds: the factor kinds eval follows, as /factors attribute kinds
+"$IMPORT" -in w.csv -out csvk.h5 -factor_columns 2 -kinds continuous,discrete >out 2>&1 || { cat out; fail "import -kinds"; }
+k=$("$PY" -c "import h5py, sys; a = h5py.File(sys.argv[1])['factors'].attrs['kinds']; print(a.decode() if isinstance(a, bytes) else a)" csvk.h5)
+[ "$k" = "continuous,discrete" ] || fail "import -kinds wrote '$k'"
+"$IMPORT" -in w.csv -out csvbad.h5 -factor_columns 2 -kinds continuous >out 2>&1
+[ $? -eq 2 ] && grep -q "option -kinds: 1 kinds for 2 labels" out && [ ! -e csvbad.h5 ] && [ ! -e csvbad.h5.tmp ] ||
+  { cat out; fail "a -kinds list of the wrong length"; }
 "$H5DIFF" -d 0 npy.h5 csv.h5 /data /data >/dev/null || fail "npy and csv give different /data"
 
 # train on them: a few steps each (the images with the conv-free MLP on 64 values)

@@ -13,7 +13,8 @@
  *   amplitude uniform in [1-A, 1+A], rise uniform in [rise(1-R), rise(1+R)], phase uniform in
  *   [0, J) periods; additive noise N(0, SIGMA^2) is not a factor (the same for every sample).
  * /factors lists exactly the factors that vary, in the order frequency, duty_cycle, amplitude,
- * rise_time (samples), phase (periods); its `names` attribute says which.
+ * rise_time (samples), phase (periods); its `names` attribute says which, and `kinds` that the
+ * frequency is discrete and the others continuous.
  * uint8 output stores round(255 * clamp(w, 0, 1)); the `mean` and `std` attributes on /data are
  * those of the stored values (what a reader sees), non-finite values left out.
  * -groups_per_freq G writes /groups int64 [N] for ML-VAE: G groups per gate frequency, group id
@@ -44,6 +45,8 @@
 enum { STREAM_FACTORS = 0x6265616d, STREAM_NOISE = 0x6265616e, MAX_FREQS = 64, MAX_K = 5, CHUNK_ROWS = 64 };
 enum { F_FREQ, F_DUTY, F_AMP, F_RISE, F_PHASE };
 static const char *factor_name[MAX_K] = {"frequency", "duty_cycle", "amplitude", "rise_time", "phase"};
+/* the `kinds` attribute (eval's factor kinds): a few gate frequencies; the rest a grid or drawn */
+static const char *factor_kind[MAX_K] = {"discrete", "continuous", "continuous", "continuous", "continuous"};
 
 typedef struct {
   const char *out, *dtype;
@@ -320,15 +323,18 @@ fail:
 static int write_factors(const Opts *o, const char *path, hid_t f, long n, const double *fac_all) {
   hsize_t dims[2] = {(hsize_t)n, (hsize_t)o->k};
   hid_t s = -1, d = -1;
-  char names[256] = "";
+  char names[256] = "", kinds[256] = "";
   int rc = 1;
 
-  for (int j = 0; j < o->k; j++)
+  for (int j = 0; j < o->k; j++) {
     snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", j ? "," : "", factor_name[o->which[j]]);
+    snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s", j ? "," : "", factor_kind[o->which[j]]);
+  }
   H5TRY(s = H5Screate_simple(2, dims, NULL));
   H5TRY(d = H5Dcreate2(f, "/factors", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   H5TRY(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, fac_all));
   H5TRY(put_string(d, "names", names));
+  H5TRY(put_string(d, "kinds", kinds));
   rc = 0;
 fail:
   if (d >= 0) H5Dclose(d);

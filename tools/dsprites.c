@@ -282,6 +282,8 @@ static int write_factors(const Opts *o, const char *path, hid_t f, const double 
   H5TRY(d = H5Dcreate2(f, "/factors", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   H5TRY(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, fac));
   H5TRY(put_string(d, "names", factor_names));
+  /* all discrete, as the disentanglement library treats dSprites (at most 40 values each) */
+  H5TRY(put_string(d, "kinds", "discrete,discrete,discrete,discrete,discrete"));
   rc = 0;
 fail:
   if (d >= 0) H5Dclose(d);

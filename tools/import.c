@@ -48,7 +48,7 @@ enum { EXIT_INPUT = 2, EXIT_OUTPUT = 3, MAX_FACTORS = 32, MAX_NAME = 64, MAX_DIM
 #define MAX_FILE_BYTES (1LL << 34) /* one sample file: 16 GiB is a mistake, not a sample */
 
 typedef struct {
-  const char *in, *out, *pattern, *key, *dtype;
+  const char *in, *out, *pattern, *key, *dtype, *kinds;
   long factor_columns, chunk_rows, gzip;
   double progress; /* seconds between progress lines */
 } Opts;
@@ -72,12 +72,14 @@ static void die(int code, const char *fmt, ...) {
 
 static const char usage[] =
     "usage: import -in DIR|FILE.csv -out F.h5 [-pattern '{duty}_{freq}.npy'] [-key NAME] [-factor_columns K]\n"
-    "              [-dtype float32|float64] [-chunk_rows 64] [-gzip 0..9] [-progress SECONDS]\n"
+    "              [-kinds discrete,continuous,...] [-dtype float32|float64] [-chunk_rows 64] [-gzip 0..9]\n"
+    "              [-progress SECONDS]\n"
     "Writes an archive for `disentangle train`: /data [N, ...] with attributes mean/std, chunked, and\n"
     "/factors [N, K] with attribute names when the inputs carry labels.\n"
     "  DIR: every .npy/.npz file is one sample ([L], [H, W] or [C, H, W]); -pattern reads labels from the\n"
     "       file names: {name} is a number, {*} skips text; -key picks the array of an .npz\n"
-    "  FILE.csv: one sample a row, an optional header row; the first K columns (-factor_columns) are labels\n";
+    "  FILE.csv: one sample a row, an optional header row; the first K columns (-factor_columns) are labels\n"
+    "  -kinds: each label's kind for eval (discrete, continuous or auto), written as /factors attribute kinds\n";
 
 static long parse_long(const char *opt, const char *s, long lo, long hi) {
   char *end;
@@ -98,6 +100,7 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (!strcmp(a, "-out")) o->out = v;
     else if (!strcmp(a, "-pattern")) o->pattern = v;
     else if (!strcmp(a, "-key")) o->key = v;
+    else if (!strcmp(a, "-kinds")) o->kinds = v;
     else if (!strcmp(a, "-dtype")) o->dtype = v;
     else if (!strcmp(a, "-factor_columns")) o->factor_columns = parse_long(a, v, 0, MAX_FACTORS);
     else if (!strcmp(a, "-chunk_rows")) o->chunk_rows = parse_long(a, v, 1, 1 << 20);
@@ -389,7 +392,22 @@ typedef struct {
     if ((call) < 0) die(EXIT_OUTPUT, "cannot write '%s': HDF5 call failed: %s", out->path, #call);                     \
   } while (0)
 
+/* -kinds: one of discrete|continuous|auto per label. */
+static void check_kinds(const char *kinds, int k) {
+  int n = 0;
+  for (const char *w = kinds; *w; n++) {
+    size_t len = strcspn(w, ",");
+    if (!((len == 8 && !strncmp(w, "discrete", 8)) || (len == 10 && !strncmp(w, "continuous", 10)) ||
+          (len == 4 && !strncmp(w, "auto", 4))))
+      die(EXIT_INPUT, "option -kinds: '%.*s' is not discrete, continuous or auto", (int)len, w);
+    w += len + (w[len] == ',');
+  }
+  if (n != k) die(EXIT_INPUT, "option -kinds: %d kinds for %d labels; give one per label", n, k);
+}
+
 static void out_create(Out *out) {
+  if (out->o->kinds && !out->k) die(EXIT_INPUT, "option -kinds: the inputs carry no labels (see -pattern, -factor_columns)");
+  if (out->o->kinds && out->k) check_kinds(out->o->kinds, (int)out->k);
   hsize_t dims[1 + MAX_DIMS], chunk[1 + MAX_DIMS];
   dims[0] = (hsize_t)out->n, chunk[0] = (hsize_t)(out->n < out->o->chunk_rows ? out->n : out->o->chunk_rows);
   for (int d = 0; d < out->ndim; d++) dims[1 + d] = chunk[1 + d] = (hsize_t)out->dims[d];
@@ -454,6 +472,7 @@ static void out_close(Out *out, const char *source) {
     H5OUT(d = H5Dcreate2(out->file, "/factors", H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
     H5OUT(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->factors));
     H5OUT(put_string(d, "names", out->names));
+    if (out->o->kinds) H5OUT(put_string(d, "kinds", out->o->kinds));
     H5Dclose(d), H5Sclose(s);
   }
   H5OUT(put_string(out->file, "generator", "import"));

@@ -61,6 +61,11 @@ void archive_normalisation(const Archive *a, double *mean, double *std);
 int archive_nfactors(const Archive *a);
 const double *archive_factors(const Archive *a);      /* [n][nfactors], or NULL */
 const char *const *archive_factor_names(const Archive *a);
+/* Per factor, what /factors attribute `kinds` says ("discrete", "continuous" or "auto", one per
+ * factor, as for `names`; every archive must agree): ARCHIVE_KIND_AUTO where it says nothing.
+ * eval's -factor_kinds overrides it. */
+enum { ARCHIVE_KIND_AUTO = 0, ARCHIVE_KIND_DISCRETE = 1, ARCHIVE_KIND_CONTINUOUS = 2 };
+const int *archive_factor_kinds(const Archive *a);
 
 /* Groups (ML-VAE's grouped observations): /groups int64 [N] gives each sample a group id, any
  * int64 value (stored as any integer type HDF5 converts to int64 without loss: int8..int64,

@@ -40,7 +40,8 @@ static const OptSpec eval_spec[] = {
   {"-factor_values", OPT_INT, ECFG(factor_values), "64", 1, 1e9, NULL,
    "a factor with at most this many distinct values is discrete (keeps its values); more: continuous"},
   {"-factor_kinds", OPT_STRING, ECFG(factor_kinds), "", 0, 0, NULL,
-   "comma-separated kind of each factor, auto|discrete|continuous (default: all auto, by -factor_values)"},
+   "comma-separated kind of each factor, auto|discrete|continuous (default: the archive's /factors attribute kinds, "
+   "else all auto, by -factor_values)"},
   {"-factor_bins", OPT_INT, ECFG(factor_bins), "20", 2, 1e6, NULL,
    "bins of a continuous factor wherever a score needs classes (MIG, modularity, classifiers)"},
   /* 1/3: the lib's 10000 training and 5000 test points */
@@ -277,10 +278,12 @@ static void parts_free(Parts *pt) { /* factors_free takes a zeroed FactorData to
   free(pt->active);
 }
 
-/* Per-factor kinds from -factor_kinds. */
-static PetscErrorCode factor_kinds(MPI_Comm comm, const char *list, int k, int *kinds) {
+/* Per-factor kinds: -factor_kinds, else the archive's /factors attribute kinds, else auto. */
+static PetscErrorCode factor_kinds(MPI_Comm comm, const char *list, const Archive *a, int k, int *kinds) {
   PetscFunctionBeginUser;
-  for (int f = 0; f < k; f++) kinds[f] = FACTOR_AUTO;
+  const int *stored = archive_factor_kinds(a);
+  for (int f = 0; f < k; f++)
+    kinds[f] = stored[f] == ARCHIVE_KIND_DISCRETE ? FACTOR_DISCRETE : stored[f] == ARCHIVE_KIND_CONTINUOUS ? FACTOR_CONTINUOUS : FACTOR_AUTO;
   if (!list[0]) PetscFunctionReturn(0);
   char buf[CONFIG_PATH_LEN], *save = NULL;
   snprintf(buf, sizeof buf, "%s", list);
@@ -303,7 +306,7 @@ static PetscErrorCode parts_create(Run *run, const EvalConfig *ec, const double 
   int *kinds, *rows, *train, *test, *cols;
   memset(pt, 0, sizeof *pt);
   PetscCall(PetscMalloc5(k, &kinds, n, &rows, n, &train, n, &test, m, &cols));
-  PetscCall(factor_kinds(run->par.world, ec->factor_kinds, k, kinds));
+  PetscCall(factor_kinds(run->par.world, ec->factor_kinds, a, k, kinds));
   for (int i = 0; i < n; i++) rows[i] = i;
   pt->active = calloc(m, sizeof(int));
   /* the split first: every score below draws its training points from `train` only */

@@ -31,10 +31,11 @@
 static const size_t store_bytes[] = {4, 1, 2, 2};
 static const char *norm_where_name[2] = {"/data", "/"};
 
-/* What inspection learnt about one file, besides FileMeta: the factor names. */
+/* What inspection learnt about one file, besides FileMeta: the factor names and kinds. */
 typedef struct {
   FileMeta m;
   char names[NAMES_LEN]; /* factor names, comma-separated */
+  char kinds[NAMES_LEN]; /* factor kinds, comma-separated; "" when not given */
 } FileInfo;
 
 /* Rows [*lo, *lo + *cnt) of n owned by rank r of p: the first n mod p ranks get one more. */
@@ -251,7 +252,11 @@ static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t fil
                  ARCHIVE_MAX_FACTORS);
   fi->m.k = m.dims[1];
   fi->names[0] = 0;
-  if (H5Aexists_by_name(file, "/factors", "names", H5P_DEFAULT) > 0) PetscCall(archive_read_names(comm, path, file, fi->names));
+  if (H5Aexists_by_name(file, "/factors", "names", H5P_DEFAULT) > 0)
+    PetscCall(archive_read_names(comm, path, file, "names", fi->names));
+  fi->kinds[0] = 0;
+  if (H5Aexists_by_name(file, "/factors", "kinds", H5P_DEFAULT) > 0)
+    PetscCall(archive_read_names(comm, path, file, "kinds", fi->kinds));
   if (!fi->names[0]) /* no names, or none given: factor0, factor1, ... */
     for (int64_t j = 0, used = 0; j < fi->m.k; j++)
       used += snprintf(fi->names + used, NAMES_LEN - (size_t)used, "%sfactor%" PRId64, j ? "," : "", j);
@@ -344,6 +349,9 @@ static PetscErrorCode check_alike(MPI_Comm comm, char **paths, const FileInfo *f
   DT_INPUT_CHECK(!strcmp(fi[i].names, fi[0].names), comm,
                  "archive '%s': /factors names '%s' differ from '%s' in '%s'; all archives must agree", paths[i],
                  fi[i].names, fi[0].names, paths[0]);
+  DT_INPUT_CHECK(!strcmp(fi[i].kinds, fi[0].kinds), comm,
+                 "archive '%s': /factors kinds '%s' differ from '%s' in '%s'; all archives must agree", paths[i],
+                 fi[i].kinds, fi[0].kinds, paths[0]);
   PetscFunctionReturn(0);
 }
 
@@ -363,6 +371,27 @@ static PetscErrorCode set_factor_names(MPI_Comm comm, const char *path, const ch
   DT_INPUT_CHECK(n == a->nfactors && !save && !empty, comm,
                  "archive '%s': attribute names on /factors lists '%s'; expected %d non-empty names, one per factor",
                  path, names, a->nfactors);
+  PetscFunctionReturn(0);
+}
+
+/* kinds: "" (all auto) or one of discrete|continuous|auto per factor. */
+static PetscErrorCode set_factor_kinds(MPI_Comm comm, const char *path, const char *kinds, Archive *a) {
+  PetscFunctionBeginUser;
+  for (int f = 0; f < a->nfactors; f++) a->factor_kinds[f] = ARCHIVE_KIND_AUTO;
+  if (!kinds[0]) PetscFunctionReturn(0);
+  char copy[NAMES_LEN], *save = copy, *tok;
+  int n = 0, known = 1;
+  snprintf(copy, sizeof copy, "%s", kinds);
+  while (known && n < a->nfactors && (tok = strsep(&save, ","))) {
+    tok = trim(tok);
+    known = !strcmp(tok, "discrete") || !strcmp(tok, "continuous") || !strcmp(tok, "auto");
+    a->factor_kinds[n++] = !strcmp(tok, "discrete")     ? ARCHIVE_KIND_DISCRETE
+                           : !strcmp(tok, "continuous") ? ARCHIVE_KIND_CONTINUOUS
+                                                        : ARCHIVE_KIND_AUTO;
+  }
+  DT_INPUT_CHECK(known && n == a->nfactors && !save, comm,
+                 "archive '%s': attribute kinds on /factors lists '%s'; expected %d of discrete, continuous or auto, one "
+                 "per factor", path, kinds, a->nfactors);
   PetscFunctionReturn(0);
 }
 
@@ -785,6 +814,7 @@ static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a) {
   a->nfactors = (int)fi0->m.k;
   err = 0;
   if (a->nfactors) err = set_factor_names(comm, a->paths[0], fi0->names, a);
+  if (a->nfactors && !err) err = set_factor_kinds(comm, a->paths[0], fi0->kinds, a);
   PetscCall(PetscFree(fi0));
   PetscCall(err);
   DT_INPUT_CHECK(a->features <= INT32_MAX, comm, "archive '%s': one sample holds %" PRId64 " values; at most %d",
@@ -894,6 +924,7 @@ void archive_normalisation(const Archive *a, double *mean, double *std) {
 int archive_nfactors(const Archive *a) { return a->nfactors; }
 const double *archive_factors(const Archive *a) { return a->factors; }
 const char *const *archive_factor_names(const Archive *a) { return (const char *const *)a->factor_names; }
+const int *archive_factor_kinds(const Archive *a) { return a->factor_kinds; }
 const int64_t *archive_groups(const Archive *a) { return a->groups; }
 int64_t archive_ngroups(const Archive *a) { return a->ngroups; }
 const int64_t *archive_group_ids(const Archive *a) { return a->group_ids; }

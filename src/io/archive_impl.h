@@ -43,6 +43,7 @@ struct Archive {
   void *raw;             /* [n][features] as stored (the integer stores, in memory) */
   int nfactors;          /* 0 when the archive has no /factors */
   char *factor_names[ARCHIVE_MAX_FACTORS];
+  int factor_kinds[ARCHIVE_MAX_FACTORS]; /* ARCHIVE_KIND_* from /factors attribute kinds */
   double *factors;       /* [n][nfactors] or NULL */
   int64_t *groups;       /* [n] group ids (/groups), or NULL */
   int64_t ngroups;       /* distinct ids */
@@ -61,9 +62,9 @@ PetscErrorCode archive_expand_paths(MPI_Comm comm, const char *csv, int *nfiles,
  * one-line error (input errors stay input errors). */
 PetscErrorCode archive_rank0(MPI_Comm comm, PetscErrorCode (*fn)(void *), void *ctx);
 #define NAMES_LEN 2048
-/* The factor names of file `path` (its /factors attribute `names`) as one comma-separated list
- * of trimmed names in out[NAMES_LEN]; "" when it gives none. */
-PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, char *out);
+/* A string-list attribute attr of file `path`'s /factors (`names`, `kinds`) as one
+ * comma-separated list of trimmed words in out[NAMES_LEN]; "" when it gives none. */
+PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, const char *attr, char *out);
 /* File of global sample i. */
 int archive_file_of(const Archive *a, int64_t i);
 

@@ -1,5 +1,5 @@
-/* The `names` attribute of /factors, in whatever form the writing tool used (archive.c reads the
- * rest of an archive). */
+/* The string-list attributes of /factors (`names`, `kinds`), in whatever form the writing tool
+ * used (archive.c reads the rest of an archive). */
 #include "archive_impl.h"
 #include "disentangle/error.h"
 
@@ -27,12 +27,12 @@ static int append_names(char *out, int *count, const char *s, size_t len) {
   }
 }
 
-/* The `names` attribute, in every form h5py, PyTables, MATLAB and the C API write: ASCII or UTF-8
+/* A string-list attribute (`names`, `kinds`), in every form h5py, PyTables, MATLAB and the C API write: ASCII or UTF-8
  * (read in the file's own character set: HDF5 converts neither way), variable or fixed length
  * (NUL- or blank-padded), a scalar or an array of any rank, one comma-separated string or one
  * name per element; joined into one comma-separated list of trimmed names. No value (h5py.Empty,
  * a null dataspace) or one empty string leaves out empty: the default names are used. */
-PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, char *out) {
+PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, const char *attr, char *out) {
   hid_t at, t, s, mt = -1;
   hssize_t cnt;
   H5T_class_t cls;
@@ -42,7 +42,7 @@ PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, c
 
   PetscFunctionBeginUser;
   out[0] = 0;
-  DT_H5(at = H5Aopen_by_name(file, "/factors", "names", H5P_DEFAULT, H5P_DEFAULT));
+  DT_H5(at = H5Aopen_by_name(file, "/factors", attr, H5P_DEFAULT, H5P_DEFAULT));
   DT_H5(t = H5Aget_type(at));
   DT_H5(s = H5Aget_space(at));
   cls = H5Tget_class(t);
@@ -71,14 +71,14 @@ PetscErrorCode archive_read_names(MPI_Comm comm, const char *path, hid_t file, c
   DT_H5(H5Tclose(t));
   DT_H5(H5Aclose(at));
   DT_INPUT_CHECK(cls == H5T_STRING, comm,
-                 "archive '%s': attribute names on /factors is not a string; expected comma-separated factor names", path);
+                 "archive '%s': attribute %s on /factors is not a string; expected a comma-separated list", path, attr);
   DT_INPUT_CHECK(cnt <= ARCHIVE_MAX_FACTORS, comm,
-                 "archive '%s': attribute names on /factors holds %lld strings; expected one per factor (at most %d)", path,
-                 (long long)cnt, ARCHIVE_MAX_FACTORS);
-  DT_INPUT_CHECK(ok, comm, "archive '%s': attribute names on /factors cannot be read (damaged file?)", path);
+                 "archive '%s': attribute %s on /factors holds %lld strings; expected one per factor (at most %d)", path,
+                 attr, (long long)cnt, ARCHIVE_MAX_FACTORS);
+  DT_INPUT_CHECK(ok, comm, "archive '%s': attribute %s on /factors cannot be read (damaged file?)", path, attr);
   DT_INPUT_CHECK(fits && (var || size <= NAMES_LEN), comm,
-                 "archive '%s': attribute names on /factors is longer than %d bytes; expected short factor names", path,
-                 NAMES_LEN - 1);
+                 "archive '%s': attribute %s on /factors is longer than %d bytes; expected short names", path,
+                 attr, NAMES_LEN - 1);
   PetscFunctionReturn(0);
 }
 
