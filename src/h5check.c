@@ -16,9 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-enum { FULL_READ_BYTES = 64 << 20 }; /* datasets and attributes up to this are read whole */
+/* Datasets and attributes up to this are read whole (factors, groups, names); of a larger one
+ * only the first row, so that a streamed archive of thousands of files is not read up front. */
+enum { FULL_READ_BYTES = 1 << 20 };
 
 static long file_index;
 
@@ -72,7 +75,7 @@ static herr_t visit_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
 }
 
 /* A dataset: its creation properties (layout, filters), then all of it when small, else its first
- * and last row, which walks the chunk index at both ends. */
+ * row (its first chunk, through the chunk index). */
 static void visit_dataset(hid_t d) {
   hid_t t = H5Dget_type(d), s = H5Dget_space(d), p = H5Dget_create_plist(d);
   if (p >= 0) {
@@ -97,10 +100,7 @@ static void visit_dataset(hid_t d) {
       hssize_t row = 1;
       for (int k = 0; k < nd; k++) count[k] = k ? dims[k] : 1, row *= k ? (hssize_t)dims[k] : 1;
       hid_t m = H5Screate_simple(nd, count, NULL);
-      for (int end = 0; end < 2 && m >= 0; end++) {
-        start[0] = end ? dims[0] - 1 : 0;
-        if (H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, count, NULL) >= 0) read_selection(d, 0, t, m, s, row);
-      }
+      if (m >= 0 && H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, count, NULL) >= 0) read_selection(d, 0, t, m, s, row);
       if (m >= 0) H5Sclose(m);
     }
   }
@@ -121,7 +121,8 @@ static herr_t visit_object(hid_t root, const char *name, const H5O_info_t *info,
 
 static void check_file(const char *path) {
   at(".", NULL);
-  if (H5Fis_hdf5(path) <= 0) return;
+  struct stat st; /* a FIFO would block the open forever: regular files only, the caller refuses the rest */
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || H5Fis_hdf5(path) <= 0) return;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
