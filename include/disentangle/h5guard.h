@@ -8,12 +8,13 @@
 #include <stddef.h>
 
 /* Parse the n files in a child process. Returns the index of the file on which HDF5 crashed,
- * with *where the object it was reading and *how what happened ("crashes (signal 11,
- * Segmentation fault)", "reads past its buffers"); -1 when every file
+ * with why = what happened and where ("the HDF5 library reads past its buffers on object
+ * '/data attribute mean'", "the HDF5 library crashes (signal 11, Segmentation fault) on object
+ * '/'"); -1 when every file
  * parsed (or was refused by HDF5 with an error return, which the caller's reader reports), or when
  * the check cannot run (the program is not found, or DISENTANGLE_H5CHECK=off). Local: call it on
  * one rank and share the verdict. Paths are looked up in this order: $DISENTANGLE_H5CHECK, the
  * directory of this executable, the build tree, the install directory. */
-int h5guard_check(int n, char *const *paths, char *where, size_t where_len, char *how, size_t how_len);
+int h5guard_check(int n, char *const *paths, char *why, size_t len);
 
 #endif

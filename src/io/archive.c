@@ -383,11 +383,9 @@ static PetscErrorCode set_factor_kinds(MPI_Comm comm, const char *path, const ch
   int n = 0, known = 1;
   snprintf(copy, sizeof copy, "%s", kinds);
   while (known && n < a->nfactors && (tok = strsep(&save, ","))) {
-    tok = trim(tok);
-    known = !strcmp(tok, "discrete") || !strcmp(tok, "continuous") || !strcmp(tok, "auto");
-    a->factor_kinds[n++] = !strcmp(tok, "discrete")     ? ARCHIVE_KIND_DISCRETE
-                           : !strcmp(tok, "continuous") ? ARCHIVE_KIND_CONTINUOUS
-                                                        : ARCHIVE_KIND_AUTO;
+    int kind = archive_kind_of(trim(tok));
+    known = kind >= 0;
+    a->factor_kinds[n++] = known ? kind : ARCHIVE_KIND_AUTO;
   }
   DT_INPUT_CHECK(known && n == a->nfactors && !save, comm,
                  "archive '%s': attribute kinds on /factors lists '%s'; expected %d of discrete, continuous or auto, one "
@@ -796,21 +794,20 @@ static PetscErrorCode inspect_all(void *ctx) {
 static PetscErrorCode check_parse(MPI_Comm comm, const Archive *a) {
   PetscFunctionBeginUser;
   int rank, size, mine = 0, bad, first;
-  char found[640] = "", where[512], how[64];
+  char why[512];
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCallMPI(MPI_Comm_size(comm, &size));
   char **paths;
   PetscCall(PetscMalloc1(a->nfiles / size + 1, &paths));
   for (int f = rank; f < a->nfiles; f += size) paths[mine++] = a->paths[f];
-  bad = h5guard_check(mine, paths, where, sizeof where, how, sizeof how);
+  bad = h5guard_check(mine, paths, why, sizeof why);
   PetscCall(PetscFree(paths));
   bad = bad < 0 ? INT_MAX : rank + bad * size;
   PetscCallMPI(MPI_Allreduce(&bad, &first, 1, MPI_INT, MPI_MIN, comm));
   if (first == INT_MAX) PetscFunctionReturn(0);
-  if (bad == first) snprintf(found, sizeof found, "the HDF5 library %s on object '%s'", how, where);
-  PetscCallMPI(MPI_Bcast(found, sizeof found, MPI_CHAR, first % size, comm));
+  PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, first % size, comm));
   DT_INPUT_ERROR(comm, "archive '%s': %s: the file is damaged; look at it with h5dump, then regenerate it or leave it out "
-                 "of -data", a->paths[first], found);
+                 "of -data", a->paths[first], why);
 }
 
 static PetscErrorCode archive_alloc(MPI_Comm comm, Archive *a) {
@@ -945,6 +942,12 @@ int archive_nfactors(const Archive *a) { return a->nfactors; }
 const double *archive_factors(const Archive *a) { return a->factors; }
 const char *const *archive_factor_names(const Archive *a) { return (const char *const *)a->factor_names; }
 const int *archive_factor_kinds(const Archive *a) { return a->factor_kinds; }
+int archive_kind_of(const char *word) {
+  return !strcmp(word, "auto")         ? ARCHIVE_KIND_AUTO
+         : !strcmp(word, "discrete")   ? ARCHIVE_KIND_DISCRETE
+         : !strcmp(word, "continuous") ? ARCHIVE_KIND_CONTINUOUS
+                                       : -1;
+}
 const int64_t *archive_groups(const Archive *a) { return a->groups; }
 int64_t archive_ngroups(const Archive *a) { return a->ngroups; }
 const int64_t *archive_group_ids(const Archive *a) { return a->group_ids; }

@@ -504,13 +504,10 @@ PetscErrorCode ckpt_write(MPI_Comm comm, const char *path, const CkptState *s, C
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
-/* Whether HDF5 crashes parsing the file (h5guard.h); why: the signal and the object. */
+/* Whether HDF5 crashes parsing the file (h5guard.h); why: what happened, and where. */
 static int crashes_hdf5(const char *path, char *why, size_t len) {
-  char where[256], how[64];
   char *one[1] = {(char *)path};
-  if (h5guard_check(1, one, where, sizeof where, how, sizeof how) < 0) return 0;
-  snprintf(why, len, "%s on object '%s'", how, where);
-  return 1;
+  return h5guard_check(1, one, why, len) >= 0;
 }
 
 static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *file) {
@@ -526,8 +523,8 @@ static PetscErrorCode open_checkpoint(MPI_Comm comm, const char *path, hid_t *fi
   }
   PetscCallMPI(MPI_Bcast(&state, 1, MPI_INT, 0, comm));
   PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
-  DT_INPUT_CHECK(state != 4, comm, "checkpoint '%s': the HDF5 library %s: the file is damaged; restart from "
-                 "another checkpoint", path, why);
+  DT_INPUT_CHECK(state != 4, comm, "checkpoint '%s': %s: the file is damaged; restart from another checkpoint", path,
+                 why);
   DT_INPUT_CHECK(state != 1, comm, "checkpoint '%s': cannot open: %s", path, "no such readable file");
   DT_INPUT_CHECK(state != 3, comm, "checkpoint '%s': %s; expected a regular HDF5 file", path, why);
   DT_INPUT_CHECK(state != 2, comm, "checkpoint '%s': not an HDF5 file (truncated or overwritten?)", path);

@@ -471,17 +471,12 @@ PetscErrorCode encoded_read(MPI_Comm comm, const char *path, Encoded *e) {
   DT_INPUT_CHECK(kind != 0, comm, "cannot read '%s': %s", path, why);
   DT_INPUT_CHECK(kind != -1, comm, "'%s' %s; expected a regular HDF5 file", path, why);
   DT_INPUT_CHECK(H5Fis_hdf5(path) > 0, comm, "'%s' is not an HDF5 file", path);
-  char where[256], how[64], *one[1] = {(char *)path};
-  int rank, crashed = -1;
+  char damaged[512], *one[1] = {(char *)path};
+  int rank;
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) crashed = h5guard_check(1, one, where, sizeof where, how, sizeof how);
-  PetscCallMPI(MPI_Bcast(&crashed, 1, MPI_INT, 0, comm));
-  if (crashed >= 0) {
-    PetscCallMPI(MPI_Bcast(where, sizeof where, MPI_CHAR, 0, comm));
-    PetscCallMPI(MPI_Bcast(how, sizeof how, MPI_CHAR, 0, comm));
-  }
-  DT_INPUT_CHECK(crashed < 0, comm, "'%s': the HDF5 library %s on object '%s': the file is damaged; write it again with eval",
-                 path, how, where);
+  if (rank == 0) h5guard_check(1, one, damaged, sizeof damaged); /* "" when the file parsed */
+  PetscCallMPI(MPI_Bcast(damaged, sizeof damaged, MPI_CHAR, 0, comm));
+  DT_INPUT_CHECK(!damaged[0], comm, "'%s': %s: the file is damaged; write it again with eval", path, damaged);
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   DT_INPUT_CHECK(f >= 0, comm, "cannot open '%s' as HDF5 (damaged file?)", path);
   PetscCall(read_attributes(comm, path, f, e));

@@ -74,11 +74,10 @@ static void write_all(int fd, const char *s, size_t n) {
   }
 }
 
-int h5guard_check(int n, char *const *paths, char *where, size_t where_len, char *how, size_t how_len) {
+int h5guard_check(int n, char *const *paths, char *why, size_t len) {
   char buf[PATH_MAX + 64];
   const char *checker = find_checker(buf, sizeof buf);
-  if (where_len) where[0] = 0;
-  if (how_len) how[0] = 0;
+  if (len) why[0] = 0;
   if (!checker || n <= 0) return -1;
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0) return -1;
@@ -153,10 +152,10 @@ int h5guard_check(int n, char *const *paths, char *where, size_t where_len, char
   char *tab = strchr(last, '\t');
   long index = tab ? strtol(last, NULL, 10) : 0;
   if (index < 0 || index >= n) index = 0;
-  snprintf(where, where_len, "%s", tab ? tab + 1 : "/");
-  if (WIFSIGNALED(status))
-    snprintf(how, how_len, "crashes (signal %d, %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-  else if (WEXITSTATUS(status) == ASAN_EXIT) snprintf(how, how_len, "reads past its buffers");
-  else snprintf(how, how_len, "fails (exit status %d)", WEXITSTATUS(status));
+  char how[64];
+  if (WIFSIGNALED(status)) snprintf(how, sizeof how, "crashes (signal %d, %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else if (WEXITSTATUS(status) == ASAN_EXIT) snprintf(how, sizeof how, "reads past its buffers");
+  else snprintf(how, sizeof how, "fails (exit status %d)", WEXITSTATUS(status));
+  snprintf(why, len, "the HDF5 library %s on object '%.*s'", how, 400, tab ? tab + 1 : "/");
   return (int)index;
 }
