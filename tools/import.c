@@ -21,6 +21,7 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* fsync, strdup under -std=c11 */
 #endif
+#include "disentangle/archive.h" /* archive_kind_of: the words the reader accepts */
 #include "h5attr.h"
 
 #include <ctype.h>
@@ -397,8 +398,9 @@ static void check_kinds(const char *kinds, int k) {
   int n = 0;
   for (const char *w = kinds; *w; n++) {
     size_t len = strcspn(w, ",");
-    if (!((len == 8 && !strncmp(w, "discrete", 8)) || (len == 10 && !strncmp(w, "continuous", 10)) ||
-          (len == 4 && !strncmp(w, "auto", 4))))
+    char word[16];
+    snprintf(word, sizeof word, "%.*s", (int)len, w);
+    if (len >= sizeof word || archive_kind_of(word) < 0)
       die(EXIT_INPUT, "option -kinds: '%.*s' is not discrete, continuous or auto", (int)len, w);
     w += len + (w[len] == ',');
   }

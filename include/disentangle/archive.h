@@ -66,6 +66,9 @@ const char *const *archive_factor_names(const Archive *a);
  * eval's -factor_kinds overrides it. */
 enum { ARCHIVE_KIND_AUTO = 0, ARCHIVE_KIND_DISCRETE = 1, ARCHIVE_KIND_CONTINUOUS = 2 };
 const int *archive_factor_kinds(const Archive *a);
+/* The ARCHIVE_KIND_* a word names ("auto", "discrete", "continuous"), or -1: the one reading of
+ * the attribute, eval's -factor_kinds and import's -kinds. */
+int archive_kind_of(const char *word);
 
 /* Groups (ML-VAE's grouped observations): /groups int64 [N] gives each sample a group id, any
  * int64 value (stored as any integer type HDF5 converts to int64 without loss: int8..int64,

@@ -281,18 +281,19 @@ static void parts_free(Parts *pt) { /* factors_free takes a zeroed FactorData to
 /* Per-factor kinds: -factor_kinds, else the archive's /factors attribute kinds, else auto. */
 static PetscErrorCode factor_kinds(MPI_Comm comm, const char *list, const Archive *a, int k, int *kinds) {
   PetscFunctionBeginUser;
+  static const int as_factor[] = {[ARCHIVE_KIND_AUTO] = FACTOR_AUTO, [ARCHIVE_KIND_DISCRETE] = FACTOR_DISCRETE,
+                                  [ARCHIVE_KIND_CONTINUOUS] = FACTOR_CONTINUOUS};
   const int *stored = archive_factor_kinds(a);
-  for (int f = 0; f < k; f++)
-    kinds[f] = stored[f] == ARCHIVE_KIND_DISCRETE ? FACTOR_DISCRETE : stored[f] == ARCHIVE_KIND_CONTINUOUS ? FACTOR_CONTINUOUS : FACTOR_AUTO;
+  for (int f = 0; f < k; f++) kinds[f] = as_factor[stored[f]];
   if (!list[0]) PetscFunctionReturn(0);
   char buf[CONFIG_PATH_LEN], *save = NULL;
   snprintf(buf, sizeof buf, "%s", list);
   int f = 0;
   for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save), f++) {
     DT_INPUT_CHECK(f < k, comm, "option -factor_kinds: %d kinds given, the archive has %d factors", f + 1, k);
-    DT_INPUT_CHECK(!strcmp(w, "auto") || !strcmp(w, "discrete") || !strcmp(w, "continuous"), comm,
-                   "option -factor_kinds: '%s' is not auto, discrete or continuous", w);
-    kinds[f] = !strcmp(w, "auto") ? FACTOR_AUTO : !strcmp(w, "discrete") ? FACTOR_DISCRETE : FACTOR_CONTINUOUS;
+    const int kind = archive_kind_of(w);
+    DT_INPUT_CHECK(kind >= 0, comm, "option -factor_kinds: '%s' is not auto, discrete or continuous", w);
+    kinds[f] = as_factor[kind];
   }
   DT_INPUT_CHECK(f == k, comm, "option -factor_kinds: %d kinds given, the archive has %d factors", f, k);
   PetscFunctionReturn(0);
