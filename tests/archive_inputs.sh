@@ -77,4 +77,13 @@ code=$?
 [ $code -eq 2 ] && grep -q -F "checkpoint '$segv': the HDF5 library " "$TMP/err" && grep -q -F "on object '/'" "$TMP/err" ||
   fail "restart from a checkpoint HDF5 crashes on: exit $code, $(cat "$TMP/err")"
 echo "ok: -restart from it -> $(grep 'disentangle: error:' "$TMP/err")"
+# A checker that stops making progress (HDF5 going round in circles in a damaged file cannot be
+# made on demand: a script stands in for it) is stopped, and the file refused, naming the object
+cat >"$TMP/stalls" <<'EOF2'
+#!/bin/sh
+echo ready; cat >/dev/null; printf '0\t/data\n'; exec sleep 600
+EOF2
+chmod +x "$TMP/stalls"
+DISENTANGLE_H5CHECK="$TMP/stalls" DISENTANGLE_H5CHECK_TIMEOUT=2 refuse "a file the checker stalls on" \
+  "archive '$TMP/f32.h5': the HDF5 library makes no progress for 2 s on object '/data'" "$TMP/f32.h5"
 pass "digitiser dtypes read; impossible sizes, NaN attributes, duplicates, files HDF5 crashes on refused"

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -63,6 +64,15 @@ static char **child_environment(void) {
   env[k++] = asan;
   env[k] = NULL;
   return env;
+}
+
+/* How long the checker may go without starting another object: $DISENTANGLE_H5CHECK_TIMEOUT
+ * seconds, default 300 (one object of at most 1 MB; a stalled parallel file system should not
+ * be taken for a damaged file). */
+static int no_progress_ms(void) {
+  const char *env = getenv("DISENTANGLE_H5CHECK_TIMEOUT");
+  long s = env && env[0] ? strtol(env, NULL, 10) : 300;
+  return (int)((s >= 1 && s <= 86400 ? s : 300) * 1000);
 }
 
 static void write_all(int fd, const char *s, size_t n) {
@@ -122,7 +132,17 @@ int h5guard_check(int n, char *const *paths, char *why, size_t len) {
   char last[PATH_MAX + 64] = "", line[PATH_MAX + 64];
   int begun = 0; /* a file was begun: "ready" alone means the checker could not work */
   size_t used = 0;
+  const int quiet_ms = no_progress_ms();
+  int stalled = 0;
   for (;;) {
+    struct pollfd pf = {.fd = out[0], .events = POLLIN};
+    int ready = poll(&pf, 1, quiet_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) { /* HDF5 going round in circles in a damaged file: stop it */
+      stalled = 1;
+      kill(pid, SIGKILL);
+      break;
+    }
     ssize_t got = read(out[0], line + used, sizeof line - 1 - used);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
@@ -153,7 +173,8 @@ int h5guard_check(int n, char *const *paths, char *why, size_t len) {
   long index = tab ? strtol(last, NULL, 10) : 0;
   if (index < 0 || index >= n) index = 0;
   char how[64];
-  if (WIFSIGNALED(status)) snprintf(how, sizeof how, "crashes (signal %d, %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (stalled) snprintf(how, sizeof how, "makes no progress for %d s", quiet_ms / 1000);
+  else if (WIFSIGNALED(status)) snprintf(how, sizeof how, "crashes (signal %d, %s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
   else if (WEXITSTATUS(status) == ASAN_EXIT) snprintf(how, sizeof how, "reads past its buffers");
   else snprintf(how, sizeof how, "fails (exit status %d)", WEXITSTATUS(status));
   snprintf(why, len, "the HDF5 library %s on object '%.*s'", how, 400, tab ? tab + 1 : "/");
