@@ -4,7 +4,7 @@
 # ArchiveWait). Prints a table; the archive is written once with beamgen into WORK.
 #
 #   tools/stream_bench.sh [BUILD_DIR] [WORK_DIR]
-#   SIZE_GB=4 LENGTH=10000 FILES=64 STEPS=200 BATCH=64 BUFFERS="16 64 256" tools/stream_bench.sh
+#   SIZE_GB=4 LENGTH=10000 FILES=64 STEPS=200 BATCH=64 BUFFERS="16 64 256" BINDS="core none" tools/stream_bench.sh
 #
 # The page cache serves a file read twice: for cold reads drop it between runs (as root:
 # sync; echo 3 > /proc/sys/vm/drop_caches), or make SIZE_GB larger than the machine's memory.
@@ -24,16 +24,23 @@ common="-method ae -latents 4 -hidden 64 -batch $BATCH -steps $STEPS -progress_e
 value() { sed -n "s/^ *\"$2\": *\([-0-9.eE+]*\),*$/\1/p" "$1/summary.json"; }
 wait_s() { awk '$1 == "ArchiveWait" { print $4; exit }' "$1"; }
 echo "archive: $(ls "$data" | wc -l) files, $((3 * duty)) waveforms x $LENGTH float32, $gb GB; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %5s %9s %11s %12s %10s\n' reader ranks buffer_MB samples/s peak_RSS_MB wait_s
-run() { # NAME NP BUFFER
-  local dir="$work/run-$1-$2-$3"
+echo "binding: core = each rank bound to one core (Open MPI's default for 2 ranks or fewer), which the"
+echo "prefetch thread shares; none = unbound (1 rank: the reader thread gets the other core)"
+printf '%-10s %5s %7s %9s %11s %9s %12s %10s\n' reader ranks binding buffer_MB samples/s of_memory peak_RSS_MB wait_s
+run() { # NAME NP BINDING BUFFER
+  local dir="$work/run-$1-$2-$3-$4"
   rm -rf "$dir"
-  mpiexec -n "$2" --oversubscribe "$build/src/disentangle" train $common -data "$data/" -run_dir "$dir" -io_buffer_mb "$3" \
-    >"$dir.log" 2>&1 || { tail -5 "$dir.log"; return 1; }
-  printf '%-10s %5s %9s %11.0f %12.0f %10s\n' "$1" "$2" "$3" "$(value "$dir" samples_per_s)" "$(value "$dir" peak_rss_mb)" \
-    "$(wait_s "$dir.log")"
+  mpiexec -n "$2" --oversubscribe --bind-to "$3" "$build/src/disentangle" train $common -data "$data/" -run_dir "$dir" \
+    -io_buffer_mb "$4" >"$dir.log" 2>&1 || { tail -5 "$dir.log"; return 1; }
+  local rate
+  rate=$(value "$dir" samples_per_s)
+  [ "$4" = 0 ] && base=$rate
+  printf '%-10s %5s %7s %9s %11.0f %8.1f%% %12.0f %10s\n' "$1" "$2" "$3" "$4" "$rate" "$(awk -v r="$rate" -v b="$base" \
+    'BEGIN { print 100 * r / b }')" "$(value "$dir" peak_rss_mb)" "$(wait_s "$dir.log")"
 }
 for np in 1 2; do
-  run memory "$np" 0
-  for b in $BUFFERS; do run streamed "$np" "$b"; done
+  for bind in ${BINDS:-core none}; do
+    run memory "$np" "$bind" 0
+    for b in $BUFFERS; do run streamed "$np" "$bind" "$b"; done
+  done
 done

@@ -44,8 +44,9 @@ PetscErrorCode run_setup(MPI_Comm comm, Run *run);
 PetscErrorCode run_build(MPI_Comm comm, Run *run, const ArchiveNorm *norm, int training);
 /* A trained model for evaluation: the configuration stored in the model file (a checkpoint or
  * model.h5), the data given (or the run's own when data is NULL or ""), normalised as in
- * training, and the trained state loaded. */
-PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run);
+ * training, and the trained state loaded. io_buffer_mb >= 0 replaces the run's -io_buffer_mb
+ * (how the data is read: streamed or in memory); < 0 keeps it. */
+PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, double io_buffer_mb, Run *run);
 /* A checkpoint's method attribute: a method this program knows, the one its options name, and
  * (want not NULL) the one wanted; an input error naming the file otherwise. */
 PetscErrorCode run_check_method(MPI_Comm comm, const char *path, const CkptMeta *meta, const char *want);
@@ -100,7 +101,7 @@ PetscErrorCode run_encode_all(Run *run, double *z, double *kl);
 /* run_load_model (model "" = RUN_DIR/model.h5, filled in) then run_encode_all into *z and, for
  * a Gaussian head, *kl (else NULL) (PetscMalloc'd): what eval starts from. */
 PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model, size_t model_len, const char *data,
-                                Run *run, double **z, double **kl);
+                                double io_buffer_mb, Run *run, double **z, double **kl);
 
 /* The training loop (src/run/loop.c). */
 PetscErrorCode run_make_dir(MPI_Comm comm, const char *dir);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "disentangle/covstats.h"
 #include "disentangle/dci.h"
@@ -29,6 +30,9 @@ static const OptSpec eval_spec[] = {
   {"-run_dir", OPT_STRING, ECFG(run_dir), "runs/default", 0, 0, NULL, "the run to evaluate; metrics.json is written there"},
   {"-model", OPT_STRING, ECFG(model), "", 0, 0, NULL, "model or checkpoint file (default RUN_DIR/model.h5)"},
   {"-data", OPT_STRING, ECFG(data), "", 0, 0, NULL, "archive(s) to encode (default: the run's training data)"},
+  {"-io_buffer_mb", OPT_REAL, ECFG(io_buffer_mb), "-1", -1, 1e9, NULL,
+   "> 0: stream the archives from disk, holding at most this many MB of samples per rank; 0: hold them in memory; "
+   "-1: as the run was trained"},
   {"-base", OPT_INT, ECFG(base), "0", 0, 2147483647, NULL, "sample whose code the traversals in latents.h5 start from"},
   {"-seed", OPT_INT, ECFG(seed), "1", 0, 2147483647, NULL, "seed of the metrics' sampling"},
   {"-tdv_d", OPT_INT, ECFG(tdv_d), "0", 0, 1e6, NULL, "d of TdV, the top-d variance share (0: the number of factors, else 1)"},
@@ -621,7 +625,7 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   run_init(&run);
   PetscCall(options_read(PETSC_COMM_WORLD, eval_spec, NSPEC, &ec));
   PetscCall(options_reject_unknown(PETSC_COMM_WORLD, eval_spec, NSPEC));
-  PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, &run, &z, &kl));
+  PetscCall(run_load_encoded(PETSC_COMM_WORLD, ec.run_dir, ec.model, sizeof ec.model, ec.data, ec.io_buffer_mb, &run, &z, &kl));
   const Archive *a = run.archive;
   DT_INPUT_CHECK(archive_samples(a) >= 2, run.par.world,
                  "archive '%s' holds %lld sample; eval needs at least 2 (its statistics are over the samples)", run.cfg.data,
@@ -640,7 +644,10 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   PetscCall(write_metrics(&run, &ec, &ms));
   PetscCall(run_write_encoded(&run, ec.run_dir, (int)ec.base, z, kl, ec.kl_threshold));
   print_table(&run, &ms);
-  log_info(run.par.world, "wrote %s/metrics.json", ec.run_dir);
+  struct rusage ru; /* the largest of the ranks: what a streamed eval's -io_buffer_mb bounds */
+  double peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1;
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_mb, 1, MPI_DOUBLE, MPI_MAX, run.par.world));
+  log_info(run.par.world, "wrote %s/metrics.json; peak memory %.0f MB per rank", ec.run_dir, peak_mb);
   free(ms.name), free(ms.value);
   PetscCall(PetscFree(z));
   PetscCall(PetscFree(kl));

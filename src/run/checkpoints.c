@@ -373,7 +373,7 @@ PetscErrorCode run_restart(Run *run) {
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, Run *run) {
+PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data, double io_buffer_mb, Run *run) {
   PetscFunctionBeginUser;
   int nspec;
   const OptSpec *spec = train_options(&nspec);
@@ -401,6 +401,7 @@ PetscErrorCode run_load_model(MPI_Comm comm, const char *model, const char *data
   }
   if (data && *data) snprintf(run->cfg.data, sizeof run->cfg.data, "%s", data);
   run->cfg.groups = 0; /* the rank groups of this job, not of the training job */
+  if (io_buffer_mb >= 0) run->cfg.io_buffer_mb = io_buffer_mb;
   ArchiveNorm norm = {.mean = meta.data_mean, .std = meta.data_std, .have_mean = 1, .have_std = 1};
   ierr = run_build(comm, run, &norm, 0);
   if (ierr) ckpt_meta_free(&meta);

@@ -58,10 +58,10 @@ PetscErrorCode run_encode_all(Run *run, double *z, double *kl) {
 }
 
 PetscErrorCode run_load_encoded(MPI_Comm comm, const char *run_dir, char *model, size_t model_len, const char *data,
-                                Run *run, double **z, double **kl) {
+                                double io_buffer_mb, Run *run, double **z, double **kl) {
   PetscFunctionBeginUser;
   if (!model[0]) snprintf(model, model_len, "%.4000s/model.h5", run_dir);
-  PetscCall(run_load_model(comm, model, data, run));
+  PetscCall(run_load_model(comm, model, data, io_buffer_mb, run));
   const int m = run->method->ae.latents;
   *kl = NULL;
   PetscCall(PetscMalloc1((size_t)archive_samples(run->archive) * m, z));
