@@ -4,7 +4,8 @@
 # ArchiveWait). Prints a table; the archive is written once with beamgen into WORK.
 #
 #   tools/stream_bench.sh [BUILD_DIR] [WORK_DIR]
-#   SIZE_GB=4 LENGTH=10000 FILES=64 STEPS=200 BATCH=64 BUFFERS="16 64 256" BINDS="core none" tools/stream_bench.sh
+#   SIZE_GB=4 LENGTH=10000 FILES=64 STEPS=200 BATCH=64 BUFFERS="16 64 256" BINDS="core none" REPEAT=3 \
+#     tools/stream_bench.sh
 #
 # The page cache serves a file read twice: for cold reads drop it between runs (as root:
 # sync; echo 3 > /proc/sys/vm/drop_caches), or make SIZE_GB larger than the machine's memory.
@@ -26,21 +27,33 @@ wait_s() { awk '$1 == "ArchiveWait" { print $4; exit }' "$1"; }
 echo "archive: $(ls "$data" | wc -l) files, $((3 * duty)) waveforms x $LENGTH float32, $gb GB; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "binding: core = each rank bound to one core (Open MPI's default for 2 ranks or fewer), which the"
 echo "prefetch thread shares; none = unbound (1 rank: the reader thread gets the other core)"
-printf '%-10s %5s %7s %9s %11s %9s %12s %10s\n' reader ranks binding buffer_MB samples/s of_memory peak_RSS_MB wait_s
-run() { # NAME NP BINDING BUFFER
+run() { # NAME NP BINDING BUFFER: one run; appends "NAME NP BINDING BUFFER samples/s peak_RSS wait_s" to $results
   local dir="$work/run-$1-$2-$3-$4"
   rm -rf "$dir"
   mpiexec -n "$2" --oversubscribe --bind-to "$3" "$build/src/disentangle" train $common -data "$data/" -run_dir "$dir" \
     -io_buffer_mb "$4" >"$dir.log" 2>&1 || { tail -5 "$dir.log"; return 1; }
-  local rate
-  rate=$(value "$dir" samples_per_s)
-  [ "$4" = 0 ] && base=$rate
-  printf '%-10s %5s %7s %9s %11.0f %8.1f%% %12.0f %10s\n' "$1" "$2" "$3" "$4" "$rate" "$(awk -v r="$rate" -v b="$base" \
-    'BEGIN { print 100 * r / b }')" "$(value "$dir" peak_rss_mb)" "$(wait_s "$dir.log")"
+  echo "$1 $2 $3 $4 $(value "$dir" samples_per_s) $(value "$dir" peak_rss_mb) $(wait_s "$dir.log")" >>"$results"
 }
-for np in 1 2; do
-  for bind in ${BINDS:-core none}; do
-    run memory "$np" "$bind" 0
-    for b in $BUFFERS; do run streamed "$np" "$bind" "$b"; done
+# REPEAT rounds, each running every configuration once, so that a slow spell of a shared machine
+# touches all of them alike; the table gives each configuration's median
+results=$(mktemp)
+for _ in $(seq "${REPEAT:-1}"); do
+  for np in 1 2; do
+    for bind in ${BINDS:-core none}; do
+      run memory "$np" "$bind" 0
+      for b in $BUFFERS; do run streamed "$np" "$bind" "$b"; done
+    done
   done
 done
+printf '%-10s %5s %7s %9s %11s %9s %12s %10s\n' reader ranks binding buffer_MB samples/s of_memory peak_RSS_MB wait_s
+sort -s -k2,2n -k3,3 -k4,4n "$results" | awk '
+  function median(list,   n, v, i, j, t) { n = split(list, v, " ")
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
+  { key = $1 " " $2 " " $3 " " $4; if (!(key in rate)) order[++k] = key
+    rate[key] = rate[key] " " $5; rss[key] = rss[key] " " $6; wait[key] = wait[key] " " ($7 == "" ? 0 : $7) }
+  END { for (i = 1; i <= k; i++) { split(order[i], f, " "); r = median(rate[order[i]])
+      if (f[1] == "memory") base = r
+      printf "%-10s %5s %7s %9s %11.0f %8.1f%% %12.0f %10s\n", f[1], f[2], f[3], f[4], r, 100 * r / base,
+        median(rss[order[i]]), f[1] == "memory" ? "" : sprintf("%.3f", median(wait[order[i]])) } }'
+rm -f "$results"

@@ -119,8 +119,6 @@ static int open_data(Reader *r, int f) {
   return 0;
 }
 
-/* Rows [lo, lo + cnt) of d. The memory space has the selection's own shape: for any other
- * shape HDF5 1.10 maps the read onto the chunks element by element, several times slower. */
 /* A file cut short after it was opened (rewritten in place, truncated by a failed copy) reads
  * back as zeros from HDF5, with no error: after each read its size is compared with the size it
  * had when opened. 0 when whole; else -1 and why. */
@@ -132,6 +130,8 @@ static int still_whole(Reader *r, const Archive *a, int f, char *err, size_t len
   return -1;
 }
 
+/* Rows [lo, lo + cnt) of d. The memory space has the selection's own shape: for any other
+ * shape HDF5 1.10 maps the read onto the chunks element by element, several times slower. */
 static int read_slab(hid_t d, hid_t memtype, int64_t lo, int64_t cnt, void *buf) {
   hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
   hid_t fs = H5Dget_space(d);
