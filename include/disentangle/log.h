@@ -8,6 +8,10 @@
 /* printf to stderr on rank 0 of comm, prefixed "disentangle: ". */
 void log_info(MPI_Comm comm, const char *fmt, ...) PETSC_ATTRIBUTE_FORMAT(2, 3);
 
+/* The peak resident set of this process (getrusage), MB, the largest over comm's ranks; -1 where
+ * unknown. Collective. */
+double log_peak_rss_mb(MPI_Comm comm);
+
 /* Wall-clock seconds (MPI_Wtime). */
 double log_seconds(void);
 

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 void log_info(MPI_Comm comm, const char *fmt, ...) {
   int rank = 0;
@@ -14,6 +15,13 @@ void log_info(MPI_Comm comm, const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   fflush(stderr);
+}
+
+double log_peak_rss_mb(MPI_Comm comm) {
+  struct rusage ru;
+  double mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1; /* kB on Linux */
+  MPI_Allreduce(MPI_IN_PLACE, &mb, 1, MPI_DOUBLE, MPI_MAX, comm);
+  return mb;
 }
 
 double log_seconds(void) { return MPI_Wtime(); }

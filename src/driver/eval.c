@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "disentangle/covstats.h"
 #include "disentangle/dci.h"
@@ -644,9 +643,8 @@ PetscErrorCode eval_command(int help, int *code, int nargs, char **args) {
   PetscCall(write_metrics(&run, &ec, &ms));
   PetscCall(run_write_encoded(&run, ec.run_dir, (int)ec.base, z, kl, ec.kl_threshold));
   print_table(&run, &ms);
-  struct rusage ru; /* the largest of the ranks: what a streamed eval's -io_buffer_mb bounds */
-  double peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1;
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_mb, 1, MPI_DOUBLE, MPI_MAX, run.par.world));
+  /* the largest of the ranks: what a streamed eval's -io_buffer_mb bounds */
+  const double peak_mb = log_peak_rss_mb(run.par.world);
   log_info(run.par.world, "wrote %s/metrics.json; peak memory %.0f MB per rank", ec.run_dir, peak_mb);
   free(ms.name), free(ms.value);
   PetscCall(PetscFree(z));

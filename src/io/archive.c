@@ -141,7 +141,7 @@ static PetscErrorCode dataset_meta(hid_t file, const char *name, DsetMeta *m) {
 /* Whether this HDF5 library can read dataset `name` at all: a virtual dataset (values in other
  * files) or a filter it lacks (lzf, blosc, bitshuffle: h5py and PyTables plugins) would otherwise
  * fail only at the first read, as if the file were damaged. */
-static PetscErrorCode check_storage(MPI_Comm comm, const char *path, hid_t file, const char *name) {
+static PetscErrorCode check_storage(MPI_Comm comm, const char *path, hid_t file, const char *name, int *filtered) {
   PetscFunctionBeginUser;
   hid_t d = H5Dopen2(file, name, H5P_DEFAULT), dcpl = d >= 0 ? H5Dget_create_plist(d) : -1;
   H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
@@ -180,6 +180,7 @@ static PetscErrorCode check_storage(MPI_Comm comm, const char *path, hid_t file,
   }
   if (dcpl >= 0) H5Pclose(dcpl);
   if (d >= 0) H5Dclose(d);
+  if (filtered) *filtered = nf > 0;
   DT_INPUT_CHECK(!virtual, comm,
                  "archive '%s': %s is a virtual dataset (its values are in other files), which is not supported; write a "
                  "plain copy, e.g. h5repack -l %s:CONTI '%s' copy.h5", path, name, name, path);
@@ -203,7 +204,7 @@ static PetscErrorCode inspect_data(MPI_Comm comm, const char *path, hid_t file, 
                  "archive '%s': no dataset /data; expected the samples there", path);
   PetscCall(dataset_meta(file, "/data", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /data is not a dataset; expected the samples there", path);
-  PetscCall(check_storage(comm, path, file, "/data"));
+  PetscCall(check_storage(comm, path, file, "/data", &fi->m.filtered));
   DT_INPUT_CHECK(m.nd == 2 || m.nd == 4, comm,
                  "archive '%s': dataset /data has %d dimensions %s; expected [N, L] or [N, C, H, W]", path, m.nd,
                  m.shape);
@@ -238,7 +239,7 @@ static PetscErrorCode inspect_factors(MPI_Comm comm, const char *path, hid_t fil
   if (H5Lexists(file, "/factors", H5P_DEFAULT) <= 0) PetscFunctionReturn(0);
   PetscCall(dataset_meta(file, "/factors", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /factors is not a dataset; expected float64 [N, K]", path);
-  PetscCall(check_storage(comm, path, file, "/factors"));
+  PetscCall(check_storage(comm, path, file, "/factors", NULL));
   DT_INPUT_CHECK(m.cls == H5T_INTEGER || m.cls == H5T_FLOAT, comm,
                  "archive '%s': dataset /factors has type %s; expected float64", path, m.type);
   DT_INPUT_CHECK(m.nd == 2, comm, "archive '%s': dataset /factors has shape %s; expected [N, K] with N = %" PRId64,
@@ -273,7 +274,7 @@ static PetscErrorCode inspect_groups(MPI_Comm comm, const char *path, hid_t file
   PetscCall(dataset_meta(file, "/groups", &m));
   DT_INPUT_CHECK(m.is_dataset, comm, "archive '%s': /groups is not a dataset; expected group ids int64 [%" PRId64 "]",
                  path, fi->m.n);
-  PetscCall(check_storage(comm, path, file, "/groups"));
+  PetscCall(check_storage(comm, path, file, "/groups", NULL));
   DT_INPUT_CHECK(m.cls == H5T_INTEGER && (m.size < 8 || (m.size == 8 && !m.is_unsigned)), comm,
                  "archive '%s': dataset /groups has type %s; expected integer group ids: int64 (or int8..int32, "
                  "uint8..uint32)", path, m.type);

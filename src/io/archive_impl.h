@@ -18,6 +18,7 @@ typedef struct {
   int64_t dims[3];
   int is_f64;    /* /data stored as float64: an Inf may be an out-of-range finite value */
   int store;     /* Store: how its /data would be held */
+  int filtered;  /* /data passes through filters (compressed): the streamed reader caches its chunks */
   int64_t k;     /* factors; 0 when /factors is absent */
   int has_groups; /* /groups present (and of a good type and shape) */
   int has_norm;  /* both `mean` and `std` attributes found */

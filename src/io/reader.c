@@ -96,19 +96,10 @@ static int open_data(Reader *r, int f) {
   H5Pclose(fapl);
   if (r->file[f] < 0) return -1;
   r->opened_size[f] = file_size(r->file[f]);
-  r->data[f] = H5Dopen2(r->file[f], "/data", H5P_DEFAULT);
-  hid_t dcpl = r->data[f] >= 0 ? H5Dget_create_plist(r->data[f]) : -1;
-  if (dcpl < 0) {
-    close_file(r, f);
-    return -1;
-  }
-  int filtered = H5Pget_nfilters(dcpl) > 0;
-  H5Pclose(dcpl);
   /* Compressed chunks of a shuffle window are revisited batch after batch: keep them decoded.
    * Plain ones are not cached at all: HDF5 then reads just the rows asked for, not the chunk. */
-  H5Dclose(r->data[f]);
   hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-  H5Pset_chunk_cache(dapl, 12421, filtered ? r->cache_bytes : 0, 1.0);
+  H5Pset_chunk_cache(dapl, 12421, a->meta[f].filtered ? r->cache_bytes : 0, 1.0);
   r->data[f] = H5Dopen2(r->file[f], "/data", dapl);
   H5Pclose(dapl);
   if (r->data[f] < 0) {
@@ -433,12 +424,12 @@ PetscErrorCode reader_next_batch(const Archive *a, Sampler *s, Batch *b) {
   size_t row = (size_t)a->features;
   PetscCall(PetscLogEventBegin(wait_event, 0, 0, 0, 0));
   reader_quiesce(r);
+  PetscCall(fetch_space(r, b->count)); /* for this batch if not prefetched, and for the next */
   if (r->pending && r->pf_step == s->step && r->pf_off == b->offset && r->pf_count == b->count) {
     float *x = b->x; /* both hold at least count rows and come from aligned_alloc/posix_memalign: swapped, not copied */
     b->x = r->pf_x, r->pf_x = x, r->pf_cap = b->count;
     memcpy(b->index, r->pf_used, sizeof *b->index * (size_t)b->count);
   } else {
-    PetscCall(fetch_space(r, b->count));
     for (int j = 0; j < b->count; j++) b->index[j] = sampler_index(s, b->offset + j);
     fetch(r, b->index, b->count, b->x, b->index);
   }
@@ -447,7 +438,6 @@ PetscErrorCode reader_next_batch(const Archive *a, Sampler *s, Batch *b) {
   b->step = s->step++;
   PetscCall(agree_status(a));
   /* the next batch, read while this one trains */
-  PetscCall(fetch_space(r, b->count));
   if (b->count > r->pf_cap) {
     free(r->pf_idx), free(r->pf_used), free(r->pf_x);
     r->pf_idx = malloc(sizeof *r->pf_idx * (size_t)b->count);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "disentangle/ckpt.h"
@@ -72,9 +71,7 @@ PetscErrorCode run_write_summary(const Run *run, const double *zmin, const doubl
   PetscCheck(s, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
   PetscCall(PetscMalloc1(m, &ranges));
   for (int j = 0; j < m; j++) ranges[j] = zmax[j] - zmin[j];
-  struct rusage ru;
-  double peak_rss_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024.0 : -1; /* kB on Linux */
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &peak_rss_mb, 1, MPI_DOUBLE, MPI_MAX, run->par.world));
+  const double peak_rss_mb = log_peak_rss_mb(run->par.world);
   json_t *method_options = json_object();
   PetscCheck(method_options, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory building summary.json");
   const MethodOps *ops = run->method->ops;
