@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "disentangle/classify.h"
+#include "disentangle/dci.h"
 #include "disentangle/factors.h"
 #include "disentangle/rng.h"
 #include "disentangle/scores.h"
@@ -302,6 +303,61 @@ static int run_case(Kind kind, const ScoreParams *p, uint64_t seed, AllScores *s
   return rc;
 }
 
+/* The scores in pieces (eval deals them over ranks) give the whole scores' bits: points and votes
+ * in uneven blocks computed last block first, explicitness and SAP one factor at a time. */
+static void pieces_case(const ScoreParams *p, uint64_t seed, const AllScores *whole) {
+  Fixture fx;
+  if (fixture_make(&fx, ROTATION)) {
+    check(0, "out of memory", 0);
+    return;
+  }
+  const FactorData *fd = &fx.fd;
+  const int m = fd->m, k = fd->k, nt = p->beta_vae.num_train, ne = p->beta_vae.num_eval;
+  const int cut[2][4] = {{0, 7, nt / 2, nt}, {0, ne / 3, ne - 1, ne}}; /* 3 uneven blocks of each draw */
+  const int nv[2] = {p->factor_vae.num_train, p->factor_vae.num_eval};
+  double *x[2] = {malloc(sizeof(double) * nt * m), malloc(sizeof(double) * ne * m)};
+  double *sap = malloc(sizeof(double) * m * k), auc[2 * K], gvar[4];
+  int *y[2] = {malloc(sizeof(int) * nt), malloc(sizeof(int) * ne)}, active[4];
+  long votes[2][K * 4] = {{0}};
+  AccuracyPair bv;
+  FactorVaeResult fv;
+  ExplicitnessResult ex;
+  SapParams sp = sap_default_params();
+  SapResult whole_sap;
+  sp.num_train = 3000, sp.num_test = 2000;
+  int ok = x[0] && x[1] && y[0] && y[1] && sap && sap_compute(fd, fd, &sp, seed, &whole_sap) == 0;
+  for (int e = 0; ok && e < 2; e++)
+    for (int b = 2; b >= 0; b--)
+      beta_vae_points(fd, &p->beta_vae, seed, e, cut[e][b], cut[e][b + 1] - cut[e][b], x[e] + (size_t)cut[e][b] * m,
+                      y[e] + cut[e][b]);
+  ok = ok && beta_vae_fit(x[0], y[0], x[1], y[1], m, k, &p->beta_vae, &bv) == 0;
+  const int num_active = factor_vae_active(fd, &p->factor_vae, seed, gvar, active);
+  for (int e = 0; ok && e < 2; e++)
+    for (int b = 2; ok && b >= 0; b--) {
+      const int first = (int)((long)nv[e] * b / 3), last = (int)((long)nv[e] * (b + 1) / 3);
+      ok = factor_vae_count(fd, &p->factor_vae, seed, e, gvar, active, first, last - first, votes[e]) == 0;
+    }
+  factor_vae_finish(votes[0], votes[1], k, m, num_active, &fv);
+  for (int f = k - 1; ok && f >= 0; f--)
+    ok = explicitness_factor(fd, fd, &p->modexpl, seed, f, auc + 2 * f) == 0 &&
+         sap_compute_factor(fd, fd, &sp, seed, f, sap + (size_t)f * m) == 0;
+  explicitness_finish(auc, k, &ex);
+  int sap_same = ok;
+  for (int j = 0; ok && j < m; j++)
+    for (int f = 0; f < k; f++) sap_same &= sap[(size_t)f * m + j] == whole_sap.matrix[(size_t)j * k + f];
+  check(ok && bv.train_accuracy == whole->bvae.train_accuracy && bv.eval_accuracy == whole->bvae.eval_accuracy,
+        "pieces: BetaVAE from 3 blocks of points = whole", bv.eval_accuracy);
+  check(ok && fv.train_accuracy == whole->fvae.train_accuracy && fv.eval_accuracy == whole->fvae.eval_accuracy &&
+            fv.num_active == whole->fvae.num_active,
+        "pieces: FactorVAE from 3 blocks of votes = whole", fv.eval_accuracy);
+  check(ok && ex.train == whole->expl.train && ex.test == whole->expl.test,
+        "pieces: explicitness factor by factor = whole", ex.test);
+  check(sap_same, "pieces: SAP factor by factor = whole matrix", ok ? whole_sap.score : NAN);
+  if (ok) sap_result_free(&whole_sap);
+  free(x[0]), free(x[1]), free(y[0]), free(y[1]), free(sap);
+  fixture_free(&fx);
+}
+
 int main(void) {
   const clock_t start = clock();
   logreg_case(2), logreg_case(3), logreg_weights(), auc_cases(), mi_cases();
@@ -354,6 +410,7 @@ int main(void) {
    * noise only (rotation: the scores that sit away from 0 and 1 move most) */
   if (run_case(ROTATION, &quick, 1, &id2) || run_case(ROTATION, &quick, 2, &id3)) return 1;
   check(same_scores(&id2, &rot), "same seed: bitwise identical scores", 0);
+  pieces_case(&quick, 1, &rot); /* bit for bit */
   const double moved = fmax(fmax(fabs(id3.bvae.eval_accuracy - rot.bvae.eval_accuracy), fabs(id3.nash - rot.nash)),
                             fmax(fmax(fabs(id3.fvae.eval_accuracy - rot.fvae.eval_accuracy), fabs(id3.mig - rot.mig)),
                                  fmax(fabs(id3.modularity - rot.modularity), fabs(id3.expl.test - rot.expl.test))));

@@ -80,6 +80,10 @@ int dci_compute_factor(const FactorData *train, const FactorData *test, const Dc
                        double *importance, double acc[2]);
 void dci_finish(DciResult *r, const double *acc);
 
+/* SAP's column of factor f, column[m] (the matrix's entries S[j][f]); sap_from_matrix turns the
+ * m x k matrix into the score. */
+int sap_compute_factor(const FactorData *train, const FactorData *test, const SapParams *p, uint64_t seed, int f,
+                       double *column);
 /* The same on given samples: z[n][m] latents, y[n][k] factor codes. gbt->seed/stream are used
  * as given (stream + factor index for each factor's model). */
 int dci_from_samples(const double *z_train, const int *y_train, int n_train, const double *z_test,

@@ -88,6 +88,34 @@ int score_modularity(const FactorData *fd, const ModExplParams *p, uint64_t seed
 int score_explicitness(const FactorData *train, const FactorData *test, const ModExplParams *p, uint64_t seed,
                        ExplicitnessResult *out);
 
+/* The same scores in pieces, for eval's ranks. Each piece is a pure function of its arguments,
+ * and the pieces combined as below give the whole score's bits, whichever rank computed which
+ * piece and in whatever blocks of points.
+ *
+ * BetaVAE: beta_vae_points gives points [first, first + n) of the training draw (eval = 0, from
+ * the training part) or of the evaluation draw (eval = 1, from the test part): features x[n][m],
+ * labels y[n]; beta_vae_fit fits on all p->num_train training points and scores both draws. */
+void beta_vae_points(const FactorData *fd, const BetaVaeParams *p, uint64_t seed, int eval, int first, int n, double *x,
+                     int *y);
+int beta_vae_fit(const double *x_train, const int *y_train, const double *x_eval, const int *y_eval, int m, int k,
+                 const BetaVaeParams *p, AccuracyPair *out);
+/* FactorVAE: factor_vae_active gives the global variances global_var[m] and the latents kept by
+ * prune_dims active[m] from the training part, and returns how many are kept (-1: out of memory);
+ * factor_vae_count adds the votes of points [first, first + n) of the training (eval = 0) or
+ * evaluation draw to votes[k][m] (counts, so blocks add up in any order); factor_vae_finish
+ * scores the majority classifier of the training votes. */
+int factor_vae_active(const FactorData *train, const FactorVaeParams *p, uint64_t seed, double *global_var, int *active);
+int factor_vae_count(const FactorData *fd, const FactorVaeParams *p, uint64_t seed, int eval, const double *global_var,
+                     const int *active, int first, int n, long *votes);
+void factor_vae_finish(const long *train_votes, const long *eval_votes, int k, int m, int num_active,
+                       FactorVaeResult *out);
+/* Explicitness: factor f's mean AUC on the training and test draws, auc[2] (NaN when f has a
+ * single value in training: not measurable); explicitness_finish averages auc[k][2] over the
+ * measurable factors in factor order. */
+int explicitness_factor(const FactorData *train, const FactorData *test, const ModExplParams *p, uint64_t seed, int f,
+                        double auc[2]);
+void explicitness_finish(const double *auc, int k, ExplicitnessResult *out);
+
 /* Factor capture. eta2[m][k]: the correlation ratio of latent j with factor k over all of fd's
  * samples, grouped by k's codes (a continuous factor's bins): the share of the latent's variance
  * that the factor's value explains (0 for a constant latent). A factor is captured cleanly by

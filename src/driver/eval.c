@@ -338,123 +338,233 @@ static PetscErrorCode parts_create(Run *run, const EvalConfig *ec, const double 
   PetscFunctionReturn(0);
 }
 
-/* Results of one latent set: slots of a flat buffer, so that each rank fills the slots of its
- * tasks and one sum over ranks (every other rank contributes 0) gives every rank all of them. */
-enum { R_BVAE, R_BVAE_TRAIN, R_NASH, R_FVAE, R_FVAE_TRAIN, R_FVAE_ACTIVE, R_MIG, R_MOD, R_MODN, R_EXPL, R_SAP, R_ERR, R_DCI };
-#define NTASKS_FIXED 6 /* BetaVAE, NashAE BetaVAE, FactorVAE, MIG + modularity, explicitness, SAP */
-
-static int slots_of(const Parts *pt, int v) { return R_DCI + pt->train[v].k * (pt->train[v].m + 2); }
-
 typedef struct {
   ScoreParams sp;
   DciParams dp;
   SapParams sap;
   uint64_t seed;
+  int blocks; /* BetaVAE's points and FactorVAE's votes are cut into this many blocks */
 } ScoreSetup;
 
-/* Task t of latent set v: t < k is DCI's factor t (the slow ones first, so they spread), then the rest. */
-static int run_task(const Parts *pt, const ScoreSetup *ss, int v, int t, double *r) {
-  const FactorData *tr = &pt->train[v], *te = &pt->test[v], *full = &pt->full[v];
-  const int k = tr->k, m = tr->m;
-  if (t < k) {
-    double *col = r + R_DCI + (size_t)t * (m + 2);
-    return dci_compute_factor(tr, te, &ss->dp, ss->seed, t, col, col + m);
-  }
-  switch (t - k) {
-  case 0: {
-    AccuracyPair bv;
-    if (score_beta_vae(tr, te, &ss->sp.beta_vae, ss->seed, &bv)) return -1;
-    r[R_BVAE] = bv.eval_accuracy, r[R_BVAE_TRAIN] = bv.train_accuracy;
-    return 0;
-  }
-  case 1: return score_beta_vae_nashae(tr, te, &ss->sp.nash, ss->seed, &r[R_NASH]);
-  case 2: {
-    FactorVaeResult fv;
-    if (score_factor_vae(tr, te, &ss->sp.factor_vae, ss->seed, &fv)) return -1;
-    r[R_FVAE] = fv.eval_accuracy, r[R_FVAE_TRAIN] = fv.train_accuracy, r[R_FVAE_ACTIVE] = fv.num_active;
-    return 0;
-  }
-  case 3:
-    return score_mig(full, &ss->sp.mig, ss->seed, &r[R_MIG]) ||
-           score_modularity(full, &ss->sp.modexpl, ss->seed, &r[R_MOD], &r[R_MODN]);
-  case 4: {
-    ExplicitnessResult ex;
-    if (score_explicitness(tr, te, &ss->sp.modexpl, ss->seed, &ex)) return -1;
-    r[R_EXPL] = ex.test;
-    return 0;
-  }
-  default: { /* SAP is the gap between the two most informative latents: undefined (null) for one */
-    SapResult sap = {0};
-    if (m < 2) return r[R_SAP] = NAN, 0;
-    int rc = sap_compute(tr, te, &ss->sap, ss->seed, &sap);
-    r[R_SAP] = sap.score;
-    sap_result_free(&sap);
-    return rc;
-  }
+/* Where one latent set's results go in a flat buffer. Each piece of work fills its own slots
+ * (FactorVAE's vote counts add up), every other rank leaves them 0, so one sum over ranks gives
+ * every rank all of them exactly: x + 0 = x, and the counts are whole numbers. */
+typedef struct {
+  int nash, mig, mod, modn, err, fvae_active, dci, expl, sap, bx[2], by[2], votes[2], len;
+} Layout;
+
+static Layout layout_of(const Parts *pt, const ScoreSetup *ss, int v) {
+  const int m = pt->train[v].m, k = pt->train[v].k;
+  const int points[2] = {ss->sp.beta_vae.num_train, ss->sp.beta_vae.num_eval};
+  Layout l;
+  int at = 0;
+  l.nash = at++, l.mig = at++, l.mod = at++, l.modn = at++, l.err = at++, l.fvae_active = at++;
+  l.dci = at, at += k * (m + 2); /* per factor: importance[m], accuracy on training and test points */
+  l.expl = at, at += 2 * k;      /* per factor: AUC on training and test points */
+  l.sap = at, at += m * k;       /* per factor: the column S[:, f] */
+  for (int e = 0; e < 2; e++) l.bx[e] = at, at += points[e] * m, l.by[e] = at, at += points[e];
+  for (int e = 0; e < 2; e++) l.votes[e] = at, at += k * m;
+  l.len = at;
+  return l;
+}
+
+/* The pieces of work of the scores. The first round's pieces need only the latents; the second
+ * round's (BetaVAE's fit) needs the first round's points. */
+enum { W_DCI, W_EXPLICITNESS, W_SAP, W_BETAVAE_POINTS, W_FACTORVAE_VOTES, W_NASH, W_MIG_MODULARITY, W_BETAVAE_FIT };
+static const char *const work_name[] = {"DCI of factor",         "explicitness of factor", "SAP of factor",
+                                        "BetaVAE points, block", "FactorVAE votes, block", "BetaVAE (NashAE protocol)",
+                                        "MIG and modularity",    "BetaVAE fit"};
+typedef struct {
+  int set, kind, index, owner; /* index: the factor, or the block */
+  double cost;
+} Work;
+
+/* [first, first + count): block b of n points cut into `blocks` */
+static void block_range(int n, int blocks, int b, int *first, int *count) {
+  *first = (int)((long)n * b / blocks), *count = (int)((long)n * (b + 1) / blocks) - *first;
+}
+
+/* A piece's rough cost in seconds on one core, fitted to timings on dSprites latents (10 latents,
+ * 10000 training points, factors of 3 to 40 values), only to deal the pieces out evenly: which
+ * rank computes a piece never changes its result. */
+static double work_cost(const Parts *pt, const ScoreSetup *ss, const Work *w) {
+  const FactorData *fd = &pt->train[w->set];
+  const double m = fd->m, k = fd->k, classes = w->kind <= W_SAP ? fd->ncodes[w->index] : 0;
+  const BetaVaeParams *bv = &ss->sp.beta_vae;
+  const FactorVaeParams *fv = &ss->sp.factor_vae;
+  switch (w->kind) {
+  case W_DCI: return 1.2e-6 * (classes + 3) * m * ss->dp.num_train; /* a tree per class and stage */
+  case W_EXPLICITNESS: return 6e-8 * classes * m * ss->sp.modexpl.num_train;
+  case W_SAP: return 1e-9 * (fd->continuous[w->index] ? 1 : classes) * m * ss->sap.num_train;
+  case W_BETAVAE_POINTS: return 1e-8 * (bv->num_train + bv->num_eval) * m * bv->batch_size / ss->blocks;
+  case W_FACTORVAE_VOTES: return 5e-9 * (fv->num_train + fv->num_eval) * m * fv->batch_size / ss->blocks;
+  case W_NASH: return 1e-9 * ss->sp.nash.iterations * m * (ss->sp.nash.batch_size + k);
+  case W_MIG_MODULARITY: return 1e-9 * ss->sp.mig.num_train * m * k;
+  default: return 1e-7 * k * m * bv->num_train; /* BetaVAE's fit */
   }
 }
 
-/* A task's rough cost (arbitrary units, from timings on beam and dSprites latents), only to deal
- * the tasks out evenly: which rank computes a task never changes its result. */
-static double task_cost(const Parts *pt, const ScoreSetup *ss, int v, int t) {
-  const FactorData *fd = &pt->train[v];
-  const double m = fd->m, k = fd->k, n = ss->dp.num_train;
-  double classes = 0;
-  for (int f = 0; f < fd->k; f++) classes += fd->ncodes[f];
-  if (t < fd->k) return 100.0 * (fd->ncodes[t] > 2 ? fd->ncodes[t] : 1) * m * n; /* one tree per class and stage */
-  switch (t - fd->k) {
-  case 0: return (double)ss->sp.beta_vae.num_train * m * (128 + 200 * k); /* features, then the L-BFGS fit */
-  case 1: return (double)ss->sp.nash.iterations * m * 40 * k;
-  case 2: return (double)(ss->sp.factor_vae.num_train + ss->sp.factor_vae.num_eval) * m * 128;
-  case 3: return (double)ss->sp.mig.num_train * m * k * 4;
-  case 4: return (double)ss->sp.modexpl.num_train * m * classes * 200; /* one fit per factor */
-  default: return (double)ss->sap.num_train * m * classes * 20;      /* per latent and class, Newton steps */
+/* BetaVAE's points of block b, both draws, into the slots bx, by. */
+static int betavae_points_block(const Parts *pt, const ScoreSetup *ss, int v, int b, const Layout *l, double *r) {
+  const BetaVaeParams *p = &ss->sp.beta_vae;
+  const int n[2] = {p->num_train, p->num_eval}, m = pt->train[v].m;
+  int first, count, *y = malloc(sizeof(int) * (n[0] > n[1] ? n[0] : n[1]));
+  if (!y) return -1;
+  for (int e = 0; e < 2; e++) {
+    block_range(n[e], ss->blocks, b, &first, &count);
+    beta_vae_points(e ? &pt->test[v] : &pt->train[v], p, ss->seed, e, first, count, r + l->bx[e] + (size_t)first * m, y);
+    for (int i = 0; i < count; i++) r[l->by[e] + first + i] = y[i];
   }
+  free(y);
+  return 0;
 }
 
-/* Every score of both latent sets. The tasks (DCI one per factor, each other score one) are
- * dealt to ranks, the costliest first, each to the least loaded rank; each task is a pure
- * function of (latents, parts, seed), so the numbers do not depend on the rank count. */
-static PetscErrorCode score_tasks(Run *run, const Parts *pt, const ScoreSetup *ss, int loud, double *r[2]) {
-  PetscFunctionBeginUser;
-  const int rank = run->par.rank, size = run->par.size;
-  int len[2] = {slots_of(pt, 0), pt->has[1] ? slots_of(pt, 1) : 0}, total = len[0] + len[1], n = 0;
-  int ntasks[2] = {pt->train[0].k + NTASKS_FIXED, pt->has[1] ? pt->train[1].k + NTASKS_FIXED : 0};
-  double *buf, *cost, *load, t0 = log_seconds();
-  int *order, *owner;
-  PetscCall(PetscCalloc1(total, &buf));
-  PetscCall(PetscMalloc4(ntasks[0] + ntasks[1], &cost, ntasks[0] + ntasks[1], &order, ntasks[0] + ntasks[1], &owner, size,
-                         &load));
-  r[0] = buf, r[1] = buf + len[0];
-  for (int v = 0; v < 2; v++)
-    for (int t = 0; t < ntasks[v]; t++, n++) cost[n] = task_cost(pt, ss, v, t), order[n] = n;
-  for (int i = 1; i < n; i++) /* by cost, descending; equal costs keep their order */
-    for (int j = i; j > 0 && cost[order[j]] > cost[order[j - 1]]; j--) {
-      const int o = order[j];
-      order[j] = order[j - 1], order[j - 1] = o;
+/* FactorVAE's votes of block b, both draws, added to the slots votes; block 0 also says how many
+ * latents prune_dims keeps. */
+static int factorvae_votes_block(const Parts *pt, const ScoreSetup *ss, int v, int b, const Layout *l, double *r) {
+  const FactorVaeParams *p = &ss->sp.factor_vae;
+  const int n[2] = {p->num_train, p->num_eval}, m = pt->train[v].m, k = pt->train[v].k;
+  double *gvar = malloc(sizeof(double) * m);
+  int *active = malloc(sizeof(int) * m), first, count, rc = -1, num_active;
+  long *votes = malloc(sizeof(long) * k * m);
+  if (gvar && active && votes && (num_active = factor_vae_active(&pt->train[v], p, ss->seed, gvar, active)) >= 0) {
+    if (b == 0) r[l->fvae_active] = num_active;
+    rc = 0;
+    for (int e = 0; e < 2 && num_active > 0 && rc == 0; e++) {
+      memset(votes, 0, sizeof(long) * k * m);
+      block_range(n[e], ss->blocks, b, &first, &count);
+      rc = factor_vae_count(e ? &pt->test[v] : &pt->train[v], p, ss->seed, e, gvar, active, first, count, votes);
+      for (int i = 0; i < k * m; i++) r[l->votes[e] + i] += (double)votes[i];
     }
-  for (int q = 0; q < size; q++) load[q] = 0;
-  for (int i = 0; i < n; i++) {
-    int least = 0;
-    for (int q = 1; q < size; q++) least = load[q] < load[least] ? q : least;
-    owner[order[i]] = least, load[least] += cost[order[i]];
   }
-  for (int i = 0; i < n; i++) {
-    const int task = order[i], v = task >= ntasks[0], t = task - (v ? ntasks[0] : 0);
-    if (owner[task] != rank) continue;
-    if (loud) log_info(PETSC_COMM_SELF, "  rank %d: %s task %d of %d (at %.0f s)", rank, v ? "active latents" : "all latents",
-                       t + 1, ntasks[v], log_seconds() - t0);
-    if (run_task(pt, ss, v, t, r[v])) r[v][R_ERR] = 1;
+  free(gvar), free(active), free(votes);
+  return rc;
+}
+
+/* BetaVAE's fit on the first round's points: fit[0] train, fit[1] eval accuracy. */
+static int betavae_fit(const Parts *pt, const ScoreSetup *ss, int v, const Layout *l, const double *r, double *fit) {
+  const BetaVaeParams *p = &ss->sp.beta_vae;
+  const int n[2] = {p->num_train, p->num_eval};
+  int *y[2] = {malloc(sizeof(int) * (n[0] + 1)), malloc(sizeof(int) * (n[1] + 1))}, rc = -1;
+  AccuracyPair acc;
+  if (y[0] && y[1]) {
+    for (int e = 0; e < 2; e++)
+      for (int i = 0; i < n[e]; i++) y[e][i] = (int)r[l->by[e] + i];
+    rc = beta_vae_fit(r + l->bx[0], y[0], r + l->bx[1], y[1], pt->train[v].m, pt->train[v].k, p, &acc);
+    if (rc == 0) fit[0] = acc.train_accuracy, fit[1] = acc.eval_accuracy;
   }
-  PetscCall(PetscFree4(cost, order, owner, load));
-  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, total, MPI_DOUBLE, MPI_SUM, run->par.world));
-  PetscCheck(!(r[0][R_ERR] || (pt->has[1] && r[1][R_ERR])), PETSC_COMM_SELF, PETSC_ERR_MEM,
-             "out of memory in the supervised metrics");
+  free(y[0]), free(y[1]);
+  return rc;
+}
+
+/* Piece w into its latent set's slots r (laid out by l); the BetaVAE fit into fit[2]. */
+static int run_work(const Parts *pt, const ScoreSetup *ss, const Work *w, const Layout *l, double *r, double *fit) {
+  const int v = w->set, f = w->index, m = pt->train[v].m;
+  const FactorData *tr = &pt->train[v], *te = &pt->test[v];
+  switch (w->kind) {
+  case W_DCI: {
+    double *col = r + l->dci + (size_t)f * (m + 2);
+    return dci_compute_factor(tr, te, &ss->dp, ss->seed, f, col, col + m);
+  }
+  case W_EXPLICITNESS: return explicitness_factor(tr, te, &ss->sp.modexpl, ss->seed, f, r + l->expl + 2 * f);
+  case W_SAP: return sap_compute_factor(tr, te, &ss->sap, ss->seed, f, r + l->sap + (size_t)f * m);
+  case W_BETAVAE_POINTS: return betavae_points_block(pt, ss, v, f, l, r);
+  case W_FACTORVAE_VOTES: return factorvae_votes_block(pt, ss, v, f, l, r);
+  case W_NASH: return score_beta_vae_nashae(tr, te, &ss->sp.nash, ss->seed, r + l->nash);
+  case W_MIG_MODULARITY:
+    return score_mig(&pt->full[v], &ss->sp.mig, ss->seed, r + l->mig) ||
+           score_modularity(&pt->full[v], &ss->sp.modexpl, ss->seed, r + l->mod, r + l->modn);
+  default: return betavae_fit(pt, ss, v, l, r, fit);
+  }
+}
+
+/* The pieces of both latent sets and their owners: in each round the costliest first, each to the
+ * least loaded rank (the second round goes on from the first round's loads). Every rank deals the
+ * same. The first round is w[0 .. nfirst), the second w[nfirst .. n). */
+static PetscErrorCode deal_work(const Parts *pt, const ScoreSetup *ss, int size, Work **out, int *nwork, int *nfirst) {
+  PetscFunctionBeginUser;
+  int n = 0, cap = 0;
+  for (int v = 0; v < 2; v++)
+    if (pt->has[v]) cap += 3 * pt->train[v].k + 2 * ss->blocks + 3;
+  Work *w;
+  double *load;
+  PetscCall(PetscMalloc1(cap, &w));
+  PetscCall(PetscCalloc1(size, &load));
+  for (int round = 0; round < 2; round++) {
+    const int from = n;
+    for (int v = 0; v < 2; v++) {
+      if (!pt->has[v]) continue;
+      const int k = pt->train[v].k, m = pt->train[v].m;
+#define ADD(kind_, index_) \
+  (w[n] = (Work){.set = v, .kind = (kind_), .index = (index_)}, w[n].cost = work_cost(pt, ss, &w[n]), n++)
+      if (round == 1) {
+        ADD(W_BETAVAE_FIT, 0);
+        continue;
+      }
+      for (int f = 0; f < k; f++) ADD(W_DCI, f), ADD(W_EXPLICITNESS, f);
+      for (int f = 0; f < k && m >= 2; f++) ADD(W_SAP, f); /* SAP is a gap between two latents: none for one */
+      for (int b = 0; b < ss->blocks; b++) ADD(W_BETAVAE_POINTS, b), ADD(W_FACTORVAE_VOTES, b);
+      ADD(W_NASH, 0), ADD(W_MIG_MODULARITY, 0);
+#undef ADD
+    }
+    for (int i = from + 1; i < n; i++) /* by cost, descending; equal costs keep their order */
+      for (int j = i; j > from && w[j].cost > w[j - 1].cost; j--) {
+        const Work t = w[j];
+        w[j] = w[j - 1], w[j - 1] = t;
+      }
+    for (int i = from; i < n; i++) {
+      int least = 0;
+      for (int q = 1; q < size; q++) least = load[q] < load[least] ? q : least;
+      w[i].owner = least, load[least] += w[i].cost;
+    }
+    if (round == 0) *nfirst = n;
+  }
+  PetscCall(PetscFree(load));
+  *out = w, *nwork = n;
+  PetscFunctionReturn(0);
+}
+
+/* Every score of both latent sets, as two rounds of pieces dealt over the ranks (deal_work), each
+ * round closed by one sum over ranks. Each piece is a pure function of (latents, parts, seed), so
+ * the numbers do not depend on the rank count. r[v]: set v's slots; fit[v]: its BetaVAE accuracies
+ * and an error flag. */
+static PetscErrorCode score_work(Run *run, const Parts *pt, const ScoreSetup *ss, const Layout l[2], int loud,
+                                 double *r[2], double fit[2][3]) {
+  PetscFunctionBeginUser;
+  const int rank = run->par.rank, len[2] = {l[0].len, pt->has[1] ? l[1].len : 0};
+  double *buf, t0 = log_seconds();
+  Work *w = NULL;
+  int n = 0, nfirst = 0;
+  PetscCall(deal_work(pt, ss, run->par.size, &w, &n, &nfirst));
+  PetscCall(PetscCalloc1(len[0] + len[1], &buf));
+  r[0] = buf, r[1] = buf + len[0];
+  memset(fit, 0, sizeof(double) * 2 * 3);
+  for (int round = 0; round < 2; round++) {
+    for (int i = round ? nfirst : 0; i < (round ? n : nfirst); i++) {
+      if (w[i].owner != rank) continue;
+      const double t = log_seconds();
+      const int v = w[i].set;
+      if (run_work(pt, ss, &w[i], &l[v], r[v], fit[v])) r[v][l[v].err] = fit[v][2] = 1;
+      if (!loud) continue;
+      char which[32] = "";
+      if (w[i].kind <= W_FACTORVAE_VOTES) snprintf(which, sizeof which, " %d", w[i].index + 1);
+      log_info(PETSC_COMM_SELF, "  rank %d: %s latents, %s%s: %.1f s (at %.0f s)", rank, v ? "active" : "all",
+               work_name[w[i].kind], which, log_seconds() - t, log_seconds() - t0);
+    }
+    if (round == 0) /* every rank gets every slot: BetaVAE's fit needs all the points */
+      PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, buf, len[0] + len[1], MPI_DOUBLE, MPI_SUM, run->par.world));
+  }
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, fit, 2 * 3, MPI_DOUBLE, MPI_SUM, run->par.world));
+  PetscCall(PetscFree(w));
+  int err = fit[0][2] || fit[1][2];
+  for (int v = 0; v < 2; v++) err |= pt->has[v] && r[v][l[v].err];
+  PetscCheck(!err, PETSC_COMM_SELF, PETSC_ERR_MEM, "out of memory in the supervised metrics");
   PetscFunctionReturn(0);
 }
 
 /* One latent set's scores; suffix "" (all latents, the lib's definitions) or "_active". */
-static PetscErrorCode put_scores(const Parts *pt, int v, const double *r, Metrics *ms) {
+static PetscErrorCode put_scores(const Parts *pt, int v, const Layout *l, const double *r, const double *fit,
+                                 Metrics *ms) {
   PetscFunctionBeginUser;
   const char *suffix = v ? "_active" : "";
   char key[96];
@@ -467,21 +577,28 @@ static PetscErrorCode put_scores(const Parts *pt, int v, const double *r, Metric
     PetscFunctionReturn(0);
   }
   const int k = pt->train[v].k, m = pt->train[v].m;
-  PUT("betavae_score", r[R_BVAE]);
-  if (!v) put(ms, "betavae_train_accuracy", r[R_BVAE_TRAIN]);
-  PUT("betavae_nashae_protocol", r[R_NASH]);
-  PUT("factorvae_score", r[R_FVAE]);
-  if (!v) put(ms, "factorvae_train_accuracy", r[R_FVAE_TRAIN]), put(ms, "factorvae_active_dims", r[R_FVAE_ACTIVE]);
-  PUT("mig", r[R_MIG]);
-  PUT("modularity", r[R_MOD]);
-  PUT("modularity_normalised", r[R_MODN]);
-  PUT("explicitness", r[R_EXPL]);
+  FactorVaeResult fv;
+  ExplicitnessResult ex;
   DciResult dci = {.m = m, .k = k};
-  double *acc;
-  PetscCall(PetscMalloc2((size_t)m * k, &dci.importance, 2 * k, &acc));
+  double *acc, *sap;
+  long *votes;
+  PetscCall(PetscMalloc4((size_t)m * k, &dci.importance, 2 * k, &acc, (size_t)m * k, &sap, (size_t)2 * k * m, &votes));
+  for (int i = 0; i < 2 * k * m; i++) votes[i] = (long)r[l->votes[0] + i]; /* the evaluation votes follow */
+  factor_vae_finish(votes, votes + (size_t)k * m, k, m, (int)r[l->fvae_active], &fv);
+  explicitness_finish(r + l->expl, k, &ex);
+  PUT("betavae_score", fit[1]);
+  if (!v) put(ms, "betavae_train_accuracy", fit[0]);
+  PUT("betavae_nashae_protocol", r[l->nash]);
+  PUT("factorvae_score", fv.eval_accuracy);
+  if (!v) put(ms, "factorvae_train_accuracy", fv.train_accuracy), put(ms, "factorvae_active_dims", fv.num_active);
+  PUT("mig", r[l->mig]);
+  PUT("modularity", r[l->mod]);
+  PUT("modularity_normalised", r[l->modn]);
+  PUT("explicitness", ex.test);
   for (int f = 0; f < k; f++) {
-    const double *col = r + R_DCI + (size_t)f * (m + 2);
-    for (int j = 0; j < m; j++) dci.importance[(size_t)j * k + f] = col[j];
+    const double *col = r + l->dci + (size_t)f * (m + 2);
+    for (int j = 0; j < m; j++)
+      dci.importance[(size_t)j * k + f] = col[j], sap[(size_t)j * k + f] = r[l->sap + (size_t)f * m + j];
     acc[2 * f] = col[m], acc[2 * f + 1] = col[m + 1];
   }
   dci_finish(&dci, acc);
@@ -489,9 +606,9 @@ static PetscErrorCode put_scores(const Parts *pt, int v, const double *r, Metric
   PUT("dci_completeness", dci.completeness);
   PUT("dci_informativeness", dci.informativeness_test);
   if (!v) put(ms, "dci_informativeness_train", dci.informativeness_train);
-  PUT("sap", r[R_SAP]);
+  PUT("sap", sap_from_matrix(sap, m, k)); /* NaN for one latent: SAP is undefined (null) there */
 #undef PUT
-  PetscCall(PetscFree2(dci.importance, acc));
+  PetscCall(PetscFree4(dci.importance, acc, sap, votes));
   PetscFunctionReturn(0);
 }
 
@@ -530,11 +647,14 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   /* Every rank holds every latent. The gradient-boosted trees of DCI hold the most per
    * training point: features, sort orders, and per class raw scores, probabilities, residuals.
    * Refuse what the node cannot hold before minutes of silent work; say what goes on when the
-   * points are many (the default 10000 takes tens of seconds already). */
+   * points are many (the default 10000 takes tens of seconds already). BetaVAE's points of both
+   * latent sets sit in the buffer that the ranks sum: 16 (m + 1) bytes per point. */
   int classes = 1, on_node;
   for (int j = 0; j < fd->k; j++) classes = PetscMax(classes, fd->ncodes[j]);
   const double m = fd->m, k = fd->k;
-  double need = (double)ec->metric_train * (20 * m + 36.0 * classes + 4 * k + 8) + (double)ec->metric_eval * (8 * m + 8.0 * classes + 4 * k), have;
+  double need = (double)ec->metric_train * (36 * m + 36.0 * classes + 4 * k + 24) +
+                (double)ec->metric_eval * (24 * m + 8.0 * classes + 4 * k + 16),
+         have;
   PetscCall(node_memory(run->par.world, &have, &on_node));
   if (have > 0 && need * on_node > 0.9 * have) {
     parts_free(&pt);
@@ -555,15 +675,17 @@ static PetscErrorCode supervised_metrics(Run *run, const EvalConfig *ec, const d
   ss.sp.beta_vae.num_eval = ss.sp.factor_vae.num_eval = ss.sp.modexpl.num_test = (int)ec->metric_eval;
   ss.dp.num_train = ss.sap.num_train = (int)ec->metric_train;
   ss.dp.num_test = ss.sap.num_test = (int)ec->metric_eval;
-  double *r[2], t0 = log_seconds();
-  PetscCall(score_tasks(run, &pt, &ss, loud, r));
+  ss.blocks = run->par.size;
+  const Layout l[2] = {layout_of(&pt, &ss, 0), layout_of(&pt, &ss, 1)};
+  double *r[2], fit[2][3], t0 = log_seconds();
+  PetscCall(score_work(run, &pt, &ss, l, loud, r, fit));
   log_info(run->par.world, "supervised scores took %.1f s on %d rank(s)", log_seconds() - t0, run->par.size);
   put(ms, "split_train_samples", n_train);
   put(ms, "split_test_samples", n_test);
   for (int f = 0; f < fd->k; f++) put_indexed(ms, "factor_continuous", f, fd->continuous[f]);
   for (int j = 0; j < fd->m; j++) put_indexed(ms, "active_latent", j, pt.active[j]);
-  PetscCall(put_scores(&pt, 0, r[0], ms));
-  PetscCall(put_scores(&pt, 1, r[1], ms));
+  PetscCall(put_scores(&pt, 0, &l[0], r[0], fit[0], ms));
+  PetscCall(put_scores(&pt, 1, &l[1], r[1], fit[1], ms));
   PetscCall(capture_metrics(&pt, ms));
   PetscCall(PetscFree(r[0]));
   parts_free(&pt);

@@ -440,6 +440,25 @@ int sap_compute(const FactorData *train, const FactorData *test, const SapParams
   return rc;
 }
 
+int sap_compute_factor(const FactorData *train, const FactorData *test, const SapParams *p, uint64_t seed, int f,
+                       double *column) {
+  if (!p || !valid_parts(train, test, p->num_train, p->num_test) || f < 0 || f >= train->k || !(p->C > 0.0)) return -1;
+  const int m = train->m, k = train->k;
+  Samples s;
+  double *S = malloc(sizeof(double) * (size_t)m * k);
+  if (!S || samples_draw(train, test, p->num_train, p->num_test, seed, SAP_RNG_STREAM, &s)) {
+    free(S);
+    return -1;
+  }
+  int rc = train->continuous && train->continuous[f]
+               ? sap_factor_continuous(s.z_train, s.v_train, p->num_train, s.z_test, s.v_test, p->num_test, m, k, f, S)
+               : sap_factor(s.z_train, s.y_train, p->num_train, s.z_test, s.y_test, p->num_test, m, k, f, p->C, S);
+  for (int j = 0; rc == 0 && j < m; j++) column[j] = S[(size_t)j * k + f];
+  samples_free(&s);
+  free(S);
+  return rc;
+}
+
 void sap_result_free(SapResult *r) {
   free(r->matrix);
   memset(r, 0, sizeof *r);

@@ -62,24 +62,35 @@ static double accuracy_of(const LogReg *lr, const double *x, const int *y, int n
   return n > 0 ? (double)right / n : 0.0;
 }
 
+void beta_vae_points(const FactorData *fd, const BetaVaeParams *p, uint64_t seed, int eval, int first, int n, double *x,
+                     int *y) {
+  const uint64_t stream = eval ? STREAM_BVAE_EVAL : STREAM_BVAE_TRAIN;
+  for (int i = 0; i < n; i++)
+    y[i] = beta_vae_point(fd, p->batch_size, seed, stream, (uint64_t)first + i, x + (size_t)i * fd->m);
+}
+
+int beta_vae_fit(const double *x_train, const int *y_train, const double *x_eval, const int *y_eval, int m, int k,
+                 const BetaVaeParams *p, AccuracyPair *out) {
+  LogReg lr = {0};
+  if (logreg_fit(&lr, x_train, y_train, p->num_train, m, k, p->C, NULL, 0) < 0) return -1;
+  out->train_accuracy = accuracy_of(&lr, x_train, y_train, p->num_train, m);
+  out->eval_accuracy = accuracy_of(&lr, x_eval, y_eval, p->num_eval, m);
+  logreg_free(&lr);
+  return 0;
+}
+
 int score_beta_vae(const FactorData *train, const FactorData *test, const BetaVaeParams *p, uint64_t seed,
                    AccuracyPair *out) {
-  const int m = train->m, most = p->num_train > p->num_eval ? p->num_train : p->num_eval;
-  double *x = malloc(sizeof(double) * (size_t)most * m);
-  int *y = malloc(sizeof(int) * most);
-  LogReg lr = {0};
-  int rc = -1;
-  if (!x || !y) goto done;
-  for (int i = 0; i < p->num_train; i++)
-    y[i] = beta_vae_point(train, p->batch_size, seed, STREAM_BVAE_TRAIN, i, x + (size_t)i * m);
-  if (logreg_fit(&lr, x, y, p->num_train, m, train->k, p->C, NULL, 0) < 0) goto done;
-  out->train_accuracy = accuracy_of(&lr, x, y, p->num_train, m);
-  for (int i = 0; i < p->num_eval; i++)
-    y[i] = beta_vae_point(test, p->batch_size, seed, STREAM_BVAE_EVAL, i, x + (size_t)i * m);
-  out->eval_accuracy = accuracy_of(&lr, x, y, p->num_eval, m);
-  rc = 0;
-done:
-  logreg_free(&lr), free(x), free(y);
+  const int m = train->m;
+  double *x_train = malloc(sizeof(double) * ((size_t)p->num_train * m + 1));
+  double *x_eval = malloc(sizeof(double) * ((size_t)p->num_eval * m + 1));
+  int *y_train = malloc(sizeof(int) * (p->num_train + 1)), *y_eval = malloc(sizeof(int) * (p->num_eval + 1)), rc = -1;
+  if (x_train && x_eval && y_train && y_eval) {
+    beta_vae_points(train, p, seed, 0, 0, p->num_train, x_train, y_train);
+    beta_vae_points(test, p, seed, 1, 0, p->num_eval, x_eval, y_eval);
+    rc = beta_vae_fit(x_train, y_train, x_eval, y_eval, m, train->k, p, out);
+  }
+  free(x_train), free(x_eval), free(y_train), free(y_eval);
   return rc;
 }
 
@@ -220,42 +231,62 @@ static double vote_accuracy(const long *votes, const int *classifier, int K, int
   return total > 0 ? (double)right / total : 0.0;
 }
 
-static void factor_vae_votes(const FactorData *fd, const FactorVaeParams *p, uint64_t seed, uint64_t stream, int n,
-                             FactorVaeWork *w, long *votes) {
-  memset(votes, 0, sizeof(long) * fd->k * fd->m);
-  for (int i = 0; i < n; i++) factor_vae_vote(fd, p->batch_size, seed, stream, i, w, votes);
+int factor_vae_active(const FactorData *train, const FactorVaeParams *p, uint64_t seed, double *global_var, int *active) {
+  const int m = train->m, nvar = p->num_variance_estimate;
+  int *idx = malloc(sizeof(int) * (nvar + 1)), num_active = 0;
+  double *mean = malloc(sizeof(double) * m);
+  if (!idx || !mean) {
+    free(idx), free(mean);
+    return -1;
+  }
+  for (int i = 0; i < nvar; i++) idx[i] = (int)rng_below(seed, STREAM_FVAE_VARIANCE, i, 0, (uint64_t)train->n);
+  latent_variances(train, idx, nvar, mean, global_var);
+  /* prune_dims: std >= threshold; a zero variance is never active, even with threshold 0,
+   * where the lib would divide by it */
+  for (int j = 0; j < m; j++) num_active += active[j] = sqrt(global_var[j]) >= p->prune_threshold && global_var[j] > 0;
+  free(idx), free(mean);
+  return num_active;
+}
+
+int factor_vae_count(const FactorData *fd, const FactorVaeParams *p, uint64_t seed, int eval, const double *global_var,
+                     const int *active, int first, int n, long *votes) {
+  const int m = fd->m;
+  FactorVaeWork w = {.global_var = global_var, .active = active, .idx = malloc(sizeof(int) * p->batch_size),
+                     .mean = malloc(sizeof(double) * m), .var = malloc(sizeof(double) * m)};
+  const int rc = w.idx && w.mean && w.var ? 0 : -1;
+  for (int i = 0; rc == 0 && i < n; i++)
+    factor_vae_vote(fd, p->batch_size, seed, eval ? STREAM_FVAE_EVAL : STREAM_FVAE_TRAIN, (uint64_t)first + i, &w, votes);
+  free(w.idx), free(w.mean), free(w.var);
+  return rc;
+}
+
+void factor_vae_finish(const long *train_votes, const long *eval_votes, int k, int m, int num_active,
+                       FactorVaeResult *out) {
+  *out = (FactorVaeResult){.num_active = num_active};
+  if (num_active == 0) return; /* the lib's answer: accuracies 0 */
+  int classifier[m];
+  for (int j = 0; j < m; j++) { /* np.argmax over factors: the first on ties, 0 for no votes */
+    classifier[j] = 0;
+    for (int f = 1; f < k; f++)
+      if (train_votes[(size_t)f * m + j] > train_votes[(size_t)classifier[j] * m + j]) classifier[j] = f;
+  }
+  out->train_accuracy = vote_accuracy(train_votes, classifier, k, m);
+  out->eval_accuracy = vote_accuracy(eval_votes, classifier, k, m);
 }
 
 int score_factor_vae(const FactorData *train, const FactorData *test, const FactorVaeParams *p, uint64_t seed,
                      FactorVaeResult *out) {
-  const FactorData *fd = train; /* the global variances, the votes that train the classifier */
-  const int m = fd->m, K = fd->k, nvar = p->num_variance_estimate;
-  const int nidx = nvar > p->batch_size ? nvar : p->batch_size;
-  int *idx = malloc(sizeof(int) * nidx), *active = malloc(sizeof(int) * m), *classifier = malloc(sizeof(int) * m);
-  double *gvar = malloc(sizeof(double) * m), *mean = malloc(sizeof(double) * m), *var = malloc(sizeof(double) * m);
-  long *votes = malloc(sizeof(long) * K * m);
-  FactorVaeWork w = {.global_var = gvar, .active = active, .idx = idx, .mean = mean, .var = var};
-  int rc = -1;
-  if (!idx || !active || !classifier || !gvar || !mean || !var || !votes) goto done;
-  for (int i = 0; i < nvar; i++) idx[i] = (int)rng_below(seed, STREAM_FVAE_VARIANCE, i, 0, (uint64_t)fd->n);
-  latent_variances(fd, idx, nvar, mean, gvar);
-  *out = (FactorVaeResult){0};
-  /* prune_dims: std >= threshold; a zero variance is never active, even with threshold 0,
-   * where the lib would divide by it */
-  for (int j = 0; j < m; j++) out->num_active += active[j] = sqrt(gvar[j]) >= p->prune_threshold && gvar[j] > 0;
-  if (out->num_active == 0) { rc = 0; goto done; } /* the lib's answer: accuracies 0 */
-  factor_vae_votes(fd, p, seed, STREAM_FVAE_TRAIN, p->num_train, &w, votes);
-  for (int j = 0; j < m; j++) { /* np.argmax over factors: the first on ties, 0 for no votes */
-    classifier[j] = 0;
-    for (int k = 1; k < K; k++)
-      if (votes[(size_t)k * m + j] > votes[(size_t)classifier[j] * m + j]) classifier[j] = k;
-  }
-  out->train_accuracy = vote_accuracy(votes, classifier, K, m);
-  factor_vae_votes(test, p, seed, STREAM_FVAE_EVAL, p->num_eval, &w, votes);
-  out->eval_accuracy = vote_accuracy(votes, classifier, K, m);
-  rc = 0;
-done:
-  free(idx), free(active), free(classifier), free(gvar), free(mean), free(var), free(votes);
+  const int m = train->m, K = train->k;
+  int *active = malloc(sizeof(int) * m), num_active = -1, rc = -1;
+  double *gvar = malloc(sizeof(double) * m);
+  long *votes = calloc((size_t)2 * K * m, sizeof(long));
+  if (active && gvar && votes && (num_active = factor_vae_active(train, p, seed, gvar, active)) >= 0)
+    rc = num_active > 0 && (factor_vae_count(train, p, seed, 0, gvar, active, 0, p->num_train, votes) ||
+                            factor_vae_count(test, p, seed, 1, gvar, active, 0, p->num_eval, votes + (size_t)K * m))
+             ? -1
+             : 0;
+  if (rc == 0) factor_vae_finish(votes, votes + (size_t)K * m, K, m, num_active, out);
+  free(active), free(gvar), free(votes);
   return rc;
 }
 
@@ -522,33 +553,44 @@ done:
   return rc;
 }
 
-int score_explicitness(const FactorData *trainfd, const FactorData *testfd, const ModExplParams *p, uint64_t seed,
-                        ExplicitnessResult *out) {
-  const FactorData *fd = trainfd;
+int explicitness_factor(const FactorData *trainfd, const FactorData *testfd, const ModExplParams *p, uint64_t seed,
+                        int f, double auc[2]) {
+  const int m = trainfd->m;
   Split train = {.fd = trainfd, .n = p->num_train}, test = {.fd = testfd, .n = p->num_test};
   train.idx = malloc(sizeof(int) * (train.n > 0 ? train.n : 1));
   test.idx = malloc(sizeof(int) * (test.n > 0 ? test.n : 1));
-  train.x = malloc(sizeof(double) * ((size_t)train.n * fd->m + 1));
-  test.x = malloc(sizeof(double) * ((size_t)test.n * fd->m + 1));
+  train.x = malloc(sizeof(double) * ((size_t)train.n * m + 1));
+  test.x = malloc(sizeof(double) * ((size_t)test.n * m + 1));
+  int rc = -1;
+  if (train.idx && test.idx && train.x && test.x) {
+    scores_draw_samples(trainfd, train.n, seed, 0, train.idx);
+    scores_draw_samples(testfd, test.n, seed, 1, test.idx);
+    standardise(&train, &test);
+    rc = factor_explicitness(f, p->C, &train, &test, auc);
+    if (rc > 0) auc[0] = auc[1] = NAN, rc = 0; /* a single value in training: not measurable */
+  }
+  free(train.idx), free(test.idx), free(train.x), free(test.x);
+  return rc;
+}
+
+void explicitness_finish(const double *auc, int k, ExplicitnessResult *out) {
   double sum_train = 0, sum_test = 0;
-  int used_train = 0, used_test = 0, rc = -1;
-  if (!train.idx || !test.idx || !train.x || !test.x) goto done;
-  scores_draw_samples(trainfd, train.n, seed, 0, train.idx);
-  scores_draw_samples(testfd, test.n, seed, 1, test.idx);
-  standardise(&train, &test);
-  for (int f = 0; f < fd->k; f++) {
-    double auc[2];
-    const int r = factor_explicitness(f, p->C, &train, &test, auc);
-    if (r < 0) goto done;
-    if (r > 0) continue;
-    if (auc[0] == auc[0]) sum_train += auc[0], used_train++;
-    if (auc[1] == auc[1]) sum_test += auc[1], used_test++;
+  int used_train = 0, used_test = 0;
+  for (int f = 0; f < k; f++) {
+    if (auc[2 * f] == auc[2 * f]) sum_train += auc[2 * f], used_train++;
+    if (auc[2 * f + 1] == auc[2 * f + 1]) sum_test += auc[2 * f + 1], used_test++;
   }
   /* nothing measurable (every factor constant): 0.5, the score of a representation that says nothing */
   out->train = used_train ? sum_train / used_train : 0.5;
   out->test = used_test ? sum_test / used_test : 0.5;
-  rc = 0;
-done:
-  free(train.idx), free(test.idx), free(train.x), free(test.x);
+}
+
+int score_explicitness(const FactorData *train, const FactorData *test, const ModExplParams *p, uint64_t seed,
+                       ExplicitnessResult *out) {
+  double *auc = malloc(sizeof(double) * 2 * train->k);
+  int rc = auc ? 0 : -1;
+  for (int f = 0; rc == 0 && f < train->k; f++) rc = explicitness_factor(train, test, p, seed, f, auc + 2 * f);
+  if (rc == 0) explicitness_finish(auc, train->k, out);
+  free(auc);
   return rc;
 }
