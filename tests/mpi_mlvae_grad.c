@@ -9,9 +9,11 @@
  * group 1 spans both), S 3 on 3 ranks (rows 0-3 | 4-7 | 8-11: groups 1 and 2 span two), one
  * group of 8 over every rank, S 5 of B 10 (groups across the uneven 3-rank split), and S 1 (the
  * plain VAE), and once with L_Sigma on the latents (a term at z whose gradient goes back
- * through the group product). Besides the gradient: the method's four losses against the reference, against the
+ * through the group product), and once under -reproducible (micro-chunks of 4 rows, groups of 2:
+ * each chunk's groups summed from its own rows, no allreduce). Besides the gradient: the method's four losses against the reference, against the
  * same method run on this rank alone over the whole batch (1 rank vs P ranks), and the content
- * latents of a group's rows identical. */
+ * latents of a group's rows identical; under -reproducible, the losses and the gradient of P
+ * ranks and of one are the same bits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@ typedef struct {
   double ws, wc;
   int64_t step;
   double lsigma; /* -lsigma_lambda on the latents (0: none): a term at z, carried back through the group product */
+  int chunk;     /* -reproducible_chunk (0: the default mode) */
 } Case;
 
 typedef struct {
@@ -107,6 +110,7 @@ static void make_config(const Case *c, Config *cfg) {
   if (!strcmp(c->rec_loss, "bernoulli")) cfg->data_mean = 0, cfg->data_std = 1;
   cfg->seed = 3, cfg->batch = c->B, cfg->latents = M, cfg->lr = 1e-3, cfg->group_size = c->S;
   cfg->lsigma_lambda = c->lsigma, strcpy(cfg->lsigma_layers, "latents");
+  cfg->reproducible = c->chunk ? PETSC_TRUE : PETSC_FALSE, cfg->reproducible_chunk = c->chunk ? c->chunk : 10;
 }
 
 static void check(const Case *c) {
@@ -142,7 +146,8 @@ static void check(const Case *c) {
   for (size_t k = 0; k < ae->nparams; k++) p[k] = ae->params[k];
 
   int off, cnt;
-  par_slice(B, rank, size, &off, &cnt);
+  if (c->chunk) par_slice_chunks(B, c->chunk, rank, size, &off, &cnt); /* a rank holds whole chunks */
+  else par_slice(B, rank, size, &off, &cnt);
   Batch batch = {.step = c->step, .offset = off, .count = cnt, .x = xf + off * L};
   Batch whole = {.step = c->step, .offset = 0, .count = B, .x = xf};
   StepLosses losses, one;
@@ -188,6 +193,12 @@ static void check(const Case *c) {
   for (size_t k = 0; k < ae->nparams; k++) g1[k] = alone->ae.grads[k];
   double err1 = rel_error(ae->grads, g1, (long)ae->nparams, 1e-3 * scale, &where1);
   CHECK(err1 < 1e-4, "%s: gradient on %d ranks vs one off by %.3g at parameter %ld", c->name, size, err1, where1);
+  if (c->chunk) {
+    int same = memcmp(ae->grads, alone->ae.grads, ae->nparams * sizeof *ae->grads) == 0;
+    for (int v = 0; v < nv; v++) same &= losses.value[v] == one.value[v];
+    CHECK(same, "%s: -reproducible, yet the losses or the gradient on %d ranks differ from one rank's in the bits", c->name,
+          size);
+  }
   if (rank == 0)
     printf("%-26s %-9s B %2d S %d C %d, %d rank(s): loss %.6f (ref %.6f, 1 rank %.6f), kl_content %.5f, %zu parameters, "
            "max rel gradient error %.2e (vs 1 rank %.2e)\n",
@@ -209,6 +220,7 @@ int main(int argc, char **argv) {
     {"groups of 5", "-mlvae_content 2\n-mlvae_content_weight 0.5\n", "mse", 10, 5, 2, 1, 0.5, 2},
     {"groups of 1 (a VAE)", "-mlvae_content 2\n", "gaussian", 6, 1, 2, 1, 1, 3},
     {"groups of 4, L_Sigma on z", "-mlvae_content 2\n", "gaussian", 12, 4, 2, 1, 1, 9, 5.0},
+    {"groups of 2, chunks of 4", "-mlvae_content 2\n", "gaussian", 12, 2, 2, 1, 1, 4, 0, 4},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check(&cases[i]);
   return test_mpi_finish();

@@ -8,6 +8,7 @@
 # it), a method it does not cover and a batch that is not whole chunks are refused with exit 2.
 . "$DT_SRCDIR/tests/lib.sh"
 data=$(beam_archive beam -seed 1)
+grouped=$(beam_archive grouped -seed 1 -groups_per_freq 20) # ML-VAE's groups: /groups
 
 # same_bits A.h5 B.h5: every tensor under /params and /optim and every loss column of /history
 # identical bit for bit (the last column, samples_per_s, is a timing)
@@ -31,13 +32,14 @@ EOF
 }
 
 common=(-data "$data" -steps 30 -batch 40 -latents 4 -hidden 40,20 -progress_every 0 -checkpoint_minutes 0)
-for method in ae nashae betavae annealedvae dipvae lsigma betatcvae factorvae; do
+for method in ae nashae betavae annealedvae dipvae lsigma betatcvae factorvae mlvae; do
   case $method in
   lsigma) args=(-method ae -lsigma_lambda 0.5 -l1_lambda 0.1 -lsigma_layers latents,enc1) ;;
   nashae) args=(-method nashae -nashae_reg_iters 2 -nashae_reg_hidden 16) ;;
   annealedvae) args=(-method annealedvae -annealedvae_c_steps 10) ;;
   betatcvae) args=(-method betatcvae -betatcvae_estimator mss) ;;
   factorvae) args=(-method factorvae -factorvae_disc_hidden 32,32) ;;
+  mlvae) args=(-method mlvae -data "$grouped" -sampler grouped -group_size 2 -mlvae_content 2) ;; # chunks of 5 groups
   *) args=(-method "$method") ;;
   esac
   for np in 1 2 3; do
@@ -92,5 +94,7 @@ check_refused() {
 set -e
 check_refused "-reproducible_chunk" 1 train "${common[@]}" -method ae -reproducible -batch 45 -run_dir "$TMP/r1"
 check_refused "-reproducible_chunk" 3 train "${common[@]}" -method ae -reproducible -batch 20 -run_dir "$TMP/r2"
+check_refused "-group_size" 1 train "${common[@]}" -method mlvae -data "$grouped" -sampler grouped -group_size 4 \
+  -reproducible -run_dir "$TMP/r4" # a chunk of 10 rows is not whole groups of 4
 check_refused "not yet reproducible" 1 train "${common[@]}" -method strkm -reproducible -run_dir "$TMP/r3"
 pass "-reproducible: the same bits on 1, 2 and 3 ranks; refusals are input errors"

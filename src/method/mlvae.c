@@ -24,7 +24,10 @@
  * the allreduce, in row order, whatever the number of ranks: the group product adds no
  * rank-count dependence of its own (the nets' sums may still round differently). Both
  * allreduces ride a duplicate of the world communicator, so they cannot interleave with the
- * gradient buckets in flight on the world's. The content noise eps_gk is drawn from (seed,
+ * gradient buckets in flight on the world's. Under -reproducible (docs/reproducible.md) the
+ * batch goes through in micro-chunks that are whole groups (-reproducible_chunk a multiple of
+ * -group_size), so a chunk's groups are summed from its own rows, in the same row order, with
+ * no allreduce: the same bits on any rank count. The content noise eps_gk is drawn from (seed,
  * RNG_STREAM_GROUP_NOISE, step, g * C + k), the style noise from the Gaussian head's (seed,
  * RNG_STREAM_NOISE, step, global row * m + latent): 1 and P ranks draw the same.
  *
@@ -72,6 +75,7 @@ typedef struct {
   int m, C, S, G, B;
   MPI_Comm comm;       /* a duplicate of the world's, for the group allreduces */
   int size;
+  int chunk;           /* -reproducible: the rows come in micro-chunks of whole groups */
   double *rows;        /* [B][2C] every row's (p, p mu), or [B][C] its dL/dc, over the whole batch */
   double *ev;          /* [G][2C]: P | sum p mu, then P | M after the forward */
   double *dsum;        /* [G][C] sum over the group's rows of dL/dc */
@@ -81,11 +85,11 @@ typedef struct {
 static inline double *group_prec(const Ml *s, int g) { return s->ev + (size_t)g * 2 * s->C; }
 static inline double *group_mean(const Ml *s, int g) { return s->ev + (size_t)g * 2 * s->C + s->C; }
 
-/* The groups' sums of the batch's rows [B][w] in row order: into ev (w = 2C) or dsum (w = C).
- * Each rank fills its own rows of the buffer and zeros elsewhere, so the allreduce adds only
- * zeros to each value and every rank count sums the rows in the same order. */
-static void accumulate(const Ml *s, int w, double *out) {
-  for (int g = 0; g < s->G; g++) {
+/* The sums of groups [g0, g1) of the batch's rows [B][w] in row order: into ev (w = 2C) or dsum
+ * (w = C). Each rank fills its own rows of the buffer and zeros elsewhere, so the allreduce adds
+ * only zeros to each value and every rank count sums the rows in the same order. */
+static void accumulate(const Ml *s, int w, int g0, int g1, double *out) {
+  for (int g = g0; g < g1; g++) {
     double *o = out + (size_t)g * w;
     for (int k = 0; k < w; k++) o[k] = 0.0;
     for (int i = g * s->S; i < (g + 1) * s->S; i++)
@@ -101,6 +105,17 @@ static inline void chain(double p, double P, double M, double mu, double gM, dou
 
 /* ---- the head: code [mu | log sigma^2] -> (group content sample | row style sample) -------- */
 
+/* Rows [row0, row0 + n) are the rank's; the groups' sums over the whole batch, or over the
+ * chunk's own groups (-reproducible: a chunk is whole groups), are then taken into out. */
+static void sum_groups(Ml *s, int w, int64_t row0, int n, double *out) {
+  if (s->chunk) {
+    accumulate(s, w, (int)(row0 / s->S), (int)((row0 + n) / s->S), out);
+    return;
+  }
+  if (s->size > 1 && !s->mpi_err) s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, s->rows, s->B * w, MPI_DOUBLE, MPI_SUM, s->comm);
+  accumulate(s, w, 0, s->G, out);
+}
+
 static void mlvae_head_forward(Head *h, const float *code, int n, float *z) {
   Ml *s = h->ctx;
   const int m = s->m, C = s->C;
@@ -114,10 +129,9 @@ static void mlvae_head_forward(Head *h, const float *code, int n, float *z) {
       e[C + k] = e[k] * mu[k];
     }
   }
-  if (s->size > 1 && !s->mpi_err)
-    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, rows, s->B * 2 * C, MPI_DOUBLE, MPI_SUM, s->comm);
-  accumulate(s, 2 * C, s->ev);
-  for (int g = 0; g < s->G; g++) {
+  const int g0 = s->chunk ? (int)(h->row0 / s->S) : 0, g1 = g0 + (s->chunk ? n / s->S : s->G);
+  sum_groups(s, 2 * C, h->row0, n, s->ev);
+  for (int g = g0; g < g1; g++) {
     double *P = group_prec(s, g), *Q = group_mean(s, g);
     for (int k = 0; k < C; k++) Q[k] = P[k] > 0 ? Q[k] / P[k] : 0.0;
   }
@@ -146,9 +160,7 @@ static void mlvae_head_backward(Head *h, const float *code, const float *z, cons
   memset(rows, 0, (size_t)s->B * C * sizeof *rows);
   for (int r = 0; r < n; r++)
     for (int k = 0; k < C; k++) rows[(size_t)(h->row0 + r) * C + k] = dz[(size_t)r * m + k];
-  if (s->size > 1 && !s->mpi_err)
-    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, rows, s->B * C, MPI_DOUBLE, MPI_SUM, s->comm);
-  accumulate(s, C, s->dsum);
+  sum_groups(s, C, h->row0, n, s->dsum);
   for (int r = 0; r < n; r++) {
     const int g = (int)((h->row0 + r) / s->S);
     const float *mu = code + (size_t)r * 2 * m, *lv = mu + m, *eps = h->eps + (size_t)r * m, *gz = dz + (size_t)r * m;
@@ -267,10 +279,13 @@ static PetscErrorCode mlvae_create(Method *me) {
   DT_INPUT_CHECK(cfg->group_size >= 1 && B % cfg->group_size == 0, world,
                  "options -batch and -group_size: -method mlvae needs -batch (%d) a multiple of -group_size (%d)", B,
                  (int)cfg->group_size);
+  DT_INPUT_CHECK(!me->chunk || me->chunk % cfg->group_size == 0, world,
+                 "options -reproducible_chunk and -group_size: -method mlvae -reproducible needs every group in one "
+                 "micro-chunk, -reproducible_chunk (%d) a multiple of -group_size (%d)", me->chunk, (int)cfg->group_size);
   Ml *s;
   PetscCall(PetscCalloc1(1, &s));
   me->state = s;
-  s->m = m, s->C = (int)opt->content, s->S = (int)cfg->group_size, s->B = B, s->G = B / s->S;
+  s->m = m, s->C = (int)opt->content, s->S = (int)cfg->group_size, s->B = B, s->G = B / s->S, s->chunk = me->chunk;
   s->comm = MPI_COMM_NULL;
   PetscCallMPI(MPI_Comm_size(world, &s->size));
   if (s->size > 1) PetscCallMPI(MPI_Comm_dup(world, &s->comm));
@@ -316,6 +331,7 @@ const MethodOps method_mlvae = {
   .options_size = sizeof(MlOptions),
   .structural = {"-mlvae_content"},
   .content_latents = mlvae_content_latents,
+  .reproducible = 1,
   .head = &head_mlvae,
   .nlosses = 4,
   .loss_names = {"loss", "rec", "kl_style", "kl_content"},
