@@ -6,7 +6,10 @@
  *   (seed, RNG_STREAM_NOISE, step, row * m + j)), xhat = dec(z U^T),
  *   loss = c_accu rec(xhat, x) + lambda mean_rows(||phic||^2 - ||h||^2).
  * Both variants and the three reconstruction losses; the centring over the global batch is
- * what the 2- and 3-rank runs test beyond the 1-rank one. */
+ * what the 2- and 3-rank runs test beyond the 1-rank one. Twice more under -reproducible (micro-
+ * chunks of one row, 7 chunks dealt 3/2/2 on 3 ranks: the mean and the centring's gradient sum
+ * made in passes of their own): the same checks, and the losses and both gradients the same bits
+ * as one rank's over the whole batch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@ typedef struct {
   const char *rec_loss, *options;
   double c_accu, lambda, noise;
   int64_t step;
+  int chunk; /* -reproducible_chunk (0: the default mode) */
 } Case;
 
 typedef struct {
@@ -96,6 +100,7 @@ static void check(const Case *c) {
   int bernoulli = !strcmp(c->rec_loss, "bernoulli");
   if (bernoulli) cfg.data_mean = 0, cfg.data_std = 1;
   cfg.seed = 3, cfg.batch = B, cfg.latents = M, cfg.lr = 1e-3;
+  cfg.reproducible = c->chunk ? PETSC_TRUE : PETSC_FALSE, cfg.reproducible_chunk = c->chunk ? c->chunk : 10;
   const MethodOps *ops;
   void *opts;
   method_find(PETSC_COMM_WORLD, "strkm", &ops);
@@ -123,7 +128,8 @@ static void check(const Case *c) {
   Ref ref = {.c = c, .me = me, .x = x, .eps = eps};
 
   int off, cnt;
-  par_slice(B, rank, size, &off, &cnt);
+  if (c->chunk) par_slice_chunks(B, c->chunk, rank, size, &off, &cnt); /* a rank holds whole chunks */
+  else par_slice(B, rank, size, &off, &cnt);
   Batch batch = {.step = c->step, .offset = off, .count = cnt, .x = xf + off * L};
   StepLosses losses;
   me->ops->loss_gradient(me, &batch, 0, &losses);
@@ -137,6 +143,22 @@ static void check(const Case *c) {
   const float *gU = paramset_grad(&me->params, iU);
   double errU = fd_error(&ref, p, U, U, F * M, gU, &where);
   CHECK(errU < 1e-3, "strkm %s: U gradient off by %.3g at entry %ld: %g", c->rec_loss, errU, where, gU[where]);
+  if (c->chunk) { /* the same method on this rank alone over the whole batch: the same bits */
+    Par self;
+    Method *alone;
+    StepLosses one;
+    par_create(PETSC_COMM_SELF, 1, &self);
+    method_create(&cfg, opts, &self, L, &alone);
+    Batch whole = {.step = c->step, .offset = 0, .count = B, .x = xf};
+    alone->ops->loss_gradient(alone, &whole, 0, &one);
+    int same = !memcmp(ae->grads, alone->ae.grads, ae->nparams * sizeof *ae->grads) &&
+               !memcmp(gU, paramset_grad(&alone->params, iU), F * M * sizeof *gU) && one.n == losses.n;
+    for (int v = 0; v < losses.n; v++) same &= losses.value[v] == one.value[v];
+    CHECK(same, "strkm %s -reproducible: the losses or gradients on %d ranks differ from one rank's in the bits", c->rec_loss,
+          size);
+    method_destroy(&alone);
+    par_free(&self);
+  }
   if (rank == 0)
     printf("%-12s %-9s step %-6lld %d rank(s): loss %.6f (ref %.6f), %zu + %d parameters, max rel gradient error %.2e, U %.2e\n",
            "strkm", c->rec_loss, (long long)c->step, size, losses.value[0], l0, ae->nparams, F * M, err, errU);
@@ -154,5 +176,8 @@ int main(int argc, char **argv) {
                 .lambda = 1, .noise = 0.5, .step = 11});
   check(&(Case){.rec_loss = "gaussian", .options = "-strkm_features 5\n-strkm_variant noisy\n-strkm_noise 0.2\n-strkm_lambda 4\n",
                 .c_accu = 1, .lambda = 4, .noise = 0.2, .step = 2});
+  check(&(Case){.rec_loss = "gaussian", .options = "-strkm_features 5\n", .c_accu = 1, .lambda = 1, .step = 3, .chunk = 1});
+  check(&(Case){.rec_loss = "mse", .options = "-strkm_features 5\n-strkm_variant noisy\n-strkm_noise 0.3\n", .c_accu = 1,
+                .lambda = 1, .noise = 0.3, .step = 6, .chunk = 1});
   return test_mpi_finish();
 }

@@ -86,4 +86,15 @@ PetscErrorCode terms_reconstruction(MPI_Comm comm, const Config *cfg, const Term
 struct StepLosses;
 PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, struct StepLosses *out);
 
+/* The pieces of its -reproducible path (docs/reproducible.md), for a method that needs passes of
+ * its own between them (strkm): terms_chunk_statistics forwards every micro-chunk of the rank's
+ * rows and sums the terms' statistics exactly into m->global_stats; terms_chunk_forward forwards
+ * chunk k and redoes its local sums into stats; terms_chunk_backward backs chunk k up from the
+ * global statistics into a cleared m->ae.grads, its terms' values into values; terms_finish
+ * turns the values into the step's losses. */
+PetscErrorCode terms_chunk_statistics(Method *m, const Batch *b);
+void terms_chunk_forward(Method *m, const Batch *b, int k, double *stats);
+void terms_chunk_backward(Method *m, const Batch *b, int k, double *values);
+void terms_finish(const Method *m, double *values, struct StepLosses *out);
+
 #endif

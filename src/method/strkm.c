@@ -25,7 +25,14 @@
  * Data-parallel: the batch mean is a sum over ranks (one allreduce of l + 1 doubles in the
  * forward pass), and so is the gradient of the centring (one of l doubles in backward): every
  * rank's rows see the same global mean. The PCA term's gradient at phic sums to zero over the
- * batch ((I - U U^T) sum phic = 0), so it needs no centring correction. */
+ * batch ((I - U U^T) sum phic = 0), so it needs no centring correction.
+ *
+ * -reproducible (docs/reproducible.md): the head cannot sum over the batch inside a micro-chunk's
+ * pass, so the step makes those sums in passes of its own, exactly (exactsum.h), before the
+ * chunks need them: the feature mean from an encoder pass over the chunks; the terms'
+ * statistics; the centring's gradient sum from a backward pass whose parameter gradients are
+ * dropped; then the gradient pass proper, the autoencoder's and U's gradients summed exactly
+ * over chunks and ranks. */
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
@@ -66,6 +73,9 @@ typedef struct {
   int l, m, noisy;
   double noise;
   int group, stats_group, iU, imean;
+  enum { SUM_OVER_RANKS, MEAN_GIVEN, GSUM_COLLECT, GSUM_GIVEN } mode; /* how the head gets its batch sums */
+  ExactSum exact_mean, exact_gsum;                                       /* -reproducible: the sums, exactly */
+  ExactFloats exact_U;                                                   /* -reproducible: U's gradient */
   double count;       /* rows of the global batch of the last forward */
   double *mu;         /* [l + 1] its feature mean (then the row count, while summed) */
   double *gsum;       /* [l] the centring's gradient sum */
@@ -88,13 +98,15 @@ static void strkm_head_forward(Head *hd, const float *code, int n, float *z) {
   Method *me;
   Strkm *s = state_of(hd, &me);
   const int l = s->l, m = s->m;
-  for (int k = 0; k <= l; k++) s->mu[k] = 0.0;
-  for (int r = 0; r < n; r++)
-    for (int k = 0; k < l; k++) s->mu[k] += code[(size_t)r * l + k];
-  s->mu[l] = n;
-  MPI_Allreduce(MPI_IN_PLACE, s->mu, l + 1, MPI_DOUBLE, MPI_SUM, s->par->world);
-  s->count = s->mu[l];
-  for (int k = 0; k < l; k++) s->mu[k] /= s->count;
+  if (s->mode == SUM_OVER_RANKS) { /* else the step's own pass gave mu and count */
+    for (int k = 0; k <= l; k++) s->mu[k] = 0.0;
+    for (int r = 0; r < n; r++)
+      for (int k = 0; k < l; k++) s->mu[k] += code[(size_t)r * l + k];
+    s->mu[l] = n;
+    MPI_Allreduce(MPI_IN_PLACE, s->mu, l + 1, MPI_DOUBLE, MPI_SUM, s->par->world);
+    s->count = s->mu[l];
+    for (int k = 0; k < l; k++) s->mu[k] /= s->count;
+  }
   for (int r = 0; r < n; r++)
     for (int k = 0; k < l; k++) s->phic[(size_t)r * l + k] = (float)(code[(size_t)r * l + k] - s->mu[k]);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, m, l, 1.0f, s->phic, l, U_of(me, s), m, 0.0f, s->h, m);
@@ -116,10 +128,16 @@ static void strkm_head_backward(Head *hd, const float *code, const float *z, con
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l, m, 1.0f, dz, m, U, m, 0.0f, dcode, l);
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l, m, n, 1.0f, s->phic, l, dz, m, 1.0f,
               paramset_grad(&me->params, s->iU), m);
-  for (int k = 0; k < l; k++) s->gsum[k] = 0.0;
-  for (int r = 0; r < n; r++)
-    for (int k = 0; k < l; k++) s->gsum[k] += dcode[(size_t)r * l + k];
-  MPI_Allreduce(MPI_IN_PLACE, s->gsum, l, MPI_DOUBLE, MPI_SUM, s->par->world);
+  if (s->mode != GSUM_GIVEN) { /* else the step's own pass gave gsum */
+    for (int k = 0; k < l; k++) s->gsum[k] = 0.0;
+    for (int r = 0; r < n; r++)
+      for (int k = 0; k < l; k++) s->gsum[k] += dcode[(size_t)r * l + k];
+  }
+  if (s->mode == GSUM_COLLECT) { /* a chunk's part of the sum; its gradients are dropped */
+    exactsum_add_doubles(&s->exact_gsum, s->gsum);
+    return;
+  }
+  if (s->mode == SUM_OVER_RANKS) MPI_Allreduce(MPI_IN_PLACE, s->gsum, l, MPI_DOUBLE, MPI_SUM, s->par->world);
   for (int r = 0; r < n; r++)
     for (int k = 0; k < l; k++) dcode[(size_t)r * l + k] -= (float)(s->gsum[k] / s->count);
 }
@@ -226,6 +244,11 @@ static PetscErrorCode strkm_create(Method *me) {
   o->beta1 = opt->beta1, o->beta2 = opt->beta2, o->cols = m;
 
   PetscCall(PetscMalloc2(l + 1, &s->mu, l, &s->gsum));
+  if (me->chunk) {
+    PetscCall(exactsum_create(&s->exact_mean, (size_t)l));
+    PetscCall(exactsum_create(&s->exact_gsum, (size_t)l));
+    PetscCall(method_exact_floats(me, s->group, &s->exact_U));
+  }
   PetscCall(tensor_alloc((size_t)B * l, &s->phic));
   PetscCall(tensor_alloc((size_t)B * m, &s->h));
   PetscCall(tensor_alloc((size_t)B * l, &s->scratch));
@@ -242,14 +265,69 @@ static void strkm_destroy(Method *me) {
   Strkm *s = me->state;
   if (!s) return;
   PetscFree2(s->mu, s->gsum);
+  exactsum_free(&s->exact_mean), exactsum_free(&s->exact_gsum), exactfloats_free(&s->exact_U);
   tensor_free(&s->phic), tensor_free(&s->h), tensor_free(&s->scratch);
   PetscFree(me->state);
+}
+
+/* -reproducible: the step in micro-chunks, the head's two batch sums made in passes of their own
+ * (the top of the file). Every chunk's sums are in row order, and the sums over chunks and ranks
+ * exact, so every pass gives the same bits on any rank count. */
+static PetscErrorCode strkm_loss_gradient_chunked(Method *me, const Batch *b, StepLosses *out) {
+  PetscFunctionBeginUser;
+  Strkm *s = me->state;
+  Autoencoder *ae = &me->ae;
+  const int c = me->chunk, nchunks = b->count / c, l = s->l;
+  double values[METHOD_MAX_LOSSES] = {0};
+  PetscCheck(b->count % c == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%d rows are not whole chunks of %d", b->count, c);
+  exactsum_zero(&s->exact_mean); /* 1. the feature mean: the encoder alone over every chunk */
+  for (int k = 0; k < nchunks; k++) {
+    const float *code = net_forward(&ae->enc, b->x + (size_t)k * c * ae->features, c);
+    for (int j = 0; j < l; j++) s->gsum[j] = 0.0; /* a scratch row of l doubles here */
+    for (int r = 0; r < c; r++)
+      for (int j = 0; j < l; j++) s->gsum[j] += code[(size_t)r * l + j];
+    exactsum_add_doubles(&s->exact_mean, s->gsum);
+  }
+  PetscCall(exactsum_allreduce(&s->exact_mean, me->par->world));
+  exactsum_doubles(&s->exact_mean, s->mu);
+  s->count = me->global_batch;
+  for (int j = 0; j < l; j++) s->mu[j] /= s->count;
+  s->mode = MEAN_GIVEN; /* 2. the terms' statistics */
+  PetscCall(terms_chunk_statistics(me, b));
+  s->mode = GSUM_COLLECT; /* 3. the centring's gradient sum */
+  exactsum_zero(&s->exact_gsum);
+  for (int k = nchunks - 1; k >= 0; k--) {
+    if (k < nchunks - 1) terms_chunk_forward(me, b, k, me->scratch_stats); /* the last chunk still is */
+    terms_chunk_backward(me, b, k, values);
+  }
+  PetscCall(exactsum_allreduce(&s->exact_gsum, me->par->world));
+  exactsum_doubles(&s->exact_gsum, s->gsum);
+  s->mode = GSUM_GIVEN; /* 4. the gradients */
+  ParamGroup *G = &me->params.groups[s->group];
+  exactfloats_begin(&me->exact_grads), exactfloats_begin(&s->exact_U);
+  for (int k = 0; k < nchunks; k++) {
+    terms_chunk_forward(me, b, k, me->scratch_stats);
+    memset(G->grads, 0, G->n * sizeof *G->grads);
+    terms_chunk_backward(me, b, k, values);
+    PetscCall(exactfloats_add(&me->exact_grads, ae->grads));
+    PetscCall(exactfloats_add(&s->exact_U, G->grads));
+  }
+  PetscCall(exactfloats_finish(&me->exact_grads, me->par->world, me->global_batch / c, ae->grads));
+  PetscCall(exactfloats_finish(&s->exact_U, me->par->world, me->global_batch / c, G->grads));
+  s->mode = SUM_OVER_RANKS, me->row = 0;
+  terms_finish(me, values, out);
+  PetscFunctionReturn(0);
 }
 
 /* The terms' gradient (the autoencoder's summed by terms_loss_gradient), then U's summed. */
 static PetscErrorCode strkm_loss_gradient(Method *me, const Batch *b, int encoded, StepLosses *out) {
   PetscFunctionBeginUser;
   Strkm *s = me->state;
+  if (me->chunk) {
+    me->step = b->step;
+    PetscCall(strkm_loss_gradient_chunked(me, b, out));
+    PetscFunctionReturn(0);
+  }
   PetscCall(terms_loss_gradient(me, b, encoded, out));
   ParamGroup *G = &me->params.groups[s->group];
   if (me->par->size > 1) PetscCall(par_allreduce_grads(G->grads, G->n, me->par->world));
@@ -279,6 +357,7 @@ const MethodOps method_strkm = {
   .nlosses = 4,
   .loss_names = {"loss", "rec", "pca", "ortho"},
   .width = strkm_width,
+  .reproducible = 1,
   .create = strkm_create,
   .step = strkm_step,
   .loss_gradient = strkm_loss_gradient,

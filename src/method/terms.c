@@ -226,39 +226,58 @@ static void terms_backward(Method *m, const float *x, int count, double *values)
  *      adversary's activations), backward into a zeroed gradient block, which is added to an
  *      exact accumulator; one exact allreduce, rounded to float, is the batch's gradient.
  * It costs one more forward of all but one chunk, the smaller GEMMs, and the digits. */
-static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, StepLosses *out) {
-  PetscFunctionBeginUser;
-  Autoencoder *ae = &m->ae;
-  const int c = m->chunk, nchunks = b->count / c;
-  double values[METHOD_MAX_LOSSES] = {0};
-  PetscCheck(b->count % c == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%d rows are not whole chunks of %d", b->count, c);
+static int sets_output_gradient(const Method *m) {
   int set = 0;
   for (int k = 0; k < m->nterms; k++) set |= m->terms[k].ops->sets_output_gradient;
+  return set;
+}
+
+void terms_chunk_forward(Method *m, const Batch *b, int k, double *stats) {
+  const int c = m->chunk;
+  method_forward_chunk(m, b, k);
+  if (!sets_output_gradient(m)) memset(m->ae.dxhat, 0, (size_t)c * m->ae.features * sizeof *m->ae.dxhat);
+  m->row = k * c;
+  terms_local(m, b->x + (size_t)k * c * m->ae.features, c, stats);
+}
+
+void terms_chunk_backward(Method *m, const Batch *b, int k, double *values) {
+  const int c = m->chunk;
+  m->row = k * c;
+  memcpy(m->stats, m->global_stats, (size_t)m->nstats * sizeof *m->stats);
+  memset(m->ae.grads, 0, m->ae.nparams * sizeof *m->ae.grads);
+  terms_backward(m, b->x + (size_t)k * c * m->ae.features, c, values);
+}
+
+PetscErrorCode terms_chunk_statistics(Method *m, const Batch *b) {
+  PetscFunctionBeginUser;
+  PetscCheck(b->count % m->chunk == 0, PETSC_COMM_SELF, PETSC_ERR_PLIB, "%d rows are not whole chunks of %d", b->count,
+             m->chunk);
   exactsum_zero(&m->exact_stats);
-  for (int k = 0; k < nchunks; k++) {
-    method_forward_chunk(m, b, k);
-    if (!set) memset(ae->dxhat, 0, (size_t)c * ae->features * sizeof *ae->dxhat);
-    m->row = k * c;
-    terms_local(m, b->x + (size_t)k * c * ae->features, c, m->stats);
+  for (int k = 0; k < b->count / m->chunk; k++) {
+    terms_chunk_forward(m, b, k, m->stats);
     exactsum_add_doubles(&m->exact_stats, m->stats);
   }
   PetscCall(exactsum_allreduce(&m->exact_stats, m->par->world));
   exactsum_doubles(&m->exact_stats, m->global_stats);
+  PetscFunctionReturn(0);
+}
+
+void terms_finish(const Method *m, double *values, StepLosses *out) {
+  terms_values(m, values, out);
+}
+
+static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, StepLosses *out) {
+  PetscFunctionBeginUser;
+  const int nchunks = b->count / m->chunk;
+  double values[METHOD_MAX_LOSSES] = {0};
+  PetscCall(terms_chunk_statistics(m, b));
   exactfloats_begin(&m->exact_grads);
   for (int k = nchunks - 1; k >= 0; k--) {
-    const float *x = b->x + (size_t)k * c * ae->features;
-    m->row = k * c;
-    if (k < nchunks - 1) {
-      method_forward_chunk(m, b, k);
-      if (!set) memset(ae->dxhat, 0, (size_t)c * ae->features * sizeof *ae->dxhat);
-      terms_local(m, x, c, m->scratch_stats);
-    }
-    memcpy(m->stats, m->global_stats, (size_t)m->nstats * sizeof *m->stats);
-    memset(ae->grads, 0, ae->nparams * sizeof *ae->grads);
-    terms_backward(m, x, c, values);
-    PetscCall(exactfloats_add(&m->exact_grads, ae->grads));
+    if (k < nchunks - 1) terms_chunk_forward(m, b, k, m->scratch_stats); /* the last chunk still is */
+    terms_chunk_backward(m, b, k, values);
+    PetscCall(exactfloats_add(&m->exact_grads, m->ae.grads));
   }
-  PetscCall(exactfloats_finish(&m->exact_grads, m->par->world, m->global_batch / c, ae->grads));
+  PetscCall(exactfloats_finish(&m->exact_grads, m->par->world, m->global_batch / m->chunk, m->ae.grads));
   m->row = 0;
   terms_values(m, values, out);
   PetscFunctionReturn(0);
