@@ -105,15 +105,21 @@ static inline void chain(double p, double P, double M, double mu, double gM, dou
 
 /* ---- the head: code [mu | log sigma^2] -> (group content sample | row style sample) -------- */
 
-/* Rows [row0, row0 + n) are the rank's; the groups' sums over the whole batch, or over the
- * chunk's own groups (-reproducible: a chunk is whole groups), are then taken into out. */
+/* The groups [*g0, *g1) that rows [row0, row0 + n) see: the chunk's own under -reproducible (a
+ * chunk is whole groups), else every group of the batch. */
+static void groups_of(const Ml *s, int64_t row0, int n, int *g0, int *g1) {
+  *g0 = s->chunk ? (int)(row0 / s->S) : 0;
+  *g1 = s->chunk ? (int)((row0 + n) / s->S) : s->G;
+}
+
+/* Rows [row0, row0 + n) are the rank's; the sums of the groups they see are taken into out (over
+ * ranks first, unless the rows are a chunk of whole groups). */
 static void sum_groups(Ml *s, int w, int64_t row0, int n, double *out) {
-  if (s->chunk) {
-    accumulate(s, w, (int)(row0 / s->S), (int)((row0 + n) / s->S), out);
-    return;
-  }
-  if (s->size > 1 && !s->mpi_err) s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, s->rows, s->B * w, MPI_DOUBLE, MPI_SUM, s->comm);
-  accumulate(s, w, 0, s->G, out);
+  int g0, g1;
+  groups_of(s, row0, n, &g0, &g1);
+  if (!s->chunk && s->size > 1 && !s->mpi_err)
+    s->mpi_err = MPI_Allreduce(MPI_IN_PLACE, s->rows, s->B * w, MPI_DOUBLE, MPI_SUM, s->comm);
+  accumulate(s, w, g0, g1, out);
 }
 
 static void mlvae_head_forward(Head *h, const float *code, int n, float *z) {
@@ -129,7 +135,8 @@ static void mlvae_head_forward(Head *h, const float *code, int n, float *z) {
       e[C + k] = e[k] * mu[k];
     }
   }
-  const int g0 = s->chunk ? (int)(h->row0 / s->S) : 0, g1 = g0 + (s->chunk ? n / s->S : s->G);
+  int g0, g1;
+  groups_of(s, h->row0, n, &g0, &g1);
   sum_groups(s, 2 * C, h->row0, n, s->ev);
   for (int g = g0; g < g1; g++) {
     double *P = group_prec(s, g), *Q = group_mean(s, g);

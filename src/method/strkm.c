@@ -283,10 +283,10 @@ static PetscErrorCode strkm_loss_gradient_chunked(Method *me, const Batch *b, St
   exactsum_zero(&s->exact_mean); /* 1. the feature mean: the encoder alone over every chunk */
   for (int k = 0; k < nchunks; k++) {
     const float *code = net_forward(&ae->enc, b->x + (size_t)k * c * ae->features, c);
-    for (int j = 0; j < l; j++) s->gsum[j] = 0.0; /* a scratch row of l doubles here */
+    for (int j = 0; j < l; j++) s->mu[j] = 0.0;
     for (int r = 0; r < c; r++)
-      for (int j = 0; j < l; j++) s->gsum[j] += code[(size_t)r * l + j];
-    exactsum_add_doubles(&s->exact_mean, s->gsum);
+      for (int j = 0; j < l; j++) s->mu[j] += code[(size_t)r * l + j];
+    exactsum_add_doubles(&s->exact_mean, s->mu);
   }
   PetscCall(exactsum_allreduce(&s->exact_mean, me->par->world));
   exactsum_doubles(&s->exact_mean, s->mu);

@@ -192,7 +192,7 @@ static void terms_local(Method *m, const float *x, int count, double *stats) {
   (void)PetscLogEventEnd(dt_events.terms, 0, 0, 0, 0);
 }
 
-static void terms_values(const Method *m, double *values, StepLosses *out) {
+void terms_finish(const Method *m, double *values, StepLosses *out) {
   out->n = 1;
   for (int k = 0; k < m->nterms; k++) {
     values[0] += m->terms[k].weight * values[out->n];
@@ -262,10 +262,6 @@ PetscErrorCode terms_chunk_statistics(Method *m, const Batch *b) {
   PetscFunctionReturn(0);
 }
 
-void terms_finish(const Method *m, double *values, StepLosses *out) {
-  terms_values(m, values, out);
-}
-
 static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, StepLosses *out) {
   PetscFunctionBeginUser;
   const int nchunks = b->count / m->chunk;
@@ -279,7 +275,7 @@ static PetscErrorCode terms_loss_gradient_chunked(Method *m, const Batch *b, Ste
   }
   PetscCall(exactfloats_finish(&m->exact_grads, m->par->world, m->global_batch / m->chunk, m->ae.grads));
   m->row = 0;
-  terms_values(m, values, out);
+  terms_finish(m, values, out);
   PetscFunctionReturn(0);
 }
 
@@ -307,6 +303,6 @@ PetscErrorCode terms_loss_gradient(Method *m, const Batch *b, int encoded, StepL
   paramset_sync_begin(&m->sync); /* backward hands each finished layer's gradients to the allreduce */
   terms_backward(m, x, count, values);
   PetscCall(paramset_sync_finish(&m->sync));
-  terms_values(m, values, out);
+  terms_finish(m, values, out);
   PetscFunctionReturn(0);
 }

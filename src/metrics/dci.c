@@ -403,6 +403,14 @@ done:
   return rc;
 }
 
+/* S[:, f] by the factor's kind. */
+static int sap_column(const double *z_train, const int *y_train, const double *v_train, int n_train, const double *z_test,
+                      const int *y_test, const double *v_test, int n_test, int m, int k, int f, int continuous, double C,
+                      double *S) {
+  return continuous ? sap_factor_continuous(z_train, v_train, n_train, z_test, v_test, n_test, m, k, f, S)
+                    : sap_factor(z_train, y_train, n_train, z_test, y_test, n_test, m, k, f, C, S);
+}
+
 int sap_from_samples(const double *z_train, const int *y_train, int n_train, const double *z_test, const int *y_test,
                      int n_test, int m, int k, double C, SapResult *out) {
   return sap_from_samples_kinds(z_train, y_train, NULL, n_train, z_test, y_test, NULL, n_test, m, k, NULL, C, out);
@@ -419,9 +427,8 @@ int sap_from_samples_kinds(const double *z_train, const int *y_train, const doub
   out->m = m, out->k = k;
   if (!(out->matrix = calloc((size_t)m * k, sizeof(double)))) return -1;
   for (int f = 0; f < k; f++)
-    if (continuous && continuous[f]
-            ? sap_factor_continuous(z_train, v_train, n_train, z_test, v_test, n_test, m, k, f, out->matrix)
-            : sap_factor(z_train, y_train, n_train, z_test, y_test, n_test, m, k, f, C, out->matrix)) {
+    if (sap_column(z_train, y_train, v_train, n_train, z_test, y_test, v_test, n_test, m, k, f,
+                   continuous && continuous[f], C, out->matrix)) {
       sap_result_free(out);
       return -1;
     }
@@ -450,9 +457,8 @@ int sap_compute_factor(const FactorData *train, const FactorData *test, const Sa
     free(S);
     return -1;
   }
-  int rc = train->continuous && train->continuous[f]
-               ? sap_factor_continuous(s.z_train, s.v_train, p->num_train, s.z_test, s.v_test, p->num_test, m, k, f, S)
-               : sap_factor(s.z_train, s.y_train, p->num_train, s.z_test, s.y_test, p->num_test, m, k, f, p->C, S);
+  int rc = sap_column(s.z_train, s.y_train, s.v_train, p->num_train, s.z_test, s.y_test, s.v_test, p->num_test, m, k, f,
+                      train->continuous && train->continuous[f], p->C, S);
   for (int j = 0; rc == 0 && j < m; j++) column[j] = S[(size_t)j * k + f];
   samples_free(&s);
   free(S);
