@@ -3,8 +3,9 @@
 # slices, oversubscribed), one bucket (-grad_bucket_kb 0), small buckets (4 KB: one or two per
 # tensor of the beam MLP) with overlap, and the same buckets without overlap train models and
 # histories identical bit for bit, for nashae (regressors in rank groups) and factorvae
-# (a Gaussian head, KL at the code, its discriminator's own allreduce). -log_view shows the
-# step's phases as events, the buckets among them.
+# (a Gaussian head, KL at the code, its discriminator's own allreduce); so does the node-aware
+# reduction (-grad_reduce node). -log_view shows the step's phases as events, the buckets among
+# them.
 . "$DT_SRCDIR/tests/lib.sh"
 data=$(beam_archive beam -seed 1)
 
@@ -35,6 +36,23 @@ for method in nashae factorvae; do
   done
 done
 
+# -grad_reduce node (shared memory inside the node): the same bits with any buckets and
+# overlap; on 2 ranks the same bits as MPI's sum too (a sum of two is the same in any order)
+for np in 2 3; do
+  base="$TMP/node-$np"
+  train "$np" nashae "$base-one" -grad_reduce node -grad_bucket_kb 0
+  train "$np" nashae "$base-small" -grad_reduce node -grad_bucket_kb 4 -grad_overlap true
+  against="$base-small"
+  [ "$np" = 2 ] && against="$TMP/nashae-2-one"
+  for other in "$base-small" "$against"; do
+    cmp -s <(history_losses "$base-one/history.csv") <(history_losses "$other/history.csv") ||
+      fail "-grad_reduce node on $np ranks: history differs from $other"
+    "$H5DIFF" "$base-one/model.h5" "$other/model.h5" /params /params ||
+      fail "-grad_reduce node on $np ranks: parameters differ from $other"
+  done
+  echo "ok: -grad_reduce node on $np ranks: one bucket == 4 KB buckets with overlap$([ "$np" = 2 ] && echo ' == MPI'), bit for bit"
+done
+
 # the phases in -log_view, buckets started during backward and waited for after it
 train 2 ae "$TMP/logview" -grad_bucket_kb 4 -log_view
 for event in BatchRead Forward LossTerms Backward Optimizer AllreduceStats GradBucketStart GradBucketWait Checkpoint; do
@@ -43,4 +61,4 @@ done
 # the buckets are started inside backward: the start event counts more than one call a step
 starts=$(awk '$1 == "GradBucketStart" { print $2 }' "$TMP/out")
 [ "${starts:-0}" -gt 40 ] || fail "GradBucketStart called $starts times in 20 steps; want several per step"
-pass "bucketed gradient allreduce: bit-identical to one bucket, overlap on or off; phases in -log_view"
+pass "bucketed gradient allreduce: bit-identical to one bucket, overlap on or off, MPI or node-aware; phases in -log_view"

@@ -4,7 +4,12 @@
  * its end; with overlap, buckets are on their way before backward has finished. The bit
  * identity across bucket sizes needs an MPI that sums each element in an order independent of
  * the message length (Open MPI's default iallreduce does; forcing its ring algorithm fails
- * this test on 3 ranks, as it should: see docs/scaling.md). */
+ * this test on 3 ranks, as it should: see docs/scaling.md).
+ *
+ * The node-aware reduction (paramset_sync_node) on one node of 1, 2 or 3 ranks, and on
+ * "nodes" of 1 rank (summed across by MPI_Allreduce) and, on 4 ranks, of 2 ranks each: its
+ * sum does not depend on bucket size or overlap; on one node it is each element summed in rank
+ * order, which the test forms itself; across nodes it is within rounding of the serial sum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +92,59 @@ int main(int argc, char **argv) {
             "bucket size %zu, overlap %d: the sum differs in its bits from one allreduce over the block", buckets[k], overlap);
       paramset_sync_free(&gs);
     }
+  /* node-aware: one node as MPI sees it; nodes of one rank; of two ranks when that makes several */
+  float *ordered = malloc(G->n * sizeof *ordered), *node_first = malloc(G->n * sizeof *node_first);
+  double *magnitude = malloc(G->n * sizeof *magnitude);
+  for (int t = 0; t < NT; t++) { /* every rank's gradients summed in rank order, in float */
+    const ParamTensor *T = &ps.tensors[idx[t]];
+    for (size_t i = 0; i < T->size; i++) {
+      float acc = 0;
+      double mag = 0;
+      for (int r = 0; r < size; r++) {
+        const float v = (float)(rng_normal(7, (uint64_t)r, (uint64_t)idx[t], i) * pow(10.0, (double)(i % 6) - 3.0));
+        acc = r ? acc + v : v, mag += fabs(v);
+      }
+      ordered[T->offset + i] = acc, magnitude[T->offset + i] = mag;
+    }
+  }
+  const int per_node[] = {0, 1, 2};
+  for (int p = 0; p < 3; p++) {
+    if (per_node[p] == 2 && (size < 4 || size % 2)) continue; /* 2 ranks a node: a second node needs 4 */
+    int first = 1;
+    for (size_t k = 0; k < sizeof buckets / sizeof *buckets; k++)
+      for (int overlap = 0; overlap <= 1; overlap++) {
+        GradSync gs;
+        int used;
+        PetscCall(paramset_sync_create(&ps, group, PETSC_COMM_WORLD, buckets[k], overlap, &gs));
+        PetscCall(paramset_sync_node(&gs, per_node[p], &used));
+        CHECK(used == (size > 1), "ranks per node %d on %d ranks: node reduction used %d", per_node[p], size, used);
+        for (int step = 0; step < 2; step++) { /* twice: the window is reused step after step */
+          memset(G->grads, 0, G->n * sizeof *G->grads);
+          paramset_sync_begin(&gs);
+          for (int t = NT - 1; t >= 0; t--) {
+            fill(&ps, idx[t], rank);
+            paramset_sync_ready(&gs, paramset_grad(&ps, idx[t]));
+          }
+          PetscCall(paramset_sync_finish(&gs));
+          if (first) memcpy(node_first, G->grads, G->n * sizeof *node_first), first = 0;
+          CHECK(!memcmp(G->grads, node_first, G->n * sizeof *node_first),
+                "node reduction, %d ranks per node, bucket size %zu, overlap %d, step %d: the bits differ from bucket size 0",
+                per_node[p], buckets[k], overlap, step);
+          if (per_node[p] == 0) /* this machine is one node */
+            CHECK(!memcmp(G->grads, ordered, G->n * sizeof *ordered),
+                  "node reduction on one node, bucket size %zu, overlap %d: not the rank-order sum", buckets[k], overlap);
+        }
+        paramset_sync_free(&gs);
+      }
+    double worst = 0;
+    for (size_t i = 0; i < G->n; i++)
+      worst = fmax(worst, fabs((double)node_first[i] - ordered[i]) / (magnitude[i] + 1e-30));
+    CHECK(worst < 1e-5, "node reduction, %d ranks per node: off the rank-order sum by %g relative", per_node[p], worst);
+  }
+  free(ordered);
+  free(node_first);
+  free(magnitude);
+
   /* and the sum is the sum: against the serial one in double */
   double worst = 0;
   for (int t = 0; t < NT; t++) {

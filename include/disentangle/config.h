@@ -34,6 +34,7 @@ typedef struct {
   char lsigma_layers[CONFIG_WORD_LEN]; /* the layers they are on: latents, code, encK, decK */
   PetscInt grad_bucket_kb;           /* gradient allreduce bucket size; 0: one bucket */
   PetscBool grad_overlap;            /* start buckets during backward */
+  char grad_reduce[CONFIG_WORD_LEN]; /* mpi | node: how the gradients are summed (paramset.h) */
   char sampler[CONFIG_WORD_LEN];     /* iid | epoch: how global batches are drawn (archive.h) */
   PetscInt sampler_chunk;            /* epoch: samples per chunk of the per-epoch permutation */
   PetscInt sampler_window;           /* epoch: chunks per shuffle window */

@@ -135,6 +135,13 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
   PetscCall(phases_register());
   PetscCall(paramset_sync_create(&me->params, me->ae.group, par->world, (size_t)cfg->grad_bucket_kb * 1024 / sizeof(float),
                                  cfg->grad_overlap, &me->sync));
+  if (!strcmp(cfg->grad_reduce, "node")) {
+    int used;
+    PetscCall(paramset_sync_node(&me->sync, 0, &used));
+    if (!used && par->size > 1)
+      log_info(par->world, "-grad_reduce node: the nodes hold different numbers of ranks; the gradients are summed "
+                           "with MPI_Iallreduce per bucket instead");
+  }
   me->ae.enc.sync = me->ae.dec.sync = &me->sync;
   int nvalues = 1;
   for (int t = 0; t < me->nterms; t++) nvalues += me->terms[t].ops->nvalues;

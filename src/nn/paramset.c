@@ -139,7 +139,99 @@ PetscErrorCode paramset_sync_create(const ParamSet *ps, int group, MPI_Comm comm
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode paramset_sync_node(GradSync *gs, int ranks_per_node, int *used) {
+  PetscFunctionBeginUser;
+  *used = 0;
+  if (gs->comm == MPI_COMM_NULL) PetscFunctionReturn(0); /* one rank */
+  int rank, nrank, nsize;
+  MPI_Comm node;
+  PetscCallMPI(MPI_Comm_rank(gs->comm, &rank));
+  if (ranks_per_node > 0) PetscCallMPI(MPI_Comm_split(gs->comm, rank / ranks_per_node, rank, &node));
+  else PetscCallMPI(MPI_Comm_split_type(gs->comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Comm_rank(node, &nrank));
+  PetscCallMPI(MPI_Comm_size(node, &nsize));
+  int range[2] = {-nsize, nsize}; /* segments line up across nodes only if every node has as many ranks */
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, gs->comm));
+  if (-range[0] != range[1]) {
+    PetscCallMPI(MPI_Comm_free(&node));
+    PetscFunctionReturn(0);
+  }
+  NodeReduce *nr;
+  PetscCall(PetscCalloc1(1, &nr));
+  nr->node = node, nr->nrank = nrank, nr->nsize = nsize;
+  PetscCallMPI(MPI_Comm_split(gs->comm, nrank, rank, &nr->cross));
+  const size_t line = 16; /* floats per 64-byte cache line: no two ranks write one line */
+  nr->stride = (gs->n + line - 1) / line * line;
+  nr->seg = ((gs->n + nsize - 1) / nsize + line - 1) / line * line;
+  PetscCheck(nr->seg <= (size_t)INT32_MAX, gs->comm, PETSC_ERR_SUP, "gradient segment of %zu floats exceeds one MPI count",
+             nr->seg);
+  float *mine;
+  const MPI_Aint bytes = nrank == 0 ? (MPI_Aint)((nsize + 1) * nr->stride * sizeof(float)) : 0;
+  PetscCallMPI(MPI_Win_allocate_shared(bytes, sizeof(float), MPI_INFO_NULL, node, &mine, &nr->win));
+  MPI_Aint got;
+  int unit;
+  PetscCallMPI(MPI_Win_shared_query(nr->win, 0, &got, &unit, &nr->slices));
+  nr->sums = nr->slices + nsize * nr->stride;
+  PetscCallMPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, nr->win)); /* load/store access, synchronised by Win_sync + Barrier */
+  nr->copied = gs->n;
+  gs->node = nr;
+  *used = 1;
+  PetscFunctionReturn(0);
+}
+
+/* This rank's gradients [from, copied) into its slice of the window. */
+static void node_copy_in(GradSync *gs, size_t from) {
+  NodeReduce *nr = gs->node;
+  if (from >= nr->copied) return;
+  memcpy(nr->slices + nr->nrank * nr->stride + from, gs->grads + from, (nr->copied - from) * sizeof(float));
+  nr->copied = from;
+}
+
+/* Every rank's stores to the window before it, seen by every rank's loads after it. */
+static PetscErrorCode node_fence(NodeReduce *nr) {
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Win_sync(nr->win));
+  PetscCallMPI(MPI_Barrier(nr->node));
+  PetscCallMPI(MPI_Win_sync(nr->win));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode node_reduce(GradSync *gs) {
+  PetscFunctionBeginUser;
+  NodeReduce *nr = gs->node;
+  PetscCall(PetscLogEventBegin(dt_events.grad_start, 0, 0, 0, 0));
+  node_copy_in(gs, 0);
+  PetscCall(PetscLogEventEnd(dt_events.grad_start, 0, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(dt_events.grad_wait, 0, 0, 0, 0));
+  PetscCall(node_fence(nr));
+  const size_t lo = PetscMin(gs->n, (size_t)nr->nrank * nr->seg), hi = PetscMin(gs->n, lo + nr->seg);
+  float *restrict sum = nr->sums;
+  const float *restrict first = nr->slices;
+#pragma omp simd
+  for (size_t i = lo; i < hi; i++) sum[i] = first[i];
+  for (int r = 1; r < nr->nsize; r++) { /* in node-rank order: the same bits every time */
+    const float *restrict slice = nr->slices + r * nr->stride;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) sum[i] += slice[i];
+  }
+  int nodes;
+  PetscCallMPI(MPI_Comm_size(nr->cross, &nodes));
+  if (nodes > 1 && hi > lo) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, nr->cross));
+  PetscCall(node_fence(nr));
+  memcpy(gs->grads, sum, gs->n * sizeof(float));
+  nr->copied = gs->n;
+  PetscCall(PetscLogEventEnd(dt_events.grad_wait, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
 void paramset_sync_free(GradSync *gs) {
+  if (gs->node) {
+    MPI_Win_unlock_all(gs->node->win);
+    MPI_Win_free(&gs->node->win);
+    MPI_Comm_free(&gs->node->node);
+    MPI_Comm_free(&gs->node->cross);
+    PetscFree(gs->node);
+  }
   PetscFree(gs->buckets);
   PetscFree(gs->reqs);
   memset(gs, 0, sizeof *gs);
@@ -164,6 +256,12 @@ static PetscErrorCode start_bucket(GradSync *gs) {
 void paramset_sync_ready(GradSync *gs, const float *from) {
   if (!gs->armed || !gs->overlap || gs->err) return;
   size_t at = (size_t)(from - gs->grads);
+  if (gs->node) { /* logged as a bucket start: it is where this rank hands its gradients over */
+    (void)PetscLogEventBegin(dt_events.grad_start, 0, 0, 0, 0);
+    node_copy_in(gs, at);
+    (void)PetscLogEventEnd(dt_events.grad_start, 0, 0, 0, 0);
+    return;
+  }
   while (gs->started < gs->nbuckets && gs->buckets[gs->started].lo >= at && !gs->err) gs->err = start_bucket(gs);
   if (gs->started && !gs->err) { /* progress for the ones on their way */
     int done;
@@ -177,6 +275,10 @@ PetscErrorCode paramset_sync_finish(GradSync *gs) {
   PetscFunctionBeginUser;
   if (!gs->armed) PetscFunctionReturn(0);
   gs->armed = 0;
+  if (gs->node) {
+    PetscCall(node_reduce(gs));
+    PetscFunctionReturn(0);
+  }
   PetscCheck(!gs->err, gs->comm, gs->err, "a gradient bucket could not be started during backward");
   while (gs->started < gs->nbuckets) PetscCall(start_bucket(gs));
   PetscCall(PetscLogEventBegin(dt_events.grad_wait, 0, 0, 0, 0));

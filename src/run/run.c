@@ -51,6 +51,7 @@ static const OptSpec train_spec[] = {
   {"-l1_lambda", OPT_REAL, CFG(l1_lambda), "0", 0, 1e6, NULL, "L1 activity penalty weight: lambda mean |h| over the batch and the layer's p units"},
   {"-lsigma_layers", OPT_STRING, CFG(lsigma_layers), "latents", 0, 0, NULL, "layers of -lsigma_lambda and -l1_lambda: latents, code, encK, decK (K-th hidden layer, 1 = outermost)"},
   {"-grad_bucket_kb", OPT_INT, CFG(grad_bucket_kb), "256", 0, 1e7, NULL, "the gradient allreduce in buckets of at least this many KB (whole tensors, fixed: the same bits every run); 0: one bucket"},
+  {"-grad_reduce", OPT_STRING, CFG(grad_reduce), "mpi", 0, 0, "mpi|node", "sum the gradients with MPI_Iallreduce per bucket (mpi), or through shared memory inside each node and MPI_Allreduce across nodes (node: each element in a fixed order)"},
   {"-grad_overlap", OPT_BOOL, CFG(grad_overlap), "true", 0, 0, NULL, "start each gradient bucket as soon as backward has finished its layers (false: all after backward; the same bits either way)"},
   {"-sampler", OPT_STRING, CFG(sampler), "iid", 0, 0, "iid|epoch|grouped",
    "global batches: iid with replacement from (seed, step), or epochs (every sample once per epoch: chunks permuted, then shuffled in windows); the same for any rank count"},
