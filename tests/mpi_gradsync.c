@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
         GradSync gs;
         int used;
         PetscCall(paramset_sync_create(&ps, group, PETSC_COMM_WORLD, buckets[k], overlap, &gs));
-        PetscCall(paramset_sync_node(&gs, per_node[p], &used));
+        PetscCall(paramset_sync_node(&gs, &ps, per_node[p], &used));
         CHECK(used == (size > 1), "ranks per node %d on %d ranks: node reduction used %d", per_node[p], size, used);
         for (int step = 0; step < 2; step++) { /* twice: the window is reused step after step */
           memset(G->grads, 0, G->n * sizeof *G->grads);

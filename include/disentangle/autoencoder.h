@@ -33,6 +33,8 @@ typedef struct {
  * and 1). */
 PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *cfg, Shape sample, int max_batch,
                                   const HeadOps *head, int width);
+/* Take the gradient block's pointers again after it moved (paramset_sync_node). */
+void autoencoder_rebind_grads(Autoencoder *ae, const ParamSet *ps);
 void autoencoder_free(Autoencoder *ae);
 
 /* code = enc(x), z = head(code), xhat = dec(z) for n rows (the head's noise: head_set_rows). */

@@ -73,12 +73,12 @@ typedef struct {
 } GradBucket;
 
 /* Node-aware reduction (-grad_reduce node): the ranks that share a node's memory sum through
- * one shared window instead of through MPI messages. Each rank copies its finished gradients
- * into its own slice of the window as backward hands them over (no partner needed, so this
- * overlaps whatever the other ranks are doing); at the end each node rank sums its segment of
- * the block over the node's slices, in node-rank order, and, when there are several nodes,
- * allreduces that segment with the same segment of the other nodes (one MPI_Allreduce per
- * node rank, so every link of the node is busy); then every rank copies the whole sum out.
+ * one shared window instead of through MPI messages. Each rank's gradient block IS its slice of
+ * the window (backward writes it there, nothing is copied in). At the end each node rank sums
+ * its segment of the block over the node's slices, in node-rank order, and, when there are
+ * several nodes, allreduces that segment with the same segment of the other nodes (one
+ * MPI_Allreduce per node rank, so every link of the node is busy); then every rank copies the
+ * whole sum into its slice.
  * Each element is summed by the same rank in the same order whatever the buckets: bucket size
  * and overlap never change the bits. */
 typedef struct {
@@ -88,7 +88,7 @@ typedef struct {
   float *slices;        /* nsize slices of stride floats, slice r written by node rank r */
   float *sums;          /* stride floats: the block's sum, segment by segment */
   size_t stride, seg;   /* floats per slice (padded to cache lines); per segment */
-  size_t copied;        /* [copied, n) of this rank's gradients are in its slice */
+  float **home, *own;   /* the group's gradient pointer, and the block it had before */
 } NodeReduce;
 
 typedef struct {
@@ -102,15 +102,18 @@ typedef struct {
   int armed;               /* between begin and finish */
   PetscErrorCode err;      /* of a start inside backward (which cannot return one) */
   NodeReduce *node;        /* -grad_reduce node; NULL: the buckets' MPI_Iallreduce */
+  int group;               /* of the ParamSet */
 } GradSync;
 
 PetscErrorCode paramset_sync_create(const ParamSet *ps, int group, MPI_Comm comm, size_t bucket_floats, int overlap,
                                     GradSync *gs);
-/* Sum through shared memory inside each node from now on (NodeReduce). ranks_per_node 0: the
+/* Sum through shared memory inside each node from now on (NodeReduce). The group's gradient
+ * block moves into the shared window (its contents with it) until paramset_sync_free: whoever
+ * kept a pointer to it must take it again (ps->groups[group].grads). ranks_per_node 0: the
  * nodes as MPI sees them (MPI_COMM_TYPE_SHARED); k > 0: consecutive blocks of k ranks, which is
  * how a test makes several "nodes" of one machine. Every node must have as many ranks; if not,
  * the sync stays with MPI and *used says so (0). */
-PetscErrorCode paramset_sync_node(GradSync *gs, int ranks_per_node, int *used);
+PetscErrorCode paramset_sync_node(GradSync *gs, ParamSet *ps, int ranks_per_node, int *used);
 void paramset_sync_free(GradSync *gs);
 /* A backward pass that will hand over its gradients begins (they are zero or accumulating). */
 void paramset_sync_begin(GradSync *gs);

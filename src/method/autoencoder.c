@@ -127,6 +127,13 @@ PetscErrorCode autoencoder_create(Autoencoder *ae, ParamSet *ps, const Config *c
   PetscFunctionReturn(0);
 }
 
+void autoencoder_rebind_grads(Autoencoder *ae, const ParamSet *ps) {
+  ae->grads = ps->groups[ae->group].grads;
+  Net *nets[2] = {&ae->enc, &ae->dec};
+  for (int k = 0; k < 2; k++)
+    if (nets[k]->ntensors) nets[k]->grads = paramset_grad(ps, nets[k]->first_tensor);
+}
+
 void autoencoder_free(Autoencoder *ae) {
   net_free(&ae->enc);
   net_free(&ae->dec);

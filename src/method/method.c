@@ -137,8 +137,9 @@ PetscErrorCode method_create_shaped(const Config *cfg, const void *opts, const P
                                  cfg->grad_overlap, &me->sync));
   if (!strcmp(cfg->grad_reduce, "node")) {
     int used;
-    PetscCall(paramset_sync_node(&me->sync, 0, &used));
-    if (!used && par->size > 1)
+    PetscCall(paramset_sync_node(&me->sync, &me->params, 0, &used));
+    if (used) autoencoder_rebind_grads(&me->ae, &me->params);
+    else if (par->size > 1)
       log_info(par->world, "-grad_reduce node: the nodes hold different numbers of ranks; the gradients are summed "
                            "with MPI_Iallreduce per bucket instead");
   }

@@ -108,7 +108,7 @@ PetscErrorCode paramset_sync_create(const ParamSet *ps, int group, MPI_Comm comm
   int size = 1;
   if (comm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_size(comm, &size));
   gs->comm = size > 1 ? comm : MPI_COMM_NULL;
-  gs->grads = G->grads, gs->n = G->n, gs->overlap = overlap;
+  gs->grads = G->grads, gs->n = G->n, gs->overlap = overlap, gs->group = group;
   if (gs->comm == MPI_COMM_NULL || !G->n) PetscFunctionReturn(0);
   /* the group's tensors by descending offset; a bucket ends on a tensor boundary */
   size_t *starts;
@@ -139,7 +139,7 @@ PetscErrorCode paramset_sync_create(const ParamSet *ps, int group, MPI_Comm comm
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode paramset_sync_node(GradSync *gs, int ranks_per_node, int *used) {
+PetscErrorCode paramset_sync_node(GradSync *gs, ParamSet *ps, int ranks_per_node, int *used) {
   PetscFunctionBeginUser;
   *used = 0;
   if (gs->comm == MPI_COMM_NULL) PetscFunctionReturn(0); /* one rank */
@@ -173,18 +173,17 @@ PetscErrorCode paramset_sync_node(GradSync *gs, int ranks_per_node, int *used) {
   PetscCallMPI(MPI_Win_shared_query(nr->win, 0, &got, &unit, &nr->slices));
   nr->sums = nr->slices + nsize * nr->stride;
   PetscCallMPI(MPI_Win_lock_all(MPI_MODE_NOCHECK, nr->win)); /* load/store access, synchronised by Win_sync + Barrier */
-  nr->copied = gs->n;
+  /* the group's gradient block moves into this rank's slice: backward writes it there, and
+   * there is nothing to copy in (the slice is read by the others only between the two fences
+   * of a reduction, while this rank is inside it too) */
+  ParamGroup *G = &ps->groups[gs->group];
+  float *slice = nr->slices + nrank * nr->stride;
+  memcpy(slice, G->grads, gs->n * sizeof *slice);
+  nr->home = &G->grads, nr->own = G->grads;
+  G->grads = gs->grads = slice;
   gs->node = nr;
   *used = 1;
   PetscFunctionReturn(0);
-}
-
-/* This rank's gradients [from, copied) into its slice of the window. */
-static void node_copy_in(GradSync *gs, size_t from) {
-  NodeReduce *nr = gs->node;
-  if (from >= nr->copied) return;
-  memcpy(nr->slices + nr->nrank * nr->stride + from, gs->grads + from, (nr->copied - from) * sizeof(float));
-  nr->copied = from;
 }
 
 /* Every rank's stores to the window before it, seen by every rank's loads after it. */
@@ -199,9 +198,6 @@ static PetscErrorCode node_fence(NodeReduce *nr) {
 static PetscErrorCode node_reduce(GradSync *gs) {
   PetscFunctionBeginUser;
   NodeReduce *nr = gs->node;
-  PetscCall(PetscLogEventBegin(dt_events.grad_start, 0, 0, 0, 0));
-  node_copy_in(gs, 0);
-  PetscCall(PetscLogEventEnd(dt_events.grad_start, 0, 0, 0, 0));
   PetscCall(PetscLogEventBegin(dt_events.grad_wait, 0, 0, 0, 0));
   PetscCall(node_fence(nr));
   const size_t lo = PetscMin(gs->n, (size_t)nr->nrank * nr->seg), hi = PetscMin(gs->n, lo + nr->seg);
@@ -219,13 +215,14 @@ static PetscErrorCode node_reduce(GradSync *gs) {
   if (nodes > 1 && hi > lo) PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, sum + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, nr->cross));
   PetscCall(node_fence(nr));
   memcpy(gs->grads, sum, gs->n * sizeof(float));
-  nr->copied = gs->n;
   PetscCall(PetscLogEventEnd(dt_events.grad_wait, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 
 void paramset_sync_free(GradSync *gs) {
-  if (gs->node) {
+  if (gs->node) { /* the gradient block goes home, with what it holds */
+    memcpy(gs->node->own, gs->grads, gs->n * sizeof(float));
+    *gs->node->home = gs->node->own;
     MPI_Win_unlock_all(gs->node->win);
     MPI_Win_free(&gs->node->win);
     MPI_Comm_free(&gs->node->node);
@@ -255,13 +252,8 @@ static PetscErrorCode start_bucket(GradSync *gs) {
 
 void paramset_sync_ready(GradSync *gs, const float *from) {
   if (!gs->armed || !gs->overlap || gs->err) return;
+  if (gs->node) return; /* backward writes straight into this rank's slice of the window */
   size_t at = (size_t)(from - gs->grads);
-  if (gs->node) { /* logged as a bucket start: it is where this rank hands its gradients over */
-    (void)PetscLogEventBegin(dt_events.grad_start, 0, 0, 0, 0);
-    node_copy_in(gs, at);
-    (void)PetscLogEventEnd(dt_events.grad_start, 0, 0, 0, 0);
-    return;
-  }
   while (gs->started < gs->nbuckets && gs->buckets[gs->started].lo >= at && !gs->err) gs->err = start_bucket(gs);
   if (gs->started && !gs->err) { /* progress for the ones on their way */
     int done;
