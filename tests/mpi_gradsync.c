@@ -22,12 +22,16 @@
 
 #define NT 9
 
-/* This rank's gradients of tensor t, written as a layer's backward would; magnitudes spread
- * over six decades so that a different summation order would show in the bits. */
+/* Rank's gradient i of tensor t; magnitudes spread over six decades so that a different
+ * summation order would show in the bits. */
+static float grad_value(int rank, int t, size_t i) {
+  return (float)(rng_normal(7, (uint64_t)rank, (uint64_t)t, i) * pow(10.0, (double)(i % 6) - 3.0));
+}
+
+/* This rank's gradients of tensor t, written as a layer's backward would. */
 static void fill(const ParamSet *ps, int t, int rank) {
   float *g = paramset_grad(ps, t);
-  for (size_t i = 0; i < ps->tensors[t].size; i++)
-    g[i] = (float)(rng_normal(7, (uint64_t)rank, (uint64_t)t, i) * pow(10.0, (double)(i % 6) - 3.0));
+  for (size_t i = 0; i < ps->tensors[t].size; i++) g[i] = grad_value(rank, t, i);
 }
 
 int main(int argc, char **argv) {
@@ -101,7 +105,7 @@ int main(int argc, char **argv) {
       float acc = 0;
       double mag = 0;
       for (int r = 0; r < size; r++) {
-        const float v = (float)(rng_normal(7, (uint64_t)r, (uint64_t)idx[t], i) * pow(10.0, (double)(i % 6) - 3.0));
+        const float v = grad_value(r, idx[t], i);
         acc = r ? acc + v : v, mag += fabs(v);
       }
       ordered[T->offset + i] = acc, magnitude[T->offset + i] = mag;
@@ -152,7 +156,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < ps.tensors[idx[t]].size; i += 97) {
       double s = 0, mag = 0;
       for (int r = 0; r < size; r++) {
-        double v = (double)(float)(rng_normal(7, (uint64_t)r, (uint64_t)idx[t], i) * pow(10.0, (double)(i % 6) - 3.0));
+        double v = grad_value(r, idx[t], i);
         s += v, mag += fabs(v);
       }
       worst = fmax(worst, fabs(g[i] - s) / (mag + 1e-30));
