@@ -99,7 +99,36 @@ static void check_sgd(void) {
   optim_free(&opt);
 }
 
+/* Adam reports a non-finite parameter it wrote (the training loop's check relies on it instead
+ * of a pass of its own): a NaN or infinite gradient anywhere in the block, at any lane of the
+ * vector loop, is seen once and then cleared; finite updates report nothing; SGD has no flag. */
+static void adam_flags_nonfinite(void) {
+  Optim opt;
+  optim_create(&opt, &optim_adam, N, 1e-2);
+  float p[N], g[N];
+  for (int i = 0; i < N; i++) p[i] = 1.0f, g[i] = 0.5f;
+  optim_tick(&opt);
+  optim_update(&opt, p, g, 0, N);
+  CHECK(optim_take_nonfinite(&opt) == 0, "adam: finite update reported non-finite");
+  const float bad[2] = {NAN, INFINITY};
+  for (int b = 0; b < 2; b++)
+    for (int at = 0; at < N; at += 7) {
+      for (int i = 0; i < N; i++) p[i] = 1.0f, g[i] = i == at ? bad[b] : 0.5f;
+      optim_tick(&opt);
+      optim_update(&opt, p, g, 0, N);
+      optim_update(&opt, p, g, 0, N); /* a later update does not clear it */
+      CHECK(optim_take_nonfinite(&opt) == 1, "adam: %s gradient at %d not reported", b ? "inf" : "NaN", at);
+      CHECK(optim_take_nonfinite(&opt) == 0, "adam: the report was not cleared when taken");
+      memset(opt.state[0], 0, N * sizeof(float)), memset(opt.state[1], 0, N * sizeof(float));
+    }
+  optim_free(&opt);
+  optim_create(&opt, &optim_sgd, N, 0.1);
+  CHECK(optim_take_nonfinite(&opt) == -1, "sgd: claims to report non-finite parameters");
+  optim_free(&opt);
+}
+
 int main(void) {
+  adam_flags_nonfinite();
   check_adam();
   check_sgd();
   check_adagrad();

@@ -18,12 +18,17 @@ typedef struct {
   const char *state_names[OPTIM_MAX_STATE]; /* as stored in checkpoints */
   /* One step on p[offset .. offset+count) with gradient g (same indexing). */
   void (*update)(Optim *o, float *p, const float *g, size_t offset, size_t count);
+  /* update sets Optim.nonfinite when a parameter it wrote is NaN or infinite, so the training
+   * loop need not make a pass of its own over the parameters to find out */
+  int flags_nonfinite;
 } OptimOps;
 
 struct Optim {
   const OptimOps *ops;
   double lr, beta1, beta2, eps; /* those the kind uses */
   long long t;                  /* steps taken, stored as the count "t" */
+  int nonfinite;                /* flags_nonfinite kinds: a non-finite parameter written since
+                                   optim_take_nonfinite last cleared it */
   size_t n;
   float *state[OPTIM_MAX_STATE];
   int cols; /* manifold optimizers: the block is a matrix of n / cols rows (set after create) */
@@ -51,6 +56,9 @@ PetscErrorCode optim_create(Optim *o, const OptimOps *ops, size_t n, double lr);
  * with optim_update under the same count. */
 void optim_tick(Optim *o);
 void optim_update(Optim *o, float *p, const float *g, size_t offset, size_t count);
+/* For a kind with flags_nonfinite: whether an update since the last call wrote a NaN or an
+ * infinity (then cleared); -1 for other kinds, whose parameters must be checked by a pass. */
+int optim_take_nonfinite(Optim *o);
 void optim_free(Optim *o);
 
 #endif

@@ -3,14 +3,34 @@
 #include "disentangle/layers.h"
 #include "disentangle/vmath.h"
 
-VMATH_CLONES double mse_forward_backward(float *d, const float *pred, const float *target, long n, float scale) {
-  double sum = 0.0;
-  for (long i = 0; i < n; i++) {
+/* The squared error summed in double in eight lanes, element i into lane i mod 8, the lanes
+ * added in a fixed tree: the loop vectorises (one double chain took 4 cycles an element) and the
+ * sum has the same bits on every CPU and clone. */
+VMATH_CLONES double mse_forward_backward(float *restrict d, const float *restrict pred, const float *restrict target,
+                                        long n, float scale) {
+  double lane[8] = {0};
+  const long whole = n - n % 8;
+  if (d) /* two loops, so that neither tests d per element (that test kept the lanes in memory) */
+    for (long i = 0; i < whole; i += 8) {
+      float e[8];
+      for (int k = 0; k < 8; k++) {
+        e[k] = pred[i + k] - target[i + k];
+        d[i + k] = scale * e[k];
+      }
+      for (int k = 0; k < 8; k++) lane[k] += (double)e[k] * e[k];
+    }
+  else
+    for (long i = 0; i < whole; i += 8)
+      for (int k = 0; k < 8; k++) {
+        float e = pred[i + k] - target[i + k];
+        lane[k] += (double)e * e;
+      }
+  for (long i = whole; i < n; i++) {
     float e = pred[i] - target[i];
-    sum += (double)e * e;
+    lane[i - whole] += (double)e * e;
     if (d) d[i] = scale * e;
   }
-  return sum;
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
 /* log(1 + e) for e in [0, 1], branch-free: 2 atanh(t) with t = e / (2 + e) in [0, 1/3], whose

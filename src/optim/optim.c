@@ -31,6 +31,13 @@ void optim_update(Optim *o, float *p, const float *g, size_t offset, size_t coun
   o->ops->update(o, p, g, offset, count);
 }
 
+int optim_take_nonfinite(Optim *o) {
+  if (!o->ops || !o->ops->flags_nonfinite) return -1;
+  int bad = o->nonfinite;
+  o->nonfinite = 0;
+  return bad;
+}
+
 void optim_free(Optim *o) {
   for (int s = 0; s < OPTIM_MAX_STATE; s++) tensor_free(&o->state[s]);
 }

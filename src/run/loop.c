@@ -201,16 +201,22 @@ static int any_nonfinite(const float *x, size_t n) {
 
 /* After a step, collectively: the first non-finite loss (*loss, its index, or -1) and the first
  * optimizer group whose parameters are no longer finite (*group, or -1; a non-finite gradient
- * shows there, since the update has consumed it). The losses are global already; the allreduce
- * makes every rank take the same decision whatever its own copy says. */
+ * shows there, since the update has consumed it). Adam reports what it wrote, so only groups
+ * of other optimizers take a pass over their parameters; a non-finite parameter stays so under
+ * every later update, and the ranks that update a parameter are among those that vote. The
+ * losses are global already; the allreduce makes every rank take the same decision whatever its
+ * own copy says. */
 static PetscErrorCode check_finite(const Run *run, const StepLosses *l, int *loss, int *group) {
   PetscFunctionBeginUser;
-  const Method *m = run->method;
+  Method *m = run->method;
   int flags[2] = {0, 0}; /* index + 1 */
   for (int k = 0; k < m->nlosses && !flags[0]; k++)
     if (!isfinite(l->value[k])) flags[0] = k + 1;
-  for (int g = 0; g < m->params.ngroups && !flags[1]; g++)
-    if (any_nonfinite(m->params.groups[g].params, m->params.groups[g].n)) flags[1] = g + 1;
+  for (int g = 0; g < m->params.ngroups; g++) { /* every group's flag is taken, none left for the next step */
+    int bad = optim_take_nonfinite(&m->optim[g]);
+    if (bad < 0) bad = !flags[1] && any_nonfinite(m->params.groups[g].params, m->params.groups[g].n);
+    if (bad && !flags[1]) flags[1] = g + 1;
+  }
   PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, flags, 2, MPI_INT, MPI_MAX, run->par.world));
   *loss = flags[0] - 1, *group = flags[1] - 1;
   PetscFunctionReturn(0);
