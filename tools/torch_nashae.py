@@ -13,8 +13,9 @@ regressors (lr 1e-2) on the detached latents, then one Adam update of the autoen
 -ensemble loop: one nn.Sequential per regressor in an nn.ModuleList, as NashAE's published code
 writes them; -ensemble batched: the m regressors as stacked weights, each layer one torch.bmm.
 
-Prints one line "torch: variant=... batch=... latents=... step_ms=... cpu_ms=..." (median of five
-equal parts of the timed steps, and this process's CPU time per step). Needs python3-torch and
+Prints one line "torch: variant=... batch=... latents=... step_ms=... cpu_ms=... rec=... adv=..."
+(median of five equal parts of the timed steps, this process's CPU time per step, and the last
+step's MSE/2 and sum of covariances, to set beside train's history.csv). Needs python3-torch and
 python3-h5py (Debian 12: apt-get install python3-torch python3-h5py). Not a test: a benchmark
 partner for tools/peer_bench.sh.
 """
@@ -127,19 +128,21 @@ def main():
         ae_opt.step()
         for p in reg_params:
             p.requires_grad_(True)
+        return rec, adv
 
     for _ in range(a.warmup):
-        step()
+        rec, adv = step()
     parts, per = [], max(1, a.steps // 5)
     cpu0 = time.process_time()
     for _ in range(5):
         t0 = time.perf_counter()
         for _ in range(per):
-            step()
+            rec, adv = step()
         parts.append((time.perf_counter() - t0) / per * 1e3)
     cpu_ms = (time.process_time() - cpu0) / (5 * per) * 1e3
     print(f"torch: variant={a.ensemble} batch={B} latents={m} steps={5 * per} threads={a.threads} "
-          f"step_ms={statistics.median(parts):.4f} cpu_ms={cpu_ms:.4f} torch={torch.__version__}")
+          f"step_ms={statistics.median(parts):.4f} cpu_ms={cpu_ms:.4f} torch={torch.__version__} "
+          f"rec={rec.item():.5f} adv={adv.item():.5f}")
 
 
 if __name__ == "__main__":
