@@ -41,8 +41,12 @@ torch_ms() { # VARIANT
 }
 
 echo "round  bench  train  torch-loop  torch-batched  (ms/step, batch $batch, $latents latents, 1 thread)"
-for r in $(seq "$rounds"); do
-  echo "$r $(ours) $(train_ms) $(torch_ms loop) $(torch_ms batched)"
+for r in $(seq "$rounds"); do # a failed run stops the tool (set -e), its output on stderr
+  b=$(ours)
+  t=$(train_ms)
+  l=$(torch_ms loop)
+  m=$(torch_ms batched)
+  echo "$r $b $t $l $m"
 done | tee "$tmp/rounds"
 core=$(sed -n 's/.* core=\([^ ]*\).*/\1/p' "$tmp/out")
 tv=$("$py" -c 'import torch; print(torch.__version__)')

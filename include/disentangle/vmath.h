@@ -5,6 +5,9 @@
 #ifndef DISENTANGLE_VMATH_H
 #define DISENTANGLE_VMATH_H
 
+#include <stdint.h>
+#include <string.h>
+
 /* Hot element-wise loops are compiled twice, for AVX2 and for the x86-64 baseline, and
  * the loader picks the one the CPU runs (GCC function multi-versioning). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -52,6 +55,14 @@ static inline float vmath_expm1(float x) {
   float near_zero = (p * x + 1.0f) * x;
   float far = vmath_exp(x) - 1.0f;
   return __builtin_fabsf(x) < 0.35f ? near_zero : far;
+}
+
+/* 1 if x is NaN or infinite: its exponent bits all set (integer work, so a loop that ORs it
+ * over an array vectorises). */
+static inline uint32_t vmath_nonfinite(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  return (u & 0x7f800000u) == 0x7f800000u;
 }
 
 #endif

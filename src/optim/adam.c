@@ -3,7 +3,6 @@
  *   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "disentangle/optim.h"
 #include "disentangle/vmath.h"
@@ -14,15 +13,13 @@ static VMATH_CLONES void adam_update(Optim *opt, float *p, const float *g, size_
   const float root_c2 = (float)sqrt(1.0 - pow(opt->beta2, (double)opt->t));
   float *restrict m = opt->state[0] + offset, *restrict v = opt->state[1] + offset, *restrict pp = p + offset;
   const float *restrict gg = g + offset;
-  uint32_t bad = 0; /* the new parameter's exponent bits all set: NaN or infinity */
+  uint32_t bad = 0; /* a new parameter that is NaN or infinite */
 #pragma omp simd reduction(| : bad)
   for (size_t i = 0; i < count; i++) {
     m[i] = b1 * m[i] + (1.0f - b1) * gg[i];
     v[i] = b2 * v[i] + (1.0f - b2) * gg[i] * gg[i];
     pp[i] -= step * m[i] / (sqrtf(v[i]) / root_c2 + eps);
-    uint32_t u;
-    memcpy(&u, &pp[i], sizeof u);
-    bad |= (u & 0x7f800000u) == 0x7f800000u;
+    bad |= vmath_nonfinite(pp[i]);
   }
   if (bad) opt->nonfinite = 1;
 }

@@ -18,6 +18,7 @@
 #include "disentangle/phases.h"
 #include "disentangle/run.h"
 #include "disentangle/tensor.h"
+#include "disentangle/vmath.h"
 
 PetscErrorCode run_make_dir(MPI_Comm comm, const char *dir) {
   PetscFunctionBeginUser;
@@ -188,14 +189,10 @@ static void snapshot_free(Snapshot *s) {
   PetscFree(s->counts);
 }
 
-/* Any NaN or Inf among n floats: the exponent bits all set (integer work the compiler vectorises). */
+/* Any NaN or Inf among n floats. */
 static int any_nonfinite(const float *x, size_t n) {
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &x[i], sizeof u);
-    bad |= (u & 0x7f800000u) == 0x7f800000u;
-  }
+  for (size_t i = 0; i < n; i++) bad |= vmath_nonfinite(x[i]);
   return bad != 0;
 }
 
